@@ -1,0 +1,167 @@
+"""Training compute: FLOPs per token, C = 6ND, time on a cluster, and utilisation.
+
+Why 6: a weight w multiplies one activation per token in the forward pass (a multiply
+and an add: 2 FLOPs) and, in the backward pass, is used once to send the gradient back
+to its input and once to form its own gradient (2 + 2 FLOPs). So training costs
+2 + 4 = 6 FLOPs per weight per token (Kaplan et al. 2020, Sec. 2.1; Hoffmann et al.
+2022, App. F). Attention adds FLOPs that grow with the sequence length s but involve
+no weights: 12 * L * (H * head_dim) * s per token for forward + backward
+(Chowdhery et al. 2022 (PaLM), App. B).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trainmath import _validate as v
+from trainmath.models import ModelConfig, matmul_params
+
+__all__ = [
+    "flops_per_token",
+    "attention_flops_fraction",
+    "training_flops",
+    "forward_flops",
+    "backward_flops",
+    "training_time",
+    "mfu",
+    "achieved_flops_per_gpu",
+    "megatron_model_flops",
+]
+
+
+def _seq(cfg: ModelConfig, seq_len):
+    return cfg.seq_len if seq_len is None else v.positive("seq_len", seq_len)
+
+
+def flops_per_token(cfg: ModelConfig, seq_len=None, *, causal: bool = False):
+    """Training (forward + backward) matmul FLOPs per token.
+
+    ``6 * N_matmul + 12 * L * (H * head_dim) * s``, where ``N_matmul`` counts every weight
+    matrix including the LM head (:func:`trainmath.models.matmul_params`) and the second
+    term is attention's QK^T and (softmax)V products (PaLM, Chowdhery et al. 2022, App. B).
+    Backward is exactly twice forward, so this is 3 x the forward count.
+
+    Parameters
+    ----------
+    cfg : ModelConfig
+    seq_len : int or array, optional
+        Sequence length s; defaults to ``cfg.seq_len``. Arrays broadcast.
+    causal : bool
+        Count only the unmasked half of the attention scores (a kernel that skips the
+        masked half, e.g. FlashAttention). PaLM counts the full square; conventions
+        differ (reference-figures Sec. 13).
+
+    Assumptions
+    -----------
+    Only matmuls are counted (softmax, norms, activations and biases are O(d) per token
+    and neglected); no activation recomputation (that is hardware FLOPs, not model FLOPs).
+    """
+    if not isinstance(cfg, ModelConfig):
+        raise TypeError(f"cfg must be a trainmath.ModelConfig, got {type(cfg).__name__}")
+    s = _seq(cfg, seq_len)
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal must be True or False, got {causal!r}")
+    attention = 12.0 * cfg.n_layers * cfg.attn_dim * s
+    if causal:
+        attention = attention / 2
+    return v.result(6.0 * matmul_params(cfg) + attention)
+
+
+def attention_flops_fraction(cfg: ModelConfig, seq_len=None, *, causal: bool = False):
+    """Share of :func:`flops_per_token` spent in attention (QK^T and AV), in [0, 1)."""
+    total = flops_per_token(cfg, seq_len, causal=causal)
+    weights = 6.0 * matmul_params(cfg)
+    return v.result((np.asarray(total) - weights) / np.asarray(total))
+
+
+def training_flops(n_params, n_tokens):
+    """C = 6 N D: training FLOPs of a dense transformer (Kaplan et al. 2020, Sec. 2.1).
+
+    Parameters
+    ----------
+    n_params : float or array
+        N, the number of parameters (strictly: weights that do matmuls).
+    n_tokens : float or array
+        D, the number of training tokens.
+
+    Assumptions: attention FLOPs and everything but matmuls are neglected; no
+    recomputation. Good to a few percent for models above ~1 B parameters at
+    s = 2048 (Hoffmann et al. 2022, Table A4).
+    """
+    n = v.positive("n_params", n_params)
+    d = v.positive("n_tokens", n_tokens)
+    return v.result(6.0 * n * d)
+
+
+def forward_flops(n_params, n_tokens):
+    """2 N D: one multiply and one add per weight per token in the forward pass."""
+    return v.result(2.0 * v.positive("n_params", n_params) * v.positive("n_tokens", n_tokens))
+
+
+def backward_flops(n_params, n_tokens):
+    """4 N D: gradient w.r.t. the inputs (2) and w.r.t. the weights (2) per weight per token."""
+    return v.result(4.0 * v.positive("n_params", n_params) * v.positive("n_tokens", n_tokens))
+
+
+def training_time(flops, n_gpus, peak_flops, mfu=1.0):
+    """Wall-clock seconds to do ``flops`` on a cluster: T = C / tau, tau = n * peak * MFU.
+
+    Parameters
+    ----------
+    flops : float or array
+        Total FLOPs C (a count, not a rate).
+    n_gpus : int or array
+        Number of accelerators.
+    peak_flops : float or array
+        Dense peak FLOP/s of one accelerator in the training dtype.
+    mfu : float or array
+        Model FLOPs utilisation in (0, 1]; 1.0 gives the lower bound.
+    """
+    c = v.positive("flops", flops)
+    n = v.positive_int("n_gpus", n_gpus)
+    peak = v.positive("peak_flops", peak_flops)
+    u = v.fraction("mfu", mfu)
+    return v.result(c / (n * peak * u))
+
+
+def mfu(tokens_per_second, flops_per_token, n_gpus, peak_flops):
+    """Model FLOPs utilisation (PaLM, Chowdhery et al. 2022, App. B).
+
+    ``MFU = tokens/s * FLOPs per token / (n_gpus * peak FLOP/s)``: the share of the
+    hardware's peak spent on the model's own FLOPs. Recomputed activations do not
+    count (that would be hardware FLOPs utilisation, HFU).
+    """
+    tps = v.positive("tokens_per_second", tokens_per_second)
+    fpt = v.positive("flops_per_token", flops_per_token)
+    n = v.positive_int("n_gpus", n_gpus)
+    peak = v.positive("peak_flops", peak_flops)
+    return v.result(tps * fpt / (n * peak))
+
+
+def achieved_flops_per_gpu(flops, n_gpus, seconds):
+    """Average FLOP/s each accelerator delivered: C / (n * T)."""
+    c = v.positive("flops", flops)
+    n = v.positive_int("n_gpus", n_gpus)
+    t = v.positive("seconds", seconds)
+    return v.result(c / (n * t))
+
+
+def megatron_model_flops(batch, seq_len, n_layers, d_model, vocab_size, *, recompute=False):
+    """FLOPs of one training iteration in the Megatron-LM count.
+
+    Without recomputation (Korthikanti et al. 2022, App. A, Eq. 7):
+    ``72 B L s h^2 (1 + s/(6h) + V/(12 h L))``. With full activation recomputation one
+    more forward pass of the layers (Narayanan et al. 2021, Eq. 3):
+    ``96 B s L h^2 (1 + s/(6h) + V/(16 L h))``. Assumes d_ff = 4h, no GQA, and counts
+    the full s x s attention square.
+    """
+    b = v.positive("batch", batch)
+    s = v.positive("seq_len", seq_len)
+    L = v.positive("n_layers", n_layers)
+    h = v.positive("d_model", d_model)
+    V = v.positive("vocab_size", vocab_size)
+    if not isinstance(recompute, bool):
+        raise TypeError(f"recompute must be True or False, got {recompute!r}")
+    if recompute:
+        return v.result(96.0 * b * s * L * h**2 * (1 + s / (6 * h) + V / (16 * L * h)))
+    return v.result(72.0 * b * s * L * h**2 * (1 + s / (6 * h) + V / (12 * h * L)))

@@ -1,0 +1,74 @@
+"""Display formatting. The library computes in SI units; only these functions make text."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["si", "flops", "flop_rate", "bytes_", "duration", "count", "percent", "money"]
+
+_PREFIXES = ["", "k", "M", "G", "T", "P", "E", "Z", "Y"]
+
+
+def si(value: float, unit: str = "", digits: int = 3) -> str:
+    """``value`` with an SI prefix and ``digits`` significant figures: 3.14e23 -> '314 ZFLOP'."""
+    if value is None or not math.isfinite(value):
+        return f"{value} {unit}".strip()
+    if value == 0:
+        return f"0 {unit}".strip()
+    exp3 = min(max(int(math.floor(math.log10(abs(value)) / 3)), 0), len(_PREFIXES) - 1)
+    scaled = value / 10 ** (3 * exp3)
+    if abs(float(f"{scaled:.{digits}g}")) >= 1000 and exp3 < len(_PREFIXES) - 1:
+        exp3 += 1  # rounding reached the next prefix: 999.7 T -> 1 P
+        scaled = value / 10 ** (3 * exp3)
+    text = f"{scaled:.{digits}g}"
+    if "e" in text:
+        text = f"{scaled:.0f}"
+    return f"{text} {_PREFIXES[exp3]}{unit}".strip()
+
+
+def flops(value: float) -> str:
+    """A FLOP count in scientific notation, the way papers print it: '3.14e+23 FLOPs'."""
+    return f"{value:.3g} FLOPs"
+
+
+def flop_rate(value: float) -> str:
+    """A rate: '989 TFLOP/s'."""
+    return si(value, "FLOP/s")
+
+
+def bytes_(value: float, binary: bool = False) -> str:
+    """Bytes in GB (decimal, default) or GiB (binary): '16.6 GB', '15.5 GiB'."""
+    if binary:
+        units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+        i = 0 if value < 1 else min(int(math.log(value, 1024)), len(units) - 1)
+        return f"{value / 1024**i:.3g} {units[i]}"
+    return si(value, "B")
+
+
+def duration(seconds: float) -> str:
+    """Seconds as the largest sensible unit: '2.67 days', '5.3 h', '41 s'."""
+    for size, unit in ((365.25 * 86400, "years"), (86400, "days"), (3600, "h"), (60, "min")):
+        if abs(seconds) >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+def count(value: float) -> str:
+    """Parameters or tokens the way the field says them: '175B', '1.4T', '124M'."""
+    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def percent(fraction: float, digits: int = 3) -> str:
+    """A fraction as a percentage: 0.2 -> '20%'."""
+    return f"{100 * fraction:.{digits}g}%"
+
+
+def money(value: float, currency: str = "$") -> str:
+    """'$1.23M' style amounts."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{currency}{value / size:.3g}{suffix}"
+    return f"{currency}{value:,.0f}"

@@ -1,0 +1,148 @@
+"""The shared skeleton of every calculator: controls -> library call -> numbers + plot.
+
+A calculator is a thin view. Subclasses declare controls, a ``compute`` method that
+only calls :mod:`trainmath` functions, a ``render`` method that turns the result into
+HTML, and optionally ``draw`` to update matplotlib artists in place. Bad input never
+shows a traceback: ``ValueError``/``TypeError`` from the library become a message in
+the widget and the last good result stays on screen.
+
+The plot is an Agg-rendered PNG in an ``ipywidgets.Image`` (no ``Output`` widget), so
+nothing leaks into the cell's stored outputs and nbval stays deterministic.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import time
+from typing import Any
+
+import ipywidgets as W
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+__all__ = ["Calculator", "table_html", "error_html"]
+
+_CSS = (
+    "<style>.tm-calc table{border-collapse:collapse;margin:4px 0}"
+    ".tm-calc td{padding:2px 10px 2px 0}.tm-calc td.v{font-weight:600;text-align:right}"
+    ".tm-err{color:#b00020;font-weight:600}</style>"
+)
+
+
+def table_html(rows: list[tuple[str, str]]) -> str:
+    """A two-column label/value table (values already formatted)."""
+    body = "".join(
+        f"<tr><td>{html.escape(k)}</td><td class='v'>{html.escape(v)}</td></tr>" for k, v in rows
+    )
+    return f"{_CSS}<div class='tm-calc'><table>{body}</table></div>"
+
+
+def error_html(exc: BaseException) -> str:
+    """A readable error line for bad input."""
+    return f"{_CSS}<div class='tm-err'>⚠ {html.escape(str(exc))}</div>"
+
+
+class Calculator:
+    """Base class. Subclasses set ``title`` and implement ``controls``/``compute``/``render``.
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        What the notebook displays (the object itself displays as this widget).
+    result, message : ipywidgets.HTML
+        The numbers, and the error line (empty when the input is valid).
+    figure : matplotlib.figure.Figure or None
+    last : Any
+        The last successful ``compute`` result (for tests and benchmarks).
+    """
+
+    title: str = ""
+    figsize: tuple[float, float] | None = (6.4, 3.4)
+
+    def __init__(self) -> None:
+        self.inputs: dict[str, W.Widget] = self.controls()
+        self.result = W.HTML()
+        self.message = W.HTML()
+        self.last: Any = None
+        self.figure: Figure | None = None
+        children: list[W.Widget] = [W.HTML(f"<b>{html.escape(self.title)}</b>")]
+        children += list(self.inputs.values())
+        children += [self.message, self.result]
+        if self.figsize is not None:
+            self.figure = Figure(figsize=self.figsize, dpi=90, layout="constrained")
+            FigureCanvasAgg(self.figure)
+            self.setup_figure(self.figure)
+            self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+            children.append(self.image)
+        self.widget = W.VBox(children)
+        for control in self.inputs.values():
+            control.observe(self._on_change, names="value")
+        self.update()
+
+    # -- to implement -------------------------------------------------------------
+    def controls(self) -> dict[str, W.Widget]:
+        """Named input widgets, in display order."""
+        raise NotImplementedError
+
+    def compute(self, **values: Any) -> Any:
+        """Call the library with the control values; may raise ValueError/TypeError."""
+        raise NotImplementedError
+
+    def render(self, out: Any) -> str:
+        """HTML for the numbers (use :func:`table_html`)."""
+        raise NotImplementedError
+
+    def setup_figure(self, fig: Figure) -> None:
+        """Create axes and artists once; ``draw`` then updates them."""
+
+    def draw(self, out: Any) -> None:
+        """Update the plot's artists for a new result."""
+
+    # -- machinery ----------------------------------------------------------------
+    def values(self) -> dict[str, Any]:
+        return {name: control.value for name, control in self.inputs.items()}
+
+    def set(self, **values: Any) -> bool:
+        """Change controls programmatically (one update at the end); returns update()."""
+        with self.widget.hold_trait_notifications():
+            for name, value in values.items():
+                control = self.inputs[name]
+                control.unobserve(self._on_change, names="value")
+                try:
+                    control.value = value
+                finally:
+                    control.observe(self._on_change, names="value")
+        return self.update()
+
+    def _on_change(self, _change: dict) -> None:
+        self.update()
+
+    def update(self) -> bool:
+        """Recompute and redraw; returns False (and shows a message) for bad input."""
+        try:
+            out = self.compute(**self.values())
+        except (ValueError, TypeError, ZeroDivisionError, OverflowError) as exc:
+            self.message.value = error_html(exc)
+            return False
+        self.last = out
+        self.message.value = ""
+        self.result.value = self.render(out)
+        if self.figure is not None:
+            self.draw(out)
+            self._refresh_image()
+        return True
+
+    def _refresh_image(self) -> None:
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png")
+        self.image.value = buf.getvalue()
+
+    def timed_update(self) -> float:
+        """Seconds one full update takes (used by the benchmark)."""
+        start = time.perf_counter()
+        self.update()
+        return time.perf_counter() - start
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
