@@ -11,60 +11,28 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from trainmath.accelerators import ACCELERATORS, Accelerator, get_accelerator
-from trainmath.activations import RECOMPUTE, activation_memory_per_layer
-from trainmath.chinchilla import (
-    FITS,
-    GOPHER_FLOPS,
-    LossFit,
-    chinchilla_loss,
-    chinchilla_optimal,
-    frontier_exponents,
-    loss_optimal,
+# Each topic module lists its public names in __all__; all of them are re-exported here,
+# so a function added to a module's __all__ is available as tm.<name>.
+from trainmath import (
+    accelerators,
+    activations,
+    chinchilla,
+    compute,
+    models,
+    optimizers,
+    parallelism,
+    units,
 )
-from trainmath.compute import (
-    achieved_flops_per_gpu,
-    attention_flops_fraction,
-    backward_flops,
-    flops_per_token,
-    forward_flops,
-    megatron_model_flops,
-    mfu,
-    training_flops,
-    training_time,
-)
-from trainmath.models import (
-    MODELS,
-    ModelConfig,
-    embedding_params,
-    get_model,
-    matmul_params,
-    non_embedding_params,
-    param_count,
-)
-from trainmath.optimizers import (
-    DTYPE_BYTES,
-    OPTIMIZER_BYTES_PER_PARAM,
-    OPTIMIZER_STATES,
-    bytes_per_param,
-    model_memory,
-    training_state_memory,
-)
-from trainmath.parallelism import pipeline_bubble_fraction, zero_memory_per_gpu
-from trainmath.units import (
-    GB,
-    PFLOP_DAY,
-    SECONDS_PER_DAY,
-    SECONDS_PER_HOUR,
-    TB,
-    GiB,
-    TiB,
-    cost,
-    from_pflop_days,
-    gpu_hours,
-    gpu_hours_to_flops,
-    to_pflop_days,
-)
+from trainmath.accelerators import *  # noqa: F403
+from trainmath.activations import *  # noqa: F403
+from trainmath.chinchilla import *  # noqa: F403
+from trainmath.compute import *  # noqa: F403
+from trainmath.models import *  # noqa: F403
+from trainmath.optimizers import *  # noqa: F403
+from trainmath.parallelism import *  # noqa: F403
+from trainmath.units import *  # noqa: F403
+
+_TOPICS = (accelerators, activations, chinchilla, compute, models, optimizers, parallelism, units)
 
 __version__ = "0.1.0"
 
@@ -73,9 +41,9 @@ _LAZY = {
     "FORMATS": ("trainmath.formats", "FORMATS"),
     "NumberFormat": ("trainmath.formats", "NumberFormat"),
     "get_format": ("trainmath.formats", "get_format"),
-    "check": ("trainmath.check", "check"),
     "widgets": ("trainmath.widgets", None),
     "formats": ("trainmath.formats", None),
+    "fmt": ("trainmath.fmt", None),
 }
 
 
@@ -94,16 +62,6 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = [
-    "ACCELERATORS", "Accelerator", "DTYPE_BYTES", "FITS", "FORMATS", "GB", "GOPHER_FLOPS",
-    "GiB", "LossFit", "MODELS", "ModelConfig", "NumberFormat", "OPTIMIZER_BYTES_PER_PARAM",
-    "OPTIMIZER_STATES", "PFLOP_DAY", "RECOMPUTE", "SECONDS_PER_DAY", "SECONDS_PER_HOUR", "TB",
-    "TiB", "achieved_flops_per_gpu", "activation_memory_per_layer", "attention_flops_fraction",
-    "backward_flops", "bytes_per_param", "check", "chinchilla_loss", "chinchilla_optimal",
-    "cost", "embedding_params", "flops_per_token", "forward_flops", "from_pflop_days",
-    "frontier_exponents", "get_accelerator", "get_format", "get_model", "gpu_hours",
-    "gpu_hours_to_flops", "loss_optimal", "matmul_params", "megatron_model_flops", "mfu",
-    "model_memory", "non_embedding_params", "param_count", "pipeline_bubble_fraction",
-    "to_pflop_days", "training_flops", "training_state_memory", "training_time", "widgets",
-    "zero_memory_per_gpu",
-]
+__all__ = sorted(
+    {name for topic in _TOPICS for name in topic.__all__} | set(_LAZY) | {"fmt"}
+)
