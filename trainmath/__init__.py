@@ -18,21 +18,28 @@ from trainmath import (
     activations,
     chinchilla,
     compute,
+    memory,
     models,
     optimizers,
     parallelism,
+    planner,
     units,
 )
 from trainmath.accelerators import *  # noqa: F403
 from trainmath.activations import *  # noqa: F403
 from trainmath.chinchilla import *  # noqa: F403
 from trainmath.compute import *  # noqa: F403
+from trainmath.memory import *  # noqa: F403
 from trainmath.models import *  # noqa: F403
 from trainmath.optimizers import *  # noqa: F403
 from trainmath.parallelism import *  # noqa: F403
+from trainmath.planner import *  # noqa: F403
 from trainmath.units import *  # noqa: F403
 
-_TOPICS = (accelerators, activations, chinchilla, compute, models, optimizers, parallelism, units)
+_TOPICS = (
+    accelerators, activations, chinchilla, compute, memory, models, optimizers, parallelism,
+    planner, units,
+)
 
 __version__ = "0.1.0"
 

@@ -26,6 +26,7 @@ __all__ = [
     "mfu",
     "achieved_flops_per_gpu",
     "megatron_model_flops",
+    "recompute_flops_per_token",
 ]
 
 
@@ -165,3 +166,32 @@ def megatron_model_flops(batch, seq_len, n_layers, d_model, vocab_size, *, recom
     if recompute:
         return v.result(96.0 * b * s * L * h**2 * (1 + s / (6 * h) + V / (16 * L * h)))
     return v.result(72.0 * b * s * L * h**2 * (1 + s / (6 * h) + V / (12 * h * L)))
+
+
+def recompute_flops_per_token(cfg: ModelConfig, seq_len=None, recompute: str = "full"):
+    """Extra FLOPs per token that activation recomputation adds (hardware, not model, FLOPs).
+
+    * ``"full"``: the forward pass of every layer runs again in the backward pass:
+      ``2 * (layer matmul weights) + 4 * L * (H * head_dim) * s`` (the LM head is not
+      recomputed), about a third more than :func:`flops_per_token` (Narayanan et al.
+      2021, Eq. 3: 96 instead of 72 B s L h^2).
+    * ``"selective"``: only the attention core (QK^T, softmax, attention over V) is
+      recomputed, a second forward of QK^T and attention over V:
+      ``4 * L * (H * head_dim) * s``, 0.9 % for GPT-3 175B at s = 2048. Korthikanti et
+      al. 2022 (Sec. 5, App. A) quote 2.7 %, which is what one gets by counting the whole
+      attention term s/(6h) again (forward and backward); we count only the work redone.
+    * ``"none"``: 0.
+    """
+    from trainmath.activations import RECOMPUTE
+
+    if not isinstance(cfg, ModelConfig):
+        raise TypeError(f"cfg must be a trainmath.ModelConfig, got {type(cfg).__name__}")
+    s = _seq(cfg, seq_len)
+    v.choice("recompute", recompute, RECOMPUTE)
+    attention_fwd = 4.0 * cfg.n_layers * cfg.attn_dim * s
+    if recompute == "none":
+        return v.result(0.0 * attention_fwd)
+    if recompute == "selective":
+        return v.result(attention_fwd)
+    layer_weights = matmul_params(cfg) - cfg.vocab_size * cfg.d_model
+    return v.result(2.0 * layer_weights + attention_fwd)
