@@ -1,0 +1,409 @@
+"""Tests of the answer-key registry (trainmath.answers) and of check() (no kernels)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import trainmath.answers as answers
+from trainmath.answers import Question, lesson_of, question, questions_for, register
+from trainmath.check import UNITS_SLIPS, check, evaluate
+
+DATA = Path(__file__).parent / "data"
+sys.path.insert(0, str(DATA))
+import demo_key  # noqa: E402  (registers the 99_demo key)
+
+# A second test-only lesson with one question per kind of answer.
+BYTES = 12_345_678_901.0  # B; many digits, so no rounding slack interferes
+CHECKS = [
+    Question("98.1", "A byte count", BYTES, unit="B", hint="Count the bytes."),
+    Question("98.2", "A FLOP count", lambda: 3.15e23, unit="FLOP"),
+    Question("98.3", "Rounded", 1.05e23, unit="FLOP"),
+    Question("98.4", "Exact count", 1_234_567_890, unit="params", rtol=0.0),
+    Question("98.5", "Absolute tolerance", 0.0, rtol=0.0, atol=0.01),
+    Question("98.6", "A name", "bf16", hint="Brain float."),
+    Question("98.7", "A yes/no", False, points=3),
+    Question("98.8", "A fraction", 0.4),
+    Question("98.9", "HBM of one GPU", 80.0, unit="GB"),
+]
+
+
+@pytest.fixture(autouse=True)
+def keys():
+    """Register the test lessons; restore the registry afterwards."""
+    saved = dict(answers._REGISTRY)
+    register(demo_key.LESSON, demo_key.QUESTIONS)
+    register("98_checks", CHECKS)
+    yield
+    answers._REGISTRY.clear()
+    answers._REGISTRY.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def no_grade_log(monkeypatch):
+    monkeypatch.delenv("TRAINMATH_GRADE_LOG", raising=False)
+
+
+def one_line(capsys) -> str:
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, out
+    return out.rstrip("\n")
+
+
+# --- Question and the registry --------------------------------------------------------------
+
+
+def test_question_defaults():
+    q = Question("01.3", "t", 1.0)
+    assert (q.unit, q.rtol, q.atol, q.hint, q.points) == ("", 0.02, 0.0, "", 1)
+    assert q.lesson_number == "01"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"id": "1.3"}, ValueError, "id"),
+        ({"id": "01-3"}, ValueError, "id"),
+        ({"id": 13}, ValueError, "id"),
+        ({"title": None}, TypeError, "title"),
+        ({"unit": 1}, TypeError, "unit"),
+        ({"expected": None}, TypeError, "expected"),
+        ({"expected": [1, 2]}, TypeError, "expected"),
+        ({"expected": float("nan")}, ValueError, "finite"),
+        ({"rtol": -0.1}, ValueError, "rtol"),
+        ({"atol": float("inf")}, ValueError, "atol"),
+        ({"rtol": "2%"}, TypeError, "rtol"),
+        ({"points": 0}, ValueError, "points"),
+        ({"points": 1.5}, TypeError, "points"),
+        ({"points": True}, TypeError, "points"),
+    ],
+)
+def test_question_rejects_bad_fields(kwargs, error, match):
+    fields = {"id": "01.1", "title": "t", "expected": 1.0} | kwargs
+    with pytest.raises(error, match=match):
+        Question(**fields)
+
+
+def test_question_is_frozen():
+    with pytest.raises(AttributeError):
+        Question("01.1", "t", 1.0).points = 2  # type: ignore[misc]
+
+
+def test_expected_callable_is_lazy_and_validated():
+    calls = []
+    q = Question("97.1", "t", lambda: calls.append(1) or 2.0)
+    assert calls == []
+    assert q.expected_value() == 2.0 and calls == [1]
+    assert Question("97.1", "t", lambda: np.float32(2.5)).expected_value() == 2.5
+    with pytest.raises(TypeError, match="97.1"):
+        Question("97.1", "t", lambda: None).expected_value()
+
+
+@pytest.mark.parametrize(
+    ("lesson", "questions", "error", "match"),
+    [
+        ("1_x", [Question("01.1", "t", 1)], ValueError, "lesson"),
+        (1, [Question("01.1", "t", 1)], TypeError, "lesson"),
+        ("97_x", [], ValueError, "empty"),
+        ("97_x", ["97.1"], TypeError, "Question"),
+        ("97_x", [Question("96.1", "t", 1)], ValueError, "does not belong"),
+        ("97_x", [Question("97.1", "t", 1), Question("97.1", "u", 2)], ValueError, "duplicate"),
+        ("99_other", [Question("99.1", "t", 1)], ValueError, "already used"),
+    ],
+)
+def test_register_rejects(lesson, questions, error, match):
+    with pytest.raises(error, match=match):
+        register(lesson, questions)
+
+
+def test_register_replaces_and_lookups_work():
+    register("98_checks", CHECKS[:2])
+    assert [q.id for q in questions_for("98_checks")] == ["98.1", "98.2"]
+    assert lesson_of("99.3") == "99_demo"
+    assert question("99.3").points == 2
+    assert "99_demo" in answers.lessons()
+
+
+def test_unknown_lessons_and_ids_list_the_valid_ones():
+    with pytest.raises(ValueError, match="valid lessons: .*99_demo"):
+        questions_for("97_nothing")
+    with pytest.raises(ValueError, match="lessons: .*99_demo"):
+        lesson_of("97.1")
+    with pytest.raises(ValueError, match="99.1, 99.2, 99.3, 99.4, 99.5"):
+        question("99.9")
+    with pytest.raises(ValueError, match="NN.k"):
+        lesson_of("99")
+    with pytest.raises(TypeError, match="question id"):
+        lesson_of(99.1)
+
+
+@pytest.fixture
+def key_dir(tmp_path, monkeypatch):
+    """Point the registry at a temporary folder of key modules."""
+    monkeypatch.setattr(answers, "_PACKAGE_DIR", tmp_path)
+    monkeypatch.setattr(answers, "__path__", [str(tmp_path)])
+    yield tmp_path
+    for name in [m for m in sys.modules if m.startswith("trainmath.answers.l97_")]:
+        del sys.modules[name]
+
+
+def test_key_modules_are_imported_lazily(key_dir):
+    (key_dir / "l97_lazy.py").write_text(
+        "from trainmath.answers import Question\n"
+        "CALLS = []\n"
+        "QUESTIONS = [Question('97.1', 'lazy', lambda: CALLS.append(1) or 42.0, unit='s')]\n"
+    )
+    assert lesson_of("97.1") == "97_lazy"
+    assert "trainmath.answers.l97_lazy" not in sys.modules
+    assert [q.id for q in questions_for("97_lazy")] == ["97.1"]
+    module = sys.modules["trainmath.answers.l97_lazy"]
+    assert module.CALLS == []  # the expected value is computed only when checked
+    assert evaluate("97.1", 42.0).passed and module.CALLS == [1]
+    assert "97_lazy" in answers.lessons()
+
+
+def test_ambiguous_or_broken_key_modules(key_dir):
+    (key_dir / "l97_a.py").write_text("QUESTIONS = []\n")
+    (key_dir / "l97_b.py").write_text("QUESTIONS = []\n")
+    with pytest.raises(ValueError, match="ambiguous"):
+        lesson_of("97.1")
+    (key_dir / "l96_nokey.py").write_text("X = 1\n")
+    with pytest.raises(ValueError, match="QUESTIONS"):
+        questions_for("96_nokey")
+
+
+# --- check(): correct answers ---------------------------------------------------------------
+
+
+def test_pass_line_format(capsys):
+    assert check("99.1", 1.2e20) is True
+    assert one_line(capsys) == "✅ 99.1 correct: 1.2e+20 FLOP (1/1 point)"
+    assert check("99.3", 83.3333) is True
+    assert one_line(capsys) == "✅ 99.3 correct: 83.3333 h (2/2 points)"
+    assert check("98.6", "bf16") is True
+    assert one_line(capsys) == "✅ 98.6 correct: 'bf16' (1/1 point)"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        1.2e20,
+        int(1.2e20),
+        1.2e20 * 1.0199,  # inside the 2% tolerance
+        1.2e20 * 0.9801,
+        np.float64(1.2e20),
+        np.float32(1.2e20),
+        np.array(1.2e20),
+        np.longdouble(1.2e20),
+    ],
+)
+def test_numbers_within_tolerance_pass(answer):
+    assert evaluate("99.1", answer).passed
+
+
+def test_correctly_rounded_answers_pass():
+    assert evaluate("98.3", 1.1e23).passed  # 1.05e23 to 2 significant figures (4.8% off)
+    assert not evaluate("98.3", 1e23).passed  # 1 significant figure is too coarse
+    assert not evaluate("98.3", 1.13e23).passed
+    # a tight tolerance wants a precise answer, rounded or not
+    assert evaluate("98.4", 1_234_567_890).passed
+    assert evaluate("98.4", np.int64(1_234_567_890)).passed
+    assert not evaluate("98.4", 1.2e9).passed
+    assert not evaluate("98.4", 1_234_567_891).passed
+
+
+def test_absolute_tolerance():
+    assert evaluate("98.5", 0.009).passed
+    assert evaluate("98.5", -0.01).passed
+    assert not evaluate("98.5", 0.02).passed
+
+
+def test_strings_and_bools():
+    assert evaluate("98.6", "  BF16\n").passed
+    assert not evaluate("98.6", "fp16").passed
+    assert evaluate("98.7", False).passed
+    assert evaluate("98.7", np.bool_(False)).passed
+    assert evaluate("98.7", True).points == 0
+    assert evaluate("98.7", False).points == 3
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    expected=st.floats(min_value=1e-12, max_value=1e30),
+    rel=st.floats(min_value=-0.0199, max_value=0.0199),
+)
+def test_any_answer_within_rtol_passes(expected, rel):
+    register("97_prop", [Question("97.1", "p", expected, unit="FLOP")])
+    assert evaluate("97.1", expected * (1 + rel)).passed
+
+
+# --- check(): wrong answers -------------------------------------------------------------------
+
+
+def _hidden(line: str, expected: float) -> bool:
+    shown = {repr(expected), f"{expected:g}", f"{expected:.3g}", f"{expected:.4g}", f"{expected:e}"}
+    return not any(text in line for text in shown)
+
+
+def test_wrong_number_gives_hint_not_answer(capsys):
+    assert check("98.1", BYTES * 1.5) is False
+    line = one_line(capsys)
+    assert line.startswith("❌ 98.1 not correct: ")
+    assert "off by more than the 2% tolerance" in line
+    assert "Hint: Count the bytes." in line
+    assert line.endswith("(0/1 point)")
+    assert _hidden(line, BYTES)
+
+
+def test_exact_and_atol_wording():
+    assert "an exact answer is wanted" in evaluate("98.4", 1).line
+    assert "±0.01 tolerance" in evaluate("98.5", 1).line
+
+
+SLIP_CASES = [
+    pytest.param(slip, direction, id=f"{slip.name}-{direction}")
+    for slip in UNITS_SLIPS
+    for direction in ("too large", "too small")
+]
+
+
+@pytest.mark.parametrize(("slip", "direction"), SLIP_CASES)
+def test_units_slips_are_named_in_both_directions(slip, direction, capsys):
+    factor = slip.factor if direction == "too large" else 1 / slip.factor
+    answer = BYTES * factor
+    assert check("98.1", answer) is False
+    line = one_line(capsys)
+    result = evaluate("98.1", answer)
+    assert result.slip == slip.name
+    assert result.points == 0
+    assert line.startswith("❌ 98.1 units slip: ")
+    assert (slip.too_large if direction == "too large" else slip.too_small) in line
+    assert "Give the answer in B." in line
+    assert _hidden(line, BYTES)
+
+
+@pytest.mark.parametrize(
+    ("answer", "text"),
+    [
+        (BYTES / 1e9, "10^9 (G, giga) times too small"),
+        (BYTES * 8, "bits where bytes"),
+    ],
+)
+def test_named_slips_read_well(answer, text):
+    assert text in evaluate("98.1", answer).line
+
+
+def test_gib_slip_reads_well():
+    line = evaluate("98.9", 80e9 / 2**30).line
+    assert line == (
+        "❌ 98.9 units slip: 74.5058 looks like GiB (2^30 B) where GB (10^9 B) is wanted. "
+        "Give the answer in GB. (0/1 point)"
+    )
+
+
+def test_slips_in_time_flop_and_percent_questions():
+    assert evaluate("99.3", 83.3333 * 3600).slip == "seconds vs hours"
+    assert evaluate("99.3", 83.3333 / 24).slip == "hours vs days"
+    assert evaluate("99.1", 1.2e20 / 8.64e19).slip == "FLOP vs PFLOP/s-day"
+    assert evaluate("99.1", 1.2e20 / 1e15).slip == "SI prefix P (peta)"
+    assert evaluate("98.8", 40).slip == "percent vs fraction"
+
+
+def test_gib_slip_only_for_byte_units():
+    # 7% off a FLOP count is a plain miss, not a GB/GiB confusion
+    result = evaluate("98.2", 3.15e23 * 2**30 / 1e9)
+    assert result.slip is None and "not correct" in result.line
+
+
+@pytest.mark.parametrize(
+    ("answer", "text"),
+    [
+        (None, "no answer: got None"),
+        (float("nan"), "got nan"),
+        (float("inf"), "got inf"),
+        (-np.inf, "got -inf"),
+        (np.float64("nan"), "got nan"),
+        ("1.2e20", "expected a number (in FLOP), got str ('1.2e20')"),
+        (True, "got a bool (True)"),
+        (np.bool_(True), "got a bool (True)"),
+        (np.array([1.2e20]), "got an array of shape (1,)"),
+        ([1.2e20], "got list"),
+        (1.2e20 + 0j, "got complex"),
+        (10**400, "too large for a float"),
+        (object(), "got object"),
+    ],
+)
+def test_bad_answers_fail_with_one_clear_line(answer, text, capsys):
+    assert check("99.1", answer) is False
+    line = one_line(capsys)
+    assert line.startswith("❌ 99.1 ")
+    assert text in line
+    assert line.endswith("(0/1 point)")
+
+
+@pytest.mark.parametrize(
+    ("qid", "answer", "text"),
+    [
+        ("98.6", 16, "expected text (a str), got int (16)"),
+        ("98.6", None, "no answer"),
+        ("98.7", 0, "expected True or False, got int (0)"),
+        ("98.7", "False", "expected True or False, got str"),
+        ("98.7", None, "no answer"),
+    ],
+)
+def test_wrong_types_for_str_and_bool_questions(qid, answer, text):
+    result = evaluate(qid, answer)
+    assert not result.passed and text in result.line
+
+
+def test_wrong_str_and_bool_show_hint():
+    assert "Hint: Brain float." in evaluate("98.6", "fp16").line
+    assert "bf16" not in evaluate("98.6", "fp16").line
+    assert evaluate("98.7", True).line == "❌ 98.7 not correct: True. (0/3 points)"
+
+
+def test_unknown_question_is_a_course_bug():
+    with pytest.raises(ValueError, match="unknown question id '99.7'"):
+        check("99.7", 1.0)
+    with pytest.raises(ValueError, match="no lesson numbered 42"):
+        check("42.1", 1.0)
+
+
+def test_bad_expected_value_is_a_course_bug():
+    register("97_bad", [Question("97.1", "t", lambda: "x" if False else None)])
+    with pytest.raises(TypeError, match="97.1"):
+        check("97.1", 1.0)
+
+
+# --- the grade log --------------------------------------------------------------------------
+
+
+def test_results_are_logged_for_the_grader(tmp_path, monkeypatch, capsys):
+    log = tmp_path / "log.jsonl"
+    monkeypatch.setenv("TRAINMATH_GRADE_LOG", str(log))
+    check("99.3", 83.3333)
+    check("99.1", None)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records == [
+        {"id": "99.3", "passed": True, "points": 2, "max_points": 2},
+        {"id": "99.1", "passed": False, "points": 0, "max_points": 1},
+    ]
+
+
+def test_no_log_without_the_variable(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    check("99.1", 1.2e20)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_log_warns_but_does_not_raise(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TRAINMATH_GRADE_LOG", str(tmp_path / "missing" / "log.jsonl"))
+    assert check("99.1", 1.2e20) is True
+    captured = capsys.readouterr()
+    assert captured.out.startswith("✅") and "could not write the grade log" in captured.err

@@ -1,0 +1,372 @@
+"""Check a learner's answer against the answer key: ``check("01.3", answer)``.
+
+:func:`check` prints exactly one line and returns ``True``/``False``:
+
+* ``✅ 01.3 correct: 3.15e+23 FLOP (1/1 point)``
+* ``❌ 01.3 not correct: 2.9e+23 FLOP is off by more than the 2% tolerance. Hint: ... (0/1 point)``
+* ``❌ 01.3 units slip: 3.15e+08 FLOP looks like PFLOP where FLOP is wanted ... (0/1 point)``
+* ``❌ 01.3 no answer: got None ... (0/1 point)`` and similar lines for answers of the
+  wrong type or that are not finite.
+
+A fail line never shows the expected value. Before calling a number wrong, the answer is
+tested for the usual units slips (GB vs GiB, seconds vs hours, bits vs bytes, percent vs
+fraction, SI prefixes, ...); a slip still scores 0, but the line names it.
+
+When the environment variable ``TRAINMATH_GRADE_LOG`` names a file, every check appends
+one JSON line ``{"id", "passed", "points", "max_points"}`` to it; ``python -m
+trainmath.grade`` uses this to score a notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import sys
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from trainmath.answers import Question, question
+
+__all__ = ["check", "evaluate", "Result", "GRADE_LOG_ENV", "UNITS_SLIPS"]
+
+#: Environment variable naming the file that check results are appended to.
+GRADE_LOG_ENV = "TRAINMATH_GRADE_LOG"
+
+PASS_MARK = "✅"
+FAIL_MARK = "❌"
+
+# Rounding an answer to k >= 2 significant figures is accepted, but never with more slack
+# than this multiple of the question's rtol (so tight questions still want precise answers).
+_ROUNDING_CAP = 2.5
+
+
+@dataclass(frozen=True)
+class _Slip:
+    """A known unit confusion: the answer is ``factor`` times too large (or too small)."""
+
+    name: str
+    factor: float
+    too_large: str  # what the learner probably did when answer / expected == factor
+    too_small: str  # ... and when answer / expected == 1 / factor
+    bytes_only: bool = False  # only for questions whose unit is a byte unit
+
+    def applies_to(self, unit: str) -> bool:
+        """Whether this slip is plausible for an answer wanted in ``unit``."""
+        return not self.bytes_only or _is_byte_unit(unit)
+
+
+def _is_byte_unit(unit: str) -> bool:
+    # "B", "GB", "GiB", "TB/s", "bytes", ...; GB-vs-GiB is only 7% (TB-vs-TiB 10%), too
+    # close to a plain miss to name it for FLOP or seconds.
+    return "B" in unit.replace("FLOP", "") or "byte" in unit.lower()
+
+
+_SI = [("k", "kilo"), ("M", "mega"), ("G", "giga"), ("T", "tera"), ("P", "peta")]
+
+#: Unit confusions that :func:`check` recognises, most specific first.
+UNITS_SLIPS: tuple[_Slip, ...] = (
+    _Slip(
+        "GB vs GiB",
+        2**30 / 1e9,
+        "looks like GB (10^9 B) where GiB (2^30 B) is wanted",
+        "looks like GiB (2^30 B) where GB (10^9 B) is wanted",
+        bytes_only=True,
+    ),
+    _Slip(
+        "TB vs TiB",
+        2**40 / 1e12,
+        "looks like TB (10^12 B) where TiB (2^40 B) is wanted",
+        "looks like TiB (2^40 B) where TB (10^12 B) is wanted",
+        bytes_only=True,
+    ),
+    _Slip(
+        "FLOP vs PFLOP/s-day",
+        8.64e19,
+        "looks like FLOP where PFLOP/s-days are wanted (1 PFLOP/s-day = 8.64e19 FLOP)",
+        "looks like PFLOP/s-days where FLOP are wanted (1 PFLOP/s-day = 8.64e19 FLOP)",
+    ),
+    _Slip(
+        "seconds vs days",
+        86400.0,
+        "looks like seconds where days are wanted (1 day = 86400 s)",
+        "looks like days where seconds are wanted (1 day = 86400 s)",
+    ),
+    _Slip(
+        "seconds vs hours",
+        3600.0,
+        "looks like seconds where hours are wanted (1 h = 3600 s)",
+        "looks like hours where seconds are wanted (1 h = 3600 s)",
+    ),
+    _Slip(
+        "hours vs days",
+        24.0,
+        "looks like hours where days are wanted (1 day = 24 h)",
+        "looks like days where hours are wanted (1 day = 24 h)",
+    ),
+    _Slip(
+        "bits vs bytes",
+        8.0,
+        "looks like bits where bytes are wanted (1 B = 8 bit)",
+        "looks like bytes where bits are wanted (1 B = 8 bit)",
+    ),
+    _Slip(
+        "percent vs fraction",
+        100.0,
+        "looks like a percentage where a fraction is wanted (write 0.4, not 40)",
+        "looks like a fraction where a percentage is wanted (write 40, not 0.4)",
+    ),
+    *(
+        _Slip(
+            f"SI prefix {symbol} ({name})",
+            1000.0**power,
+            f"is 10^{3 * power} ({symbol}, {name}) times too large: an SI-prefix slip",
+            f"is 10^{3 * power} ({symbol}, {name}) times too small: an SI-prefix slip",
+        )
+        for power, (symbol, name) in enumerate(_SI, start=1)
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    """The verdict on one answer.
+
+    Attributes
+    ----------
+    qid : str
+        Question id.
+    passed : bool
+        Whether the answer is correct.
+    points, max_points : int
+        Points scored (``max_points`` when passed, else 0) and available.
+    line : str
+        The one line that :func:`check` prints.
+    slip : str or None
+        Name of the detected units slip (e.g. ``"bits vs bytes"``), if any.
+    """
+
+    qid: str
+    passed: bool
+    points: int
+    max_points: int
+    line: str
+    slip: str | None = None
+
+
+def check(qid: str, answer: object) -> bool:
+    """Check ``answer`` to question ``qid``, print one verdict line, and return it.
+
+    Parameters
+    ----------
+    qid : str
+        Question id such as ``"01.3"``.
+    answer : object
+        The learner's answer: a number (Python or numpy scalar, or a 0-d array), a str,
+        or a bool, depending on the question. Bad answers (``None``, NaN, a str where a
+        number is wanted, ...) give a fail line; they never raise.
+
+    Returns
+    -------
+    bool
+        ``True`` if the answer is correct.
+
+    Raises
+    ------
+    ValueError
+        If ``qid`` is not a question of the course (a bug in the notebook, not in the
+        learner's answer).
+    """
+    result = evaluate(qid, answer)
+    print(result.line)
+    _record(result)
+    return result.passed
+
+
+def evaluate(qid: str, answer: object) -> Result:
+    """Judge ``answer`` to ``qid`` without printing or recording anything."""
+    q = question(qid)
+    expected = q.expected_value()
+    if isinstance(expected, bool):
+        passed, reason, slip = _judge_bool(expected, answer)
+    elif isinstance(expected, str):
+        passed, reason, slip = _judge_str(expected, answer)
+    else:
+        passed, reason, slip = _judge_number(q, float(expected), answer)
+    if not passed and reason.startswith("not correct") and q.hint:
+        reason = f"{reason} Hint: {q.hint}"
+    points = q.points if passed else 0
+    noun = "point" if q.points == 1 else "points"
+    score = f"({points}/{q.points} {noun})"
+    if passed:
+        line = f"{PASS_MARK} {q.id} correct: {_show(answer, q.unit)} {score}"
+    else:
+        line = f"{FAIL_MARK} {q.id} {reason} {score}"
+    return Result(q.id, passed, points, q.points, " ".join(line.split()), slip)
+
+
+# --- judging -------------------------------------------------------------------------------
+
+_Verdict = tuple[bool, str, "str | None"]
+
+
+def _judge_bool(expected: bool, answer: object) -> _Verdict:
+    if answer is None:
+        return False, _NO_ANSWER, None
+    if not isinstance(answer, (bool, np.bool_)):
+        return False, f"wrong type: expected True or False, got {_describe(answer)}.", None
+    if bool(answer) == expected:
+        return True, "", None
+    return False, f"not correct: {bool(answer)}.", None
+
+
+def _judge_str(expected: str, answer: object) -> _Verdict:
+    if answer is None:
+        return False, _NO_ANSWER, None
+    if not isinstance(answer, str):
+        return False, f"wrong type: expected text (a str), got {_describe(answer)}.", None
+    if answer.strip().casefold() == expected.strip().casefold():
+        return True, "", None
+    return False, f"not correct: {_show(answer, '')}.", None
+
+
+_NO_ANSWER = "no answer: got None (did you forget to assign or return your result?)."
+
+
+def _as_number(answer: object, wanted: str) -> float | int | str:
+    """The answer as a Python int/float, or a fail reason saying why it is not a number."""
+    if answer is None:
+        return _NO_ANSWER
+    if isinstance(answer, np.ndarray):
+        if answer.ndim != 0:
+            return f"wrong type: expected {wanted}, got an array of shape {answer.shape}."
+        answer = answer[()]
+    if isinstance(answer, np.generic):
+        answer = answer.item()  # numpy scalar -> Python scalar (np.bool_ -> bool)
+    if isinstance(answer, bool):
+        return f"wrong type: expected {wanted}, got a bool ({answer})."
+    if isinstance(answer, numbers.Integral):
+        return int(answer)
+    if isinstance(answer, (numbers.Real, Decimal)):
+        try:
+            return float(answer)
+        except OverflowError:
+            return "not a valid answer: the number is too large for a float."
+    return f"wrong type: expected {wanted}, got {_describe(answer)}."
+
+
+def _judge_number(q: Question, expected: float, answer: object) -> _Verdict:
+    value = _as_number(answer, f"a number (in {q.unit})" if q.unit else "a number")
+    if isinstance(value, str):
+        return False, value, None
+    try:
+        x = float(value)
+    except OverflowError:
+        return False, "not a valid answer: the number is too large for a float.", None
+    if not math.isfinite(x):
+        return False, f"not a valid answer: got {x}; the answer must be a finite number.", None
+    slack = _rounding_slack(value)
+    if _close(x, expected, q, slack):
+        return True, "", None
+    if x != 0 and expected != 0:
+        for slip in (s for s in UNITS_SLIPS if s.applies_to(q.unit)):
+            for ratio, what in ((slip.factor, slip.too_large), (1 / slip.factor, slip.too_small)):
+                if _close(x / ratio, expected, q, slack):
+                    want = f" Give the answer in {q.unit}." if q.unit else ""
+                    return False, f"units slip: {_show(value, '')} {what}.{want}", slip.name
+    return False, f"not correct: {_show(value, q.unit)} {_miss(q)}.", None
+
+
+def _close(x: float, expected: float, q: Question, slack: float) -> bool:
+    """Within ``atol + rtol*|expected|``; for rounded answers, within ``slack*|x|``.
+
+    ``slack`` is the relative rounding slack of the learner's answer (see
+    :func:`_rounding_slack`); it scales with ``x`` so that it also applies to an answer
+    corrected for a units slip.
+    """
+    rounding = min(slack * abs(x), _ROUNDING_CAP * q.rtol * abs(expected))
+    return abs(x - expected) <= (q.atol + max(q.rtol * abs(expected), rounding)) * (1 + 1e-9)
+
+
+def _rounding_slack(value: float | int) -> float:
+    """Relative half-unit in the last significant digit of ``value``, if it has k >= 2 digits.
+
+    An answer written as 1.1e23 (two significant figures) is accepted for an expected
+    1.05e23, even though that is 4.8% off, because it is the correctly rounded value.
+    One significant figure is too coarse to count; :func:`_close` caps the slack at
+    ``_ROUNDING_CAP * rtol`` so that questions with a tight tolerance want precise answers.
+    """
+    if value == 0:
+        return 0.0
+    digits = Decimal(value if isinstance(value, int) else repr(value)).normalize().as_tuple()
+    if len(digits.digits) < 2 or not isinstance(digits.exponent, int):
+        return 0.0
+    return 0.5 * 10.0**digits.exponent / abs(float(value))
+
+
+def _miss(q: Question) -> str:
+    """How a wrong number missed, without giving the expected value away."""
+    unit = f" {q.unit}" if q.unit else ""
+    if q.rtol > 0 and q.atol > 0:
+        return f"is off by more than the {q.rtol * 100:.3g}% + {q.atol:g}{unit} tolerance"
+    if q.rtol > 0:
+        return f"is off by more than the {q.rtol * 100:.3g}% tolerance"
+    if q.atol > 0:
+        return f"is off by more than the ±{q.atol:g}{unit} tolerance"
+    return "is not exact (an exact answer is wanted)"
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
+def _show(answer: object, unit: str) -> str:
+    """Short display of an answer, with the question's unit for numbers."""
+    if isinstance(answer, (np.ndarray, np.generic)) and np.ndim(answer) == 0:
+        answer = answer.item() if isinstance(answer, np.generic) else answer[()].item()
+    if isinstance(answer, str):
+        text = answer if len(answer) <= 60 else answer[:57] + "..."
+        return repr(text)
+    if isinstance(answer, bool):
+        return str(answer)
+    if isinstance(answer, numbers.Integral) and abs(int(answer)) < 10**6:
+        text = str(int(answer))
+    elif isinstance(answer, (numbers.Real, Decimal)):
+        x = float(answer)
+        text = f"{x:.6g}" if 1e-3 <= abs(x) < 1e6 or x == 0 else f"{x:.4g}"
+    else:
+        text = _describe(answer)
+    return f"{text} {unit}" if unit else text
+
+
+def _describe(answer: object) -> str:
+    """``type (repr)`` of a wrong-type answer, shortened to keep the line short."""
+    text = repr(answer)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    if isinstance(answer, np.ndarray):
+        return f"an array of shape {answer.shape}"
+    return f"{type(answer).__name__} ({text})"
+
+
+# --- recording -----------------------------------------------------------------------------
+
+
+def _record(result: Result) -> None:
+    """Append the result to the grade log, if grading; a learner's run is never broken."""
+    path = os.environ.get(GRADE_LOG_ENV)
+    if not path:
+        return
+    record = {
+        "id": result.qid,
+        "passed": result.passed,
+        "points": result.points,
+        "max_points": result.max_points,
+    }
+    try:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(json.dumps(record) + "\n")
+    except OSError as exc:
+        print(f"warning: could not write the grade log {path!r}: {exc}", file=sys.stderr)
