@@ -19,6 +19,12 @@ DATA = Path(__file__).parent / "data"
 sys.path.insert(0, str(DATA))
 import demo_key  # noqa: E402  (registers the 99_demo key)
 
+
+def checked(qid, answer) -> bool:
+    """check() as a notebook calls it (prints, logs, returns None), plus its verdict."""
+    assert check(qid, answer) is None
+    return evaluate(qid, answer).passed
+
 # A second test-only lesson with one question per kind of answer.
 BYTES = 12_345_678_901.0  # B; many digits, so no rounding slack interferes
 CHECKS = [
@@ -182,11 +188,11 @@ def test_ambiguous_or_broken_key_modules(key_dir):
 
 
 def test_pass_line_format(capsys):
-    assert check("99.1", 1.2e20) is True
+    assert checked("99.1", 1.2e20) is True
     assert one_line(capsys) == "✅ 99.1 correct: 1.2e+20 FLOP (1/1 point)"
-    assert check("99.3", 83.3333) is True
+    assert checked("99.3", 83.3333) is True
     assert one_line(capsys) == "✅ 99.3 correct: 83.3333 h (2/2 points)"
-    assert check("98.6", "bf16") is True
+    assert checked("98.6", "bf16") is True
     assert one_line(capsys) == "✅ 98.6 correct: 'bf16' (1/1 point)"
 
 
@@ -252,7 +258,7 @@ def _hidden(line: str, expected: float) -> bool:
 
 
 def test_wrong_number_gives_hint_not_answer(capsys):
-    assert check("98.1", BYTES * 1.5) is False
+    assert checked("98.1", BYTES * 1.5) is False
     line = one_line(capsys)
     assert line.startswith("❌ 98.1 not correct: ")
     assert "off by more than the 2% tolerance" in line
@@ -277,7 +283,7 @@ SLIP_CASES = [
 def test_units_slips_are_named_in_both_directions(slip, direction, capsys):
     factor = slip.factor if direction == "too large" else 1 / slip.factor
     answer = BYTES * factor
-    assert check("98.1", answer) is False
+    assert checked("98.1", answer) is False
     line = one_line(capsys)
     result = evaluate("98.1", answer)
     assert result.slip == slip.name
@@ -340,7 +346,7 @@ def test_gib_slip_only_for_byte_units():
     ],
 )
 def test_bad_answers_fail_with_one_clear_line(answer, text, capsys):
-    assert check("99.1", answer) is False
+    assert checked("99.1", answer) is False
     line = one_line(capsys)
     assert line.startswith("❌ 99.1 ")
     assert text in line
@@ -404,6 +410,6 @@ def test_no_log_without_the_variable(tmp_path, monkeypatch, capsys):
 
 def test_unwritable_log_warns_but_does_not_raise(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TRAINMATH_GRADE_LOG", str(tmp_path / "missing" / "log.jsonl"))
-    assert check("99.1", 1.2e20) is True
+    assert checked("99.1", 1.2e20) is True
     captured = capsys.readouterr()
     assert captured.out.startswith("✅") and "could not write the grade log" in captured.err

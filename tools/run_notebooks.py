@@ -14,14 +14,23 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from trainmath.grade import kernel_env
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(path: Path, timeout: int = 120) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    resources = {"metadata": {"path": str(path.parent)}}
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources=resources).execute()
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        record_timing=False,  # no timestamps in committed notebooks
+        store_widget_state=False,  # widget models (random ids, PNG bytes) stay out of git
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute(env=kernel_env())
     elapsed = time.perf_counter() - start
     nbformat.write(nb, path)
     return elapsed

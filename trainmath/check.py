@@ -1,6 +1,6 @@
 """Check a learner's answer against the answer key: ``check("01.3", answer)``.
 
-:func:`check` prints exactly one line and returns ``True``/``False``:
+:func:`check` prints exactly one line (and returns None, so a cell shows only that line):
 
 * ``✅ 01.3 correct: 3.15e+23 FLOP (1/1 point)``
 * ``❌ 01.3 not correct: 2.9e+23 FLOP is off by more than the 2% tolerance. Hint: ... (0/1 point)``
@@ -157,8 +157,8 @@ class Result:
     slip: str | None = None
 
 
-def check(qid: str, answer: object) -> bool:
-    """Check ``answer`` to question ``qid``, print one verdict line, and return it.
+def check(qid: str, answer: object) -> None:
+    """Check ``answer`` to question ``qid`` and print one verdict line.
 
     Parameters
     ----------
@@ -171,8 +171,10 @@ def check(qid: str, answer: object) -> bool:
 
     Returns
     -------
-    bool
-        ``True`` if the answer is correct.
+    None
+        Nothing, so that a notebook cell ending in ``check(...)`` shows only the verdict
+        line (a returned bool would add an ``Out:`` that nbval compares). Use
+        :func:`evaluate` for a programmatic verdict.
 
     Raises
     ------
@@ -183,7 +185,6 @@ def check(qid: str, answer: object) -> bool:
     result = evaluate(qid, answer)
     print(result.line)
     _record(result)
-    return result.passed
 
 
 def evaluate(qid: str, answer: object) -> Result:

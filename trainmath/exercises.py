@@ -206,6 +206,7 @@ def execute_exercise(
         extra_arguments=list(KERNEL_ARGS),
         allow_errors=False,  # nbclient still lets cells tagged raises-exception fail
         record_timing=False,  # no timestamps in committed notebooks
+        store_widget_state=False,  # widget models (random ids, PNG bytes) stay out of git
         resources={"metadata": {"path": str(folder)}},
     )
     try:

@@ -62,8 +62,12 @@ def count(value: float) -> str:
 
 
 def percent(fraction: float, digits: int = 3) -> str:
-    """A fraction as a percentage: 0.2 -> '20%'."""
-    return f"{100 * fraction:.{digits}g}%"
+    """A fraction as a percentage, ``digits`` significant figures: 0.462 -> '46.2%'."""
+    value = 100 * fraction
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}%"
+    decimals = max(digits - 1 - int(math.floor(math.log10(abs(value)))), 0)
+    return f"{value:.{decimals}f}%"
 
 
 def money(value: float, currency: str = "$") -> str:

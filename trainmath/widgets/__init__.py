@@ -1,0 +1,19 @@
+"""Calculator widgets: thin ipywidgets views over :mod:`trainmath` functions.
+
+Every calculator is created with no arguments (``tm.widgets.ComputeCalculator()``),
+displays itself in a notebook, and shows a message instead of a traceback for bad
+input. Importing this module loads ipywidgets and matplotlib (Agg only).
+"""
+
+from __future__ import annotations
+
+from trainmath.widgets._base import Calculator
+
+__all__ = ["Calculator", "CALCULATORS"]
+
+#: Every calculator class of the course, by name (tests and the benchmark iterate it).
+CALCULATORS: dict[str, type[Calculator]] = {}
+
+from trainmath.widgets.compute import ComputeCalculator  # noqa: E402
+
+CALCULATORS["compute"] = ComputeCalculator
