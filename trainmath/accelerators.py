@@ -1,8 +1,9 @@
 """Accelerator presets: dense peak FLOP/s per dtype, memory and bandwidth.
 
 Peaks are the dense (not 2:4-sparse) tensor-core figures of the vendors' data sheets;
-marketing pages often print sparse figures, twice as large. Memory is as marketed, in
-decimal GB (an "80 GB" H100 holds 80e9 bytes in this model; tools show ~79.6 GiB).
+marketing pages often print sparse figures, twice as large. Memory is the marketed figure
+read as decimal GB: an "80 GB" H100 counts as 80e9 bytes (74.5 GiB) here, a conservative
+choice, since nvidia-smi reports 81,559 MiB (79.6 GiB) for the card.
 """
 
 from __future__ import annotations

@@ -49,7 +49,8 @@ def duration(seconds: float) -> str:
     """Seconds as the largest sensible unit: '2.67 days', '5.3 h', '41 s'."""
     for size, unit in ((365.25 * 86400, "years"), (86400, "days"), (3600, "h"), (60, "min")):
         if abs(seconds) >= size:
-            return f"{seconds / size:.3g} {unit}"
+            value = seconds / size
+            return f"{value:,.0f} {unit}" if abs(value) >= 1000 else f"{value:.3g} {unit}"
     return f"{seconds:.3g} s"
 
 
@@ -75,4 +76,4 @@ def money(value: float, currency: str = "$") -> str:
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= size:
             return f"{currency}{value / size:.3g}{suffix}"
-    return f"{currency}{value:,.0f}"
+    return f"{currency}{value:,.2f}" if abs(value) < 100 else f"{currency}{value:,.0f}"

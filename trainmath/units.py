@@ -4,10 +4,15 @@ FLOPs is a count of operations; FLOP/s a rate. A rate times a time is a count ag
 so "PFLOP/s-days" (1e15 FLOP/s sustained for 86,400 s = 8.64e19 FLOPs) is a count,
 used by Brown et al. 2020 (GPT-3), Table D.1. A GPU-hour is one accelerator busy for
 an hour: it only becomes FLOPs once you know the accelerator, the dtype and the
-utilisation actually achieved.
+utilisation actually achieved (:func:`convert_compute` converts between FLOP, PFLOP/s-day,
+GPU-hour and money; :func:`implied_utilisation` reads a model card's GPU-hours backwards).
+Data-sheet peaks "with sparsity" are 2x the dense peaks that training can use. Bytes come
+in decimal (GB = 1e9) and binary (GiB = 2**30) multiples; tools mix them up.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from trainmath import _validate as v
 
@@ -21,6 +26,23 @@ __all__ = [
     "gpu_hours",
     "gpu_hours_to_flops",
     "cost",
+    "COMPUTE_UNITS",
+    "SPARSITY_2_4_SPEEDUP",
+    "flops_from_rate",
+    "implied_flops_per_gpu",
+    "implied_utilisation",
+    "flops_to_cost",
+    "budget_to_flops",
+    "to_flops",
+    "from_flops",
+    "convert_compute",
+    "sparse_peak_flops",
+    "dense_peak_flops",
+    "bytes_to_gb",
+    "bytes_to_gib",
+    "gb_to_gib",
+    "gib_to_gb",
+    "binary_prefix_ratio",
 ]
 
 SECONDS_PER_HOUR = 3600
@@ -68,3 +90,315 @@ def cost(gpu_hours, price_per_gpu_hour):
     h = v.nonnegative("gpu_hours", gpu_hours)
     p = v.nonnegative("price_per_gpu_hour", price_per_gpu_hour)
     return v.result(h * p)
+
+
+# --- rates, counts and what GPU-hours imply --------------------------------------------------
+
+#: Units that :func:`convert_compute` converts between. ``"FLOP"`` is a count of operations;
+#: ``"PFLOP/s-day"`` is 1e15 FLOP/s for a day (a count too, 8.64e19 FLOP); ``"GPU-hour"`` is
+#: one accelerator busy for an hour (FLOPs only given its peak and utilisation);
+#: ``"USD"`` is money at a price per GPU-hour (any currency works if used consistently).
+COMPUTE_UNITS = ("FLOP", "PFLOP/s-day", "GPU-hour", "USD")
+
+#: Factor by which 2:4 structured sparsity raises a tensor-core peak on the data sheets of
+#: NVIDIA's Ampere and Hopper GPUs (A100, H100, H200): 2 of every 4 weights are zero and
+#: skipped. Dense training cannot use it, so the course always works with dense peaks.
+SPARSITY_2_4_SPEEDUP = 2.0
+
+
+def flops_from_rate(flop_rate, seconds):
+    """FLOPs done at ``flop_rate`` FLOP/s for ``seconds``: rate x time = count (C = tau T).
+
+    Parameters
+    ----------
+    flop_rate : float or array
+        A rate in FLOP/s (e.g. 312e12 for an A100's dense bf16 peak).
+    seconds : float or array
+        Duration in seconds. Arrays broadcast.
+
+    Returns
+    -------
+    float or array
+        A count of FLOPs. What seed texts call "FLOP-seconds" is this product: the unit of
+        (FLOP/s) x s is FLOP, not FLOP x s.
+
+    Source: the identity C = tau * T (Kaplan et al. 2020, Sec. 2.1 uses PF-days the same way).
+    Assumptions: the rate is sustained for the whole duration.
+    """
+    r = v.nonnegative("flop_rate", flop_rate)
+    t = v.nonnegative("seconds", seconds)
+    return v.result(r * t)
+
+
+def implied_flops_per_gpu(flops, gpu_hours):
+    """Average FLOP/s each accelerator delivered: ``flops / (gpu_hours * 3600)``.
+
+    Parameters
+    ----------
+    flops : float or array
+        The work done, a count (usually 6ND).
+    gpu_hours : float or array
+        Accelerator-hours spent on it (e.g. a model card's figure). Arrays broadcast.
+
+    Source: definition; applied to the Llama 2 and Llama 3.1 model cards' GPU-hours.
+    Assumptions: the hours are spent entirely on ``flops``. Published hours usually also
+    cover restarts, failures and evaluation, so the result is a lower bound on the rate
+    achieved while training was actually running.
+    """
+    c = v.nonnegative("flops", flops)
+    h = v.positive("gpu_hours", gpu_hours)
+    return v.result(c / (h * SECONDS_PER_HOUR))
+
+
+def implied_utilisation(flops, gpu_hours, peak_flops):
+    """Share of the peak that ``gpu_hours`` must have sustained to do ``flops``.
+
+    ``flops / (gpu_hours * 3600 * peak_flops)``: MFU when ``flops`` counts model FLOPs
+    (PaLM, Chowdhery et al. 2022, App. B), but averaged over every hour billed, idle ones
+    included. It may exceed 1 when ``flops`` or ``gpu_hours`` are wrong: no clipping.
+
+    Parameters
+    ----------
+    flops : float or array
+        Model FLOPs of the run (6ND, or 6ND plus attention).
+    gpu_hours : float or array
+        Accelerator-hours spent.
+    peak_flops : float or array
+        Dense peak FLOP/s of one accelerator in the training dtype.
+
+    Source: definition of MFU (PaLM, App. B); Llama 3 paper (arXiv:2407.21783), Table 4,
+    reports 38-43 % for 405B while the model card's hours imply less (see lesson 02).
+    Assumptions: as :func:`implied_flops_per_gpu`; a dense (not 2:4-sparse) peak.
+    """
+    per_gpu = implied_flops_per_gpu(flops, gpu_hours)
+    peak = v.positive("peak_flops", peak_flops)
+    return v.result(per_gpu / peak)
+
+
+def flops_to_cost(flops, peak_flops, mfu, price_per_gpu_hour):
+    """Money to do ``flops`` on accelerators rented at ``price_per_gpu_hour``.
+
+    ``flops / (peak_flops * mfu) / 3600 * price``: :func:`gpu_hours` then :func:`cost`.
+
+    Parameters
+    ----------
+    flops : float or array
+        Work, a count of FLOPs.
+    peak_flops : float or array
+        Dense peak FLOP/s of one accelerator in the training dtype.
+    mfu : float or array
+        Utilisation achieved, in (0, 1].
+    price_per_gpu_hour : float or array
+        Price of one accelerator-hour; the result is in the same currency.
+
+    Source: definition. Assumptions: you pay for every hour at one flat price (no idle
+    hours beyond what ``mfu`` already absorbs, no storage, network or staff costs).
+    """
+    return cost(gpu_hours(flops, peak_flops, mfu), price_per_gpu_hour)
+
+
+def budget_to_flops(budget, price_per_gpu_hour, peak_flops, mfu=1.0):
+    """FLOPs a budget buys: ``budget / price * 3600 * peak_flops * mfu``.
+
+    Parameters
+    ----------
+    budget : float or array
+        Money to spend (same currency as the price).
+    price_per_gpu_hour : float or array
+        Price of one accelerator-hour, > 0.
+    peak_flops : float or array
+        Dense peak FLOP/s of one accelerator in the training dtype.
+    mfu : float or array
+        Utilisation achieved, in (0, 1].
+
+    Source: inverse of :func:`flops_to_cost`. Assumptions: as :func:`flops_to_cost`.
+    """
+    b = v.nonnegative("budget", budget)
+    p = v.positive("price_per_gpu_hour", price_per_gpu_hour)
+    return gpu_hours_to_flops(b / p, peak_flops, mfu)
+
+
+def _unit(name: str, unit) -> str:
+    return v.choice(name, unit, COMPUTE_UNITS)
+
+
+def _needs(unit: str, peak_flops, price_per_gpu_hour):
+    """The peak (and price) a unit needs to be turned into FLOPs, validated."""
+    if unit in ("GPU-hour", "USD") and peak_flops is None:
+        raise ValueError(f"peak_flops (FLOP/s of one accelerator) is needed to convert {unit}")
+    if unit == "USD" and price_per_gpu_hour is None:
+        raise ValueError("price_per_gpu_hour is needed to convert USD")
+
+
+def to_flops(value, unit, peak_flops=None, mfu=1.0, price_per_gpu_hour=None):
+    """A quantity of compute in ``unit`` (one of :data:`COMPUTE_UNITS`) -> FLOPs.
+
+    Parameters
+    ----------
+    value : float or array
+        The quantity, >= 0.
+    unit : {"FLOP", "PFLOP/s-day", "GPU-hour", "USD"}
+    peak_flops : float or array, optional
+        Dense peak FLOP/s of one accelerator; needed for "GPU-hour" and "USD".
+    mfu : float or array
+        Utilisation in (0, 1] at which GPU-hours deliver FLOPs (default 1: peak).
+    price_per_gpu_hour : float or array, optional
+        Needed for "USD"; must then be > 0.
+
+    Source: PFLOP/s-day as in Brown et al. 2020, Table D.1; GPU-hours as in the Llama model
+    cards. Assumptions: every GPU-hour delivers ``peak_flops * mfu`` FLOP/s.
+    """
+    unit = _unit("unit", unit)
+    _needs(unit, peak_flops, price_per_gpu_hour)
+    if unit == "FLOP":
+        return v.result(v.nonnegative("value", value))
+    if unit == "PFLOP/s-day":
+        return from_pflop_days(v.nonnegative("value", value))
+    if unit == "GPU-hour":
+        return gpu_hours_to_flops(v.nonnegative("value", value), peak_flops, mfu)
+    return budget_to_flops(v.nonnegative("value", value), price_per_gpu_hour, peak_flops, mfu)
+
+
+def from_flops(flops, unit, peak_flops=None, mfu=1.0, price_per_gpu_hour=None):
+    """FLOPs -> a quantity in ``unit`` (one of :data:`COMPUTE_UNITS`); inverse of :func:`to_flops`.
+
+    Parameters
+    ----------
+    flops : float or array
+        A count of FLOPs, >= 0.
+    unit : {"FLOP", "PFLOP/s-day", "GPU-hour", "USD"}
+    peak_flops, mfu, price_per_gpu_hour
+        As in :func:`to_flops` ("USD" accepts a price of 0, which gives 0).
+
+    Source and assumptions: as :func:`to_flops`.
+    """
+    unit = _unit("unit", unit)
+    _needs(unit, peak_flops, price_per_gpu_hour)
+    c = v.nonnegative("flops", flops)
+    if unit == "FLOP":
+        return v.result(c)
+    if unit == "PFLOP/s-day":
+        return to_pflop_days(c)
+    if unit == "GPU-hour":
+        return gpu_hours(c, peak_flops, mfu)
+    return flops_to_cost(c, peak_flops, mfu, price_per_gpu_hour)
+
+
+def convert_compute(
+    value, from_unit, to_unit, *, peak_flops=None, mfu=1.0, price_per_gpu_hour=None
+):
+    """Convert compute between FLOP, PFLOP/s-day, GPU-hour and USD.
+
+    >>> convert_compute(1, "PFLOP/s-day", "FLOP")
+    8.64e+19
+    >>> round(convert_compute(1, "GPU-hour", "PFLOP/s-day", peak_flops=312e12, mfu=0.5), 4)
+    0.0065
+
+    Parameters
+    ----------
+    value : float or array
+        The quantity in ``from_unit``, >= 0.
+    from_unit, to_unit : {"FLOP", "PFLOP/s-day", "GPU-hour", "USD"}
+    peak_flops : float or array, optional
+        Dense peak FLOP/s of one accelerator in the training dtype; needed whenever
+        GPU-hours or money are involved (a GPU-hour means nothing without it).
+    mfu : float or array
+        Utilisation in (0, 1] (default 1, the theoretical peak).
+    price_per_gpu_hour : float or array, optional
+        Price of one accelerator-hour, needed whenever USD is involved.
+
+    Source: PFLOP/s-day = 1e15 FLOP/s x 86,400 s (Brown et al. 2020, Table D.1).
+    Assumptions: every GPU-hour delivers ``peak_flops * mfu`` FLOP/s and costs one price.
+    """
+    _unit("to_unit", to_unit)
+    flops = to_flops(value, _unit("from_unit", from_unit), peak_flops, mfu, price_per_gpu_hour)
+    return from_flops(flops, to_unit, peak_flops, mfu, price_per_gpu_hour)
+
+
+def sparse_peak_flops(dense_peak_flops):
+    """The 2:4-sparse figure a data sheet prints for a dense tensor-core peak (x2).
+
+    Parameters
+    ----------
+    dense_peak_flops : float or array
+        Dense peak FLOP/s (e.g. 989e12 for an H100 SXM in bf16).
+
+    Source: NVIDIA H100 and A100 data sheets, whose headline tensor-core figures are "with
+    sparsity" (H100 SXM bf16: 1,979 TFLOP/s sparse = 2 x 989 dense).
+    Assumptions: the dtype runs on tensor cores that support 2:4 sparsity (tf32, bf16,
+    fp16, fp8 on A100/H100/H200); plain fp32 and V100/TPU v4 have no sparse figure.
+    """
+    return v.result(v.positive("dense_peak_flops", dense_peak_flops) * SPARSITY_2_4_SPEEDUP)
+
+
+def dense_peak_flops(sparse_peak_flops):
+    """The dense peak behind a 2:4-sparse data-sheet figure (/2): what training can use.
+
+    Parameters
+    ----------
+    sparse_peak_flops : float or array
+        A peak printed "with sparsity" (e.g. 3,958e12 for H100 SXM fp8).
+
+    Source and assumptions: as :func:`sparse_peak_flops`. Dense LLM training multiplies
+    dense matrices, so MFU and training-time estimates use the dense peak.
+    """
+    return v.result(v.positive("sparse_peak_flops", sparse_peak_flops) / SPARSITY_2_4_SPEEDUP)
+
+
+# --- bytes: decimal (SI) vs binary (IEC) prefixes ---------------------------------------------
+
+
+def bytes_to_gb(n_bytes):
+    """Bytes -> GB, decimal: ``n_bytes / 1e9`` (how vendors and disk makers count).
+
+    Source: SI prefixes (giga = 10^9), IEC 80000-13. Assumptions: none.
+    """
+    return v.result(v.nonnegative("n_bytes", n_bytes) / GB)
+
+
+def bytes_to_gib(n_bytes):
+    """Bytes -> GiB, binary: ``n_bytes / 2**30`` (what many tools print, often as "GB").
+
+    Source: IEC 80000-13 binary prefixes (gibi = 2^30). Assumptions: none.
+    """
+    return v.result(v.nonnegative("n_bytes", n_bytes) / GiB)
+
+
+def gb_to_gib(gb):
+    """Decimal GB -> binary GiB: ``gb * 1e9 / 2**30`` (x 0.9313).
+
+    How an amount advertised in GB shows in a tool that counts in GiB: 80 GB is 74.5 GiB.
+
+    >>> round(gb_to_gib(80), 2)
+    74.51
+
+    Source: SI and IEC 80000-13 prefixes. Assumptions: the "GB" really is 10^9 bytes.
+    (For GPU memory it often is not: HBM comes in binary sizes, so an "80 GB" A100 has
+    80 GiB, which nvidia-smi shows as 81,920 MiB; see lesson 02.)
+    """
+    return v.result(v.nonnegative("gb", gb) * GB / GiB)
+
+
+def gib_to_gb(gib):
+    """Binary GiB -> decimal GB: ``gib * 2**30 / 1e9`` (x 1.0737).
+
+    Source: SI and IEC 80000-13 prefixes. Assumptions: none.
+    """
+    return v.result(v.nonnegative("gib", gib) * GiB / GB)
+
+
+def binary_prefix_ratio(power):
+    """How much larger the binary prefix is than the decimal one: ``1024**power / 1000**power``.
+
+    ``power`` 1 is kilo/kibi (1.024), 2 mega/mebi (1.049), 3 giga/gibi (1.074), 4 tera/tebi
+    (1.100), 5 peta/pebi (1.126): the gap grows with every prefix.
+
+    Parameters
+    ----------
+    power : int or array of int
+        Prefix step, >= 1 (3 for G/Gi). Arrays broadcast.
+
+    Source: SI and IEC 80000-13 prefixes. Assumptions: none.
+    """
+    k = v.positive_int("power", power)
+    return v.result(1.024 ** np.asarray(k, dtype=float))

@@ -17,3 +17,7 @@ CALCULATORS: dict[str, type[Calculator]] = {}
 from trainmath.widgets.compute import ComputeCalculator  # noqa: E402
 
 CALCULATORS["compute"] = ComputeCalculator
+
+from trainmath.widgets.units import UnitsCalculator  # noqa: E402
+
+CALCULATORS["units"] = UnitsCalculator

@@ -135,8 +135,13 @@ class Calculator:
 
     def _refresh_image(self) -> None:
         buf = io.BytesIO()
-        self.figure.savefig(buf, format="png")
+        # Fast zlib level: the PNG is a few tens of kB either way and this is the hot path.
+        self.figure.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
         self.image.value = buf.getvalue()
+        if self.figure.get_layout_engine() is not None:
+            # Solve the constrained layout once, on the first draw, then keep the axes where
+            # they are: re-solving on every update costs ~40 ms of the latency budget.
+            self.figure.set_layout_engine("none")
 
     def timed_update(self) -> float:
         """Seconds one full update takes (used by the benchmark)."""
