@@ -21,3 +21,7 @@ CALCULATORS["compute"] = ComputeCalculator
 from trainmath.widgets.units import UnitsCalculator  # noqa: E402
 
 CALCULATORS["units"] = UnitsCalculator
+
+from trainmath.widgets.chinchilla import ChinchillaCalculator  # noqa: E402
+
+CALCULATORS["chinchilla"] = ChinchillaCalculator

@@ -66,6 +66,7 @@ class Calculator:
         self.message = W.HTML()
         self.last: Any = None
         self.figure: Figure | None = None
+        self._layout_frozen = False
         children: list[W.Widget] = [W.HTML(f"<b>{html.escape(self.title)}</b>")]
         children += list(self.inputs.values())
         children += [self.message, self.result]
@@ -138,7 +139,8 @@ class Calculator:
         # Fast zlib level: the PNG is a few tens of kB either way and this is the hot path.
         self.figure.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
         self.image.value = buf.getvalue()
-        if self.figure.get_layout_engine() is not None:
+        if not self._layout_frozen:
+            self._layout_frozen = True
             # Solve the constrained layout once, on the first draw, then keep the axes where
             # they are: re-solving on every update costs ~40 ms of the latency budget.
             self.figure.set_layout_engine("none")
