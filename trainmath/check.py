@@ -62,7 +62,7 @@ class _Slip:
 def _is_byte_unit(unit: str) -> bool:
     # "B", "GB", "GiB", "TB/s", "bytes", ...; GB-vs-GiB is only 7% (TB-vs-TiB 10%), too
     # close to a plain miss to name it for FLOP or seconds.
-    return "B" in unit.replace("FLOP", "") or "byte" in unit.lower()
+    return "B" in unit.replace("FLOP", "") or any(w in unit.lower() for w in ("byte", "bit"))
 
 
 _SI = [("k", "kilo"), ("M", "mega"), ("G", "giga"), ("T", "tera"), ("P", "peta")]
@@ -112,6 +112,7 @@ UNITS_SLIPS: tuple[_Slip, ...] = (
         8.0,
         "looks like bits where bytes are wanted (1 B = 8 bit)",
         "looks like bytes where bits are wanted (1 B = 8 bit)",
+        bytes_only=True,  # a factor of 8 on a dimensionless answer is no units slip
     ),
     _Slip(
         "percent vs fraction",

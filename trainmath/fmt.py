@@ -7,6 +7,7 @@ import math
 __all__ = ["si", "flops", "flop_rate", "bytes_", "duration", "count", "percent", "money"]
 
 _PREFIXES = ["", "k", "M", "G", "T", "P", "E", "Z", "Y"]
+_SMALL = ["", "m", "µ", "n", "p"]
 
 
 def si(value: float, unit: str = "", digits: int = 3) -> str:
@@ -15,6 +16,15 @@ def si(value: float, unit: str = "", digits: int = 3) -> str:
         return f"{value} {unit}".strip()
     if value == 0:
         return f"0 {unit}".strip()
+    if abs(value) < 1:
+        exp3 = min(-int(math.floor(math.log10(abs(value)) / 3)), len(_SMALL) - 1)
+        scaled = value * 10 ** (3 * exp3)
+        if abs(float(f"{scaled:.{digits}g}")) >= 1000 and exp3 > 0:
+            exp3 -= 1
+            scaled = value * 10 ** (3 * exp3)
+        return f"{scaled:.{digits}g} {_SMALL[exp3]}{unit}".strip()
+    if abs(value) >= 1e27:  # past the largest prefix: plain scientific notation
+        return f"{value:.{digits}g} {unit}".strip()
     exp3 = min(max(int(math.floor(math.log10(abs(value)) / 3)), 0), len(_PREFIXES) - 1)
     scaled = value / 10 ** (3 * exp3)
     if abs(float(f"{scaled:.{digits}g}")) >= 1000 and exp3 < len(_PREFIXES) - 1:

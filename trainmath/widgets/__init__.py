@@ -25,3 +25,7 @@ CALCULATORS["units"] = UnitsCalculator
 from trainmath.widgets.chinchilla import ChinchillaCalculator  # noqa: E402
 
 CALCULATORS["chinchilla"] = ChinchillaCalculator
+
+from trainmath.widgets.formats import FormatsCalculator  # noqa: E402
+
+CALCULATORS["formats"] = FormatsCalculator
