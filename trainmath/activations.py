@@ -15,15 +15,33 @@ Sum: sbh(34 + 5as/h). Tensor parallelism splits everything but the 10sbh kept on
 full sequence (LayerNorm and dropout regions); sequence parallelism splits that too.
 Selective recomputation drops the 5as^2b attention terms; full recomputation keeps only
 each layer's input, 2sbh.
+
+:func:`activation_memory_breakdown` returns the same bytes tensor by tensor
+(:data:`ACTIVATION_TERMS` describes each one); :func:`selective_recompute_saving`,
+:func:`attention_score_crossover` and :func:`recompute_flops_overhead` give the numbers
+that decide between the recomputation strategies.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
 from trainmath import _validate as v
 
-__all__ = ["RECOMPUTE", "activation_memory_per_layer"]
+__all__ = [
+    "RECOMPUTE",
+    "activation_memory_per_layer",
+    "ActivationTerm",
+    "ACTIVATION_TERMS",
+    "activation_memory_breakdown",
+    "selective_recompute_saving",
+    "attention_score_crossover",
+    "RECOMPUTE_CONVENTIONS",
+    "recompute_flops_overhead",
+]
 
 RECOMPUTE = ("none", "selective", "full")
 
@@ -86,3 +104,304 @@ def activation_memory_per_layer(
         linear = 34 / t if sequence_parallel else 10 + 24 / t
         out = sbh * (linear + scores)
     return v.result(out)
+
+
+# --- term by term ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivationTerm:
+    """One tensor a layer saves for its backward pass (Korthikanti et al. 2022, Sec. 4.1).
+
+    Attributes
+    ----------
+    block : str
+        ``"attention"``, ``"MLP"`` or ``"LayerNorm"`` (the grouping of Sec. 4.1).
+    tensor : str
+        What the tensor is and which backward step needs it.
+    values : int
+        Number of values per ``shape`` unit: the tensor holds ``values * s*b*h`` (per-token
+        terms) or ``values * a*s^2*b`` (attention-score terms) numbers.
+    shape : str
+        ``"sbh"`` (grows like the sequence) or ``"as2b"`` (one s x s matrix per head).
+    mask : bool
+        A dropout mask (1 byte per value) rather than an activation (2 bytes in 16-bit).
+    tp_split : bool
+        Split ``t`` ways by Megatron tensor parallelism. The others (LayerNorm and dropout
+        regions) are replicated on every tensor-parallel rank unless sequence parallelism
+        splits them along s.
+    dropout : bool
+        Exists only when the layer uses dropout.
+    """
+
+    block: str
+    tensor: str
+    values: int
+    shape: str
+    mask: bool = False
+    tp_split: bool = True
+    dropout: bool = False
+
+    def formula(self, act_bytes: int = 2) -> str:
+        """The bytes as Korthikanti writes them, e.g. ``"8sbh"``, ``"as²b"``."""
+        n = self.values * (1 if self.mask else act_bytes)
+        unit = "sbh" if self.shape == "sbh" else "as²b"
+        return unit if n == 1 else f"{n}{unit}"
+
+
+#: The tensors one GPT-style layer saves, in the order of Korthikanti et al. 2022, Sec. 4.1.
+ACTIVATION_TERMS: MappingProxyType = MappingProxyType({
+    "attn_norm_input": ActivationTerm(
+        "LayerNorm", "input of the first LayerNorm (the layer's input x)", 1, "sbh",
+        tp_split=False),
+    "qkv_input": ActivationTerm(
+        "attention", "LayerNorm output, shared input of the Q, K, V matmuls", 1, "sbh",
+        tp_split=False),
+    "q_and_k": ActivationTerm("attention", "Q and K, the two inputs of QKᵀ", 2, "sbh"),
+    "softmax_output": ActivationTerm(
+        "attention", "softmax output P (attention probabilities)", 1,
+        "as2b"),
+    "softmax_dropout_mask": ActivationTerm(
+        "attention", "dropout mask on the attention probabilities", 1, "as2b", mask=True,
+        dropout=True),
+    "softmax_dropout_output": ActivationTerm(
+        "attention", "dropout output, the P multiplied with V", 1, "as2b",
+        dropout=True),
+    "v": ActivationTerm("attention", "V, the other input of that product", 1, "sbh"),
+    "projection_input": ActivationTerm(
+        "attention", "input of the output projection (the heads' outputs)", 1, "sbh"),
+    "projection_dropout_mask": ActivationTerm(
+        "attention", "dropout mask after the output projection", 1, "sbh", mask=True,
+        tp_split=False, dropout=True),
+    "mlp_norm_input": ActivationTerm(
+        "LayerNorm", "input of the second LayerNorm (x + attention output)", 1, "sbh",
+        tp_split=False),
+    "mlp_input": ActivationTerm(
+        "MLP", "LayerNorm output, input of the first linear layer", 1, "sbh",
+        tp_split=False),
+    "fc1_output": ActivationTerm(
+        "MLP", "first linear layer's output (4h wide) = GeLU input", 4, "sbh"),
+    "gelu_output": ActivationTerm(
+        "MLP", "GeLU output = input of the second linear layer", 4, "sbh"),
+    "mlp_dropout_mask": ActivationTerm(
+        "MLP", "dropout mask after the second linear layer", 1, "sbh", mask=True,
+        tp_split=False, dropout=True),
+})
+
+
+def activation_memory_breakdown(
+    seq_len,
+    micro_batch,
+    d_model,
+    n_heads,
+    *,
+    tp=1,
+    sequence_parallel: bool = False,
+    recompute: str = "none",
+    act_bytes=2,
+    dropout: bool = True,
+) -> dict:
+    """Bytes of each tensor one transformer layer stores for the backward pass, per GPU.
+
+    Korthikanti et al. 2022, Sec. 4.1 derive the per-layer total tensor by tensor; this
+    function returns those tensors as a dict (keys and meanings in
+    :data:`ACTIVATION_TERMS`), so ``sum(d.values())`` is the layer's total. With the
+    defaults the sum equals :func:`activation_memory_per_layer` for every ``tp``,
+    ``sequence_parallel`` and ``recompute`` (exactly, in integer arithmetic, for t = 1):
+
+    * per-token terms 2 + 2 + 4 + 2 + 2 + 1 (attention) + 2 + 8 + 8 + 1 (MLP) + 2 + 2
+      (LayerNorms) = 34 bytes per s*b*h value, scores 2 + 1 + 2 = 5 bytes per a*s^2*b;
+    * tensor parallelism divides the ``tp_split`` terms (24 sbh and the scores) by t;
+      sequence parallelism divides the other 10 sbh too;
+    * ``"selective"`` recomputation drops the three score terms; ``"full"`` keeps only
+      the layer's input (``attn_norm_input``; split by t only with sequence parallelism).
+
+    Parameters
+    ----------
+    seq_len, micro_batch, d_model, n_heads : int or array
+        s, b, h, a. Arrays broadcast.
+    tp : int or array
+        Tensor-parallel size t; must divide ``n_heads``.
+    sequence_parallel : bool
+    recompute : {"none", "selective", "full"}
+    act_bytes : int or float
+        Bytes per stored activation value: 2 for fp16/bf16 (Korthikanti), 4 for fp32.
+        Dropout masks stay 1 byte per value.
+    dropout : bool
+        Whether the layer uses dropout. Without it (as in most recent LLM pre-training)
+        the three masks and the separate dropout output of the attention probabilities
+        are not stored: sbh(32 + 2as/h) instead of sbh(34 + 5as/h).
+
+    Returns
+    -------
+    dict
+        Key -> bytes (float, or array when an input is an array), in the order of
+        :data:`ACTIVATION_TERMS`; absent tensors are 0.
+
+    Assumptions
+    -----------
+    As :func:`activation_memory_per_layer`: GPT-3-style layer (LayerNorm, GeLU MLP with
+    d_ff = 4h, multi-head attention), attention scores materialised (no FlashAttention),
+    every saved tensor counted once and nothing else (no temporary buffers).
+    """
+    s = v.positive_int("seq_len", seq_len)
+    b = v.positive_int("micro_batch", micro_batch)
+    h = v.positive_int("d_model", d_model)
+    a = v.positive_int("n_heads", n_heads)
+    t = v.positive_int("tp", tp)
+    for name, flag in (("sequence_parallel", sequence_parallel), ("dropout", dropout)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    v.choice("recompute", recompute, RECOMPUTE)
+    nbytes = v.positive("act_bytes", act_bytes)
+    if np.any(np.asarray(a) % np.asarray(t)):
+        raise ValueError(f"tp must divide n_heads (got tp={tp!r}, n_heads={n_heads!r})")
+    s, b, h, a, t = (np.asarray(x, dtype=float) for x in (s, b, h, a, t))
+    units = {"sbh": s * b * h, "as2b": a * s * s * b}
+
+    out = {}
+    for key, term in ACTIVATION_TERMS.items():
+        kept = (
+            (dropout or not term.dropout)
+            and not (recompute == "selective" and term.shape == "as2b")
+            and not (recompute == "full" and key != "attn_norm_input")
+        )
+        per_value = 1.0 if term.mask else nbytes
+        size = units[term.shape] * (term.values * per_value * kept)
+        if term.tp_split or sequence_parallel:
+            size = size / t
+        out[key] = v.result(size)
+    return out
+
+
+# --- choosing a recomputation strategy ------------------------------------------------------
+
+
+def _linear_coefficient(t, sequence_parallel: bool):
+    """Bytes per s*b*h of the per-token terms: 34/t with SP, 10 + 24/t without."""
+    return 34 / t if sequence_parallel else 10 + 24 / t
+
+
+def selective_recompute_saving(seq_len, d_model, n_heads, *, tp=1, sequence_parallel=False):
+    """Share of a layer's activation memory that selective recomputation frees, in [0, 1).
+
+    Selective recomputation drops exactly the attention-score terms, so the saving is
+    their share of the total (Korthikanti et al. 2022, Sec. 4.3 and Table 2):
+
+    ``(5as/(ht)) / (34/t + 5as/(ht))`` with sequence parallelism, ``10 + 24/t`` in place of
+    ``34/t`` without it. Independent of the micro-batch b. GPT-3 175B (a = 96, s = 2048,
+    h = 12288, 5as/h = 80) with t = 8 and sequence parallelism: 80/114 = 70 %, the "70 %"
+    of Korthikanti et al. (Sec. 5).
+
+    Parameters
+    ----------
+    seq_len, d_model, n_heads : int or array
+        s, h, a. Arrays broadcast.
+    tp : int or array
+        Tensor-parallel size t (must divide ``n_heads``).
+    sequence_parallel : bool
+
+    Assumptions: as :func:`activation_memory_per_layer` (GPT-style layer, 16-bit
+    activations, 1-byte masks, scores materialised).
+    """
+    none = activation_memory_per_layer(
+        seq_len, 1, d_model, n_heads, tp=tp, sequence_parallel=sequence_parallel
+    )
+    kept = activation_memory_per_layer(
+        seq_len, 1, d_model, n_heads, tp=tp, sequence_parallel=sequence_parallel,
+        recompute="selective",
+    )
+    return v.result(1 - np.asarray(kept) / np.asarray(none))
+
+
+def attention_score_crossover(d_model, n_heads, *, tp=1, sequence_parallel=False):
+    """Sequence length at which the attention scores take half of a layer's activations.
+
+    Setting the score term equal to the per-token terms, ``5as/(ht) = 34/t`` with
+    sequence parallelism (``10 + 24/t`` without), gives
+
+    ``s* = 34 h / (5a) = 6.8 * head_dim`` (t = 1, or any t with SP), and
+    ``s* = (10 + 24/t) h t / (5a)`` with tensor parallelism alone.
+
+    Above s* the 5as^2b terms (Korthikanti et al. 2022, Sec. 4.1) dominate and grow as
+    s^2 while everything else grows as s. GPT-3 175B (head_dim 128): s* = 870 tokens,
+    so at its 2048-token context the scores are already 70 % of the activations.
+
+    Parameters
+    ----------
+    d_model, n_heads : int or array
+        h and a (h/a is the head size). Arrays broadcast.
+    tp : int or array
+        Tensor-parallel size t (must divide ``n_heads``).
+    sequence_parallel : bool
+
+    Returns
+    -------
+    float or array
+        s* in tokens (not rounded).
+    """
+    h = v.positive_int("d_model", d_model)
+    a = v.positive_int("n_heads", n_heads)
+    t = v.positive_int("tp", tp)
+    if not isinstance(sequence_parallel, bool):
+        raise TypeError(f"sequence_parallel must be True or False, got {sequence_parallel!r}")
+    if np.any(np.asarray(a) % np.asarray(t)):
+        raise ValueError(f"tp must divide n_heads (got tp={tp!r}, n_heads={n_heads!r})")
+    h, a, t = (np.asarray(x, dtype=float) for x in (h, a, t))
+    return v.result(_linear_coefficient(t, sequence_parallel) * h * t / (5 * a))
+
+
+#: How to count the extra FLOPs of recomputation (see :func:`recompute_flops_overhead`).
+RECOMPUTE_CONVENTIONS = ("redone", "korthikanti")
+
+
+def recompute_flops_overhead(cfg, seq_len=None, recompute: str = "selective", *,
+                             convention: str = "redone"):
+    """Extra FLOPs of activation recomputation, as a fraction of the model's FLOPs.
+
+    Two counts, both worth knowing:
+
+    * ``"redone"``: the work actually repeated in the backward pass,
+      :func:`trainmath.compute.recompute_flops_per_token` over
+      :func:`trainmath.compute.flops_per_token` (PaLM's count). Selective recomputation
+      repeats the forward QK^T and attention-over-V, ``4 L (H h_d) s`` per token: 0.9 %
+      for GPT-3 175B at s = 2048. Full recomputation repeats the whole forward pass of
+      the layers: about 33 %.
+    * ``"korthikanti"``: the paper's count (Korthikanti et al. 2022, Sec. 5 and App. A),
+      relative to its model FLOPs ``72 B L s h^2 (1 + s/(6h) + V/(12hL))`` (Eq. 7).
+      Selective recomputation is charged the whole attention term once more,
+      ``(s/(6h)) / (1 + s/(6h) + V/(12hL))``, i.e. forward *and* backward of QK^T and
+      attention-over-V: 2.7 % for GPT-3, three times the work redone. Full recomputation:
+      ``96(1 + s/(6h) + V/(16hL)) / (72(1 + s/(6h) + V/(12hL))) - 1`` (Narayanan et al.
+      2021, Eq. 3 over Eq. 7), about 33 %.
+
+    Parameters
+    ----------
+    cfg : ModelConfig
+    seq_len : int or array, optional
+        Sequence length s (defaults to ``cfg.seq_len``).
+    recompute : {"none", "selective", "full"}
+    convention : {"redone", "korthikanti"}
+
+    Assumptions: matmul FLOPs only (softmax, dropout and norms recomputed for free); the
+    Megatron count assumes a GPT-style layer (d_ff = 4h, no GQA) and uses ``d_model`` as h.
+    """
+    from trainmath.compute import flops_per_token, megatron_model_flops, recompute_flops_per_token
+    from trainmath.models import ModelConfig
+
+    if not isinstance(cfg, ModelConfig):
+        raise TypeError(f"cfg must be a trainmath.ModelConfig, got {type(cfg).__name__}")
+    s = cfg.seq_len if seq_len is None else v.positive_int("seq_len", seq_len)
+    v.choice("recompute", recompute, RECOMPUTE)
+    v.choice("convention", convention, RECOMPUTE_CONVENTIONS)
+    s_arr = np.asarray(s, dtype=float)
+    if recompute == "none":
+        return v.result(0.0 * s_arr)
+    if convention == "redone":
+        extra = recompute_flops_per_token(cfg, s, recompute)
+        return v.result(np.asarray(extra) / np.asarray(flops_per_token(cfg, s)))
+    L, h, V = cfg.n_layers, cfg.d_model, cfg.vocab_size
+    model = np.asarray(megatron_model_flops(1, s, L, h, V))
+    if recompute == "selective":
+        return v.result(12.0 * L * s_arr**2 * h / model)  # 72 L s h^2 * s/(6h), once more
+    return v.result(np.asarray(megatron_model_flops(1, s, L, h, V, recompute=True)) / model - 1)

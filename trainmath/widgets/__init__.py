@@ -29,3 +29,11 @@ CALCULATORS["chinchilla"] = ChinchillaCalculator
 from trainmath.widgets.formats import FormatsCalculator  # noqa: E402
 
 CALCULATORS["formats"] = FormatsCalculator
+
+from trainmath.widgets.optimizers import OptimizerCalculator  # noqa: E402
+
+CALCULATORS["optimizers"] = OptimizerCalculator
+
+from trainmath.widgets.activations import ActivationCalculator  # noqa: E402
+
+CALCULATORS["activations"] = ActivationCalculator

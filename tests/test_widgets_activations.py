@@ -1,0 +1,143 @@
+"""Tests of the lesson 06 calculator, trainmath.widgets.ActivationCalculator."""
+
+from __future__ import annotations
+
+import pytest
+
+import trainmath as tm
+from trainmath.widgets import CALCULATORS
+from trainmath.widgets.activations import ActivationCalculator
+
+GPT3 = tm.MODELS["gpt3-175b"]
+
+
+@pytest.fixture
+def calc() -> ActivationCalculator:
+    return ActivationCalculator()
+
+
+def test_registered_and_created_with_no_arguments(calc):
+    assert CALCULATORS["activations"] is ActivationCalculator
+    assert tm.widgets.ActivationCalculator is ActivationCalculator
+    assert calc.message.value == ""
+    assert calc.last is not None
+    assert bytes(calc.image.value).startswith(b"\x89PNG")
+
+
+def test_default_is_gpt3_with_selective_recomputation(calc):
+    out = calc.last
+    assert out.name == "GPT-3 175B" and out.recompute == "selective"
+    # Korthikanti et al. 2022, Table 2: 34 sbh / t with t = 8, SP, selective.
+    assert out.per_layer == 34 * 2048 * 12288 / 8
+    assert out.activations == pytest.approx(96 * out.per_layer)  # 12 layers x 8 in flight
+    assert out.score_share == pytest.approx(80 / 114)  # the "70 %" of Sec. 5
+    mem = tm.memory_per_gpu(GPT3, seq_len=2048, micro_batch=1, n_microbatches=8, tp=8, pp=8,
+                            dp=8, zero_stage=1, sequence_parallel=True, recompute="selective")
+    assert out.total == pytest.approx(mem.total)
+    assert out.flops_paper == pytest.approx(0.027, abs=5e-4)
+    assert out.flops_redone == pytest.approx(0.009, abs=5e-4)
+    assert "70.2%" in calc.result.value and "fits" in calc.result.value
+
+
+def test_gpt3_activations_without_recomputation(calc):
+    assert calc.set(recompute="none", pp=1, dp=1, zero_stage=0)
+    # sbh(34/t + 5as/(ht)) x 96 layers = 2048 * 12288 * (4.25 + 10) * 96 = 34.4 GB.
+    assert calc.last.activations == pytest.approx(2048 * 12288 * 14.25 * 96)
+    assert "34.4 GB" in calc.result.value
+    assert "does NOT fit" in calc.result.value  # 175B of model states on 8 GPUs
+
+
+def test_totals_over_the_sequence_grid_follow_the_library(calc):
+    out = calc.last
+    assert out.seq_grid[0] == 512 and out.seq_grid[-1] == 131072
+    for rc, totals in out.totals.items():
+        i = len(out.seq_grid) // 2
+        one = tm.memory_per_gpu(GPT3, seq_len=int(out.seq_grid[i]), n_microbatches=8, tp=8,
+                                pp=8, dp=8, zero_stage=1, sequence_parallel=True,
+                                recompute=rc)
+        assert totals[i] == pytest.approx(one.total)
+    assert (out.totals["full"] <= out.totals["selective"]).all()
+    assert (out.totals["selective"] <= out.totals["none"]).all()
+    # A sequence length outside the default range widens the grid.
+    calc.set(seq_len=262144)
+    assert calc.last.seq_grid[-1] == 262144
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"model": "gpt2-xl", "tp": 1, "pp": 1, "dp": 1},
+        {"seq_len": 8192},
+        {"micro_batch": 4},
+        {"tp": 4},
+        {"sequence_parallel": False},
+        {"recompute": "none"},
+        {"recompute": "full"},
+        {"pp": 4},
+        {"dp": 64},
+        {"zero_stage": 3},
+        {"accelerator": "H200"},
+    ],
+)
+def test_changing_a_control_changes_numbers_and_plot(calc, change):
+    html, png = calc.result.value, bytes(calc.image.value)
+    assert calc.set(**change)
+    assert calc.message.value == ""
+    assert calc.result.value != html
+    assert bytes(calc.image.value) != png
+
+
+def test_change_through_the_widget_triggers_an_update(calc):
+    html = calc.result.value
+    calc.inputs["micro_batch"].value = 2  # as a learner typing in the box
+    assert calc.result.value != html
+    assert calc.last.micro_batch == 2
+    assert calc.last.per_layer == 2 * 34 * 2048 * 12288 / 8
+
+
+def test_llama_is_flagged_as_an_approximation(calc):
+    calc.set(model="llama-2-7b", tp=1, pp=1, dp=1)
+    assert "approximation" in calc.result.value
+    calc.set(model="gpt2", tp=1, pp=1, dp=1)
+    assert "approximation" not in calc.result.value
+
+
+@pytest.mark.parametrize(
+    ("change", "word"),
+    [
+        ({"seq_len": 0}, "seq_len"),
+        ({"micro_batch": -1}, "micro_batch"),
+        ({"tp": 5}, "tp"),
+        ({"pp": 0}, "pp"),
+        ({"pp": 200}, "pp"),
+        ({"dp": 0}, "dp"),
+    ],
+)
+def test_bad_value_shows_message_and_keeps_last_result(calc, change, word):
+    good_html, good_png, good = calc.result.value, bytes(calc.image.value), calc.last
+    assert calc.set(**change) is False
+    assert word in calc.message.value
+    assert "Traceback" not in calc.message.value
+    assert calc.result.value == good_html
+    assert bytes(calc.image.value) == good_png
+    assert calc.last is good
+    # A good value clears the message again.
+    fix = {"seq_len": 4096, "micro_batch": 2, "tp": 4, "pp": 4, "dp": 16}
+    assert calc.set(**{k: fix[k] for k in change})
+    assert calc.message.value == ""
+    assert calc.last is not good
+
+
+def test_plot_updates_artists_in_place(calc):
+    axes = list(calc.figure.axes)
+    lines = list(axes[0].lines)
+    calc.set(recompute="full", accelerator="H100-SXM")
+    calc.set(seq_len=4096)
+    assert calc.figure.axes == axes
+    assert list(axes[0].lines) == lines
+    x, y = calc._marker.get_data()
+    assert list(x) == [4096]
+    assert y[0] == pytest.approx(calc.last.total)
+    assert calc._lines["full"].get_linewidth() > calc._lines["none"].get_linewidth()
+    assert calc._capacity.get_ydata()[0] == tm.ACCELERATORS["H100-SXM"].memory_bytes
+    assert calc._capacity_text.get_text() == "H100-SXM memory"
