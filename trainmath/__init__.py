@@ -16,6 +16,7 @@ from typing import Any
 from trainmath import (
     accelerators,
     activations,
+    capstone,
     chinchilla,
     compute,
     memory,
@@ -27,6 +28,7 @@ from trainmath import (
 )
 from trainmath.accelerators import *  # noqa: F403
 from trainmath.activations import *  # noqa: F403
+from trainmath.capstone import *  # noqa: F403
 from trainmath.chinchilla import *  # noqa: F403
 from trainmath.compute import *  # noqa: F403
 from trainmath.memory import *  # noqa: F403
@@ -37,8 +39,8 @@ from trainmath.planner import *  # noqa: F403
 from trainmath.units import *  # noqa: F403
 
 _TOPICS = (
-    accelerators, activations, chinchilla, compute, memory, models, optimizers, parallelism,
-    planner, units,
+    accelerators, activations, capstone, chinchilla, compute, memory, models, optimizers,
+    parallelism, planner, units,
 )
 
 __version__ = "0.1.0"
@@ -51,6 +53,7 @@ _LAZY = {
     "widgets": ("trainmath.widgets", None),
     "formats": ("trainmath.formats", None),
     "fmt": ("trainmath.fmt", None),
+    "measure": ("trainmath.measure", None),  # needs PyTorch: pip install -e ".[measure]"
 }
 
 

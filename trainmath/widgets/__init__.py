@@ -37,3 +37,11 @@ CALCULATORS["optimizers"] = OptimizerCalculator
 from trainmath.widgets.activations import ActivationCalculator  # noqa: E402
 
 CALCULATORS["activations"] = ActivationCalculator
+
+from trainmath.widgets.parallelism import PlannerCalculator  # noqa: E402
+
+CALCULATORS["planner"] = PlannerCalculator
+
+from trainmath.widgets.capstone import CapstoneCalculator  # noqa: E402
+
+CALCULATORS["capstone"] = CapstoneCalculator

@@ -1,0 +1,152 @@
+"""Tests of the lesson 07 calculator, trainmath.widgets.PlannerCalculator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import trainmath as tm
+from trainmath.widgets import CALCULATORS
+from trainmath.widgets.parallelism import TOP, PlannerCalculator, layout_label
+
+
+@pytest.fixture
+def calc() -> PlannerCalculator:
+    return PlannerCalculator()
+
+
+def test_registered_and_created_with_no_arguments(calc):
+    assert CALCULATORS["planner"] is PlannerCalculator
+    assert tm.widgets.PlannerCalculator is PlannerCalculator
+    assert calc.message.value == ""
+    assert calc.last is not None
+    assert bytes(calc.image.value).startswith(b"\x89PNG")
+
+
+def test_default_follows_the_library(calc):
+    out = calc.last
+    v = calc.values()
+    layouts = tm.plan_layouts(v["model"], v["accelerator"], v["n_gpus"], seq_len=v["seq_len"],
+                              global_batch_tokens=v["global_batch_tokens"],
+                              efficiency=v["efficiency"])
+    assert out.n_layouts == len(layouts)
+    assert out.n_fit == layouts.n_fit
+    assert out.top[0] == layouts.best()
+    assert len(out.top) == TOP
+    assert f"{out.n_layouts:,}" in calc.result.value
+    assert layout_label(out.top[0]) in calc.result.value
+
+
+def test_llama3_405b_table4_layout_is_among_the_fitting(calc):
+    # Llama 3 paper, Table 4, row 1: 8,192 H100, 16M tokens per batch of 8,192-token sequences.
+    assert calc.set(model="llama-3.1-405b", n_gpus=8192, seq_len=8192,
+                    global_batch_tokens=16 * 2**20)
+    layouts = tm.plan_layouts("llama-3.1-405b", "H100-SXM", 8192, seq_len=8192,
+                              global_batch_tokens=16 * 2**20, efficiency=calc.last.efficiency)
+    rows = layouts.find(tp=8, cp=1, pp=16, dp=64)
+    assert layouts["fits"][rows].any()
+    assert calc.last.n_fit == layouts.n_fit
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"model": "llama-3-8b"},
+        {"accelerator": "A100-80GB"},
+        {"n_gpus": 128},
+        {"seq_len": 4096},
+        {"global_batch_tokens": 2 * 2**20},
+        {"efficiency": 0.35},
+        {"rank": 2},
+    ],
+)
+def test_changing_a_control_changes_numbers_and_plot(calc, change):
+    html, png = calc.result.value, bytes(calc.image.value)
+    assert calc.set(**change)
+    assert calc.message.value == ""
+    assert calc.result.value != html
+    assert bytes(calc.image.value) != png
+
+
+def test_rank_picks_the_layout_shown(calc):
+    assert calc.set(rank=3)
+    out = calc.last
+    assert out.chosen == 3 and out.layout == out.top[3]
+    assert f"rank {4}" in calc.result.value
+    assert "class='pick'" in calc.result.value
+    outline = calc._outline[0]
+    assert outline.get_y() == pytest.approx(3 - 0.43)
+    assert outline.get_width() == pytest.approx(out.layout["total"] / 1e9)
+
+
+def test_change_through_the_widget_triggers_an_update(calc):
+    html = calc.result.value
+    calc.inputs["n_gpus"].value = 512  # as a learner typing in the box
+    assert calc.result.value != html
+    assert calc.last.n_gpus == 512
+
+
+@pytest.mark.parametrize(
+    ("change", "word"),
+    [
+        ({"global_batch_tokens": 4 * 2**20 + 1}, "global_batch_tokens"),
+        ({"n_gpus": 0}, "n_gpus"),
+        ({"seq_len": -8}, "seq_len"),
+        ({"model": "llama-3.1-405b", "n_gpus": 8, "global_batch_tokens": 8 * 8192},
+         "no layout fits"),
+        ({"n_gpus": 7, "global_batch_tokens": 8 * 8192}, "n_gpus"),
+        ({"model": "gpt2", "n_gpus": 1, "seq_len": 1024, "global_batch_tokens": 1024,
+          "rank": 5}, "rank"),
+    ],
+)
+def test_bad_value_shows_message_and_keeps_last_result(calc, change, word):
+    good_html, good_png, good = calc.result.value, bytes(calc.image.value), calc.last
+    assert calc.set(**change) is False
+    assert word in calc.message.value
+    assert "Traceback" not in calc.message.value
+    assert calc.result.value == good_html
+    assert bytes(calc.image.value) == good_png
+    assert calc.last is good
+    # Good values clear the message again.
+    assert calc.set(model="llama-3-70b", n_gpus=256, seq_len=8192,
+                    global_batch_tokens=4 * 2**20, rank=0)
+    assert calc.message.value == ""
+    assert calc.last is not good
+
+
+def test_no_fit_message_names_the_memory(calc):
+    calc.set(model="llama-3.1-405b", n_gpus=8, global_batch_tokens=8 * 8192)
+    assert "80 GB" in calc.message.value and "per GPU" in calc.message.value
+
+
+def test_plot_updates_artists_in_place(calc):
+    axes = list(calc.figure.axes)
+    patches = [list(ax.patches) for ax in axes]
+    calc.set(model="llama-3-8b", n_gpus=64)
+    calc.set(model="llama-3.1-405b", n_gpus=8192, global_batch_tokens=16 * 2**20)
+    assert calc.figure.axes == axes
+    assert [list(ax.patches) for ax in axes] == patches
+    out = calc.last
+    # the stacked memory bars end at each layout's total
+    mem = calc._mem_bars
+    right = np.array([r.get_x() + r.get_width() for r in mem["activations"]])
+    assert np.allclose(right[: len(out.top)], [r["total"] / 1e9 for r in out.top])
+    assert calc._limit.get_xdata()[0] == pytest.approx(80)
+    labels = [t.get_text() for t in axes[0].get_yticklabels()]
+    assert labels[0].startswith(layout_label(out.top[0]))
+
+
+def test_fewer_layouts_than_slots_leave_empty_bars(calc):
+    assert calc.set(model="gpt2", n_gpus=1, seq_len=1024, global_batch_tokens=1024)
+    n = len(calc.last.top)
+    assert n < TOP
+    widths = [r.get_width() for r in calc._mem_bars["params"]]
+    assert all(w == 0 for w in widths[n:])
+
+
+def test_changing_only_the_rank_does_not_plan_again(calc):
+    layouts = calc._plan[1]
+    assert calc.set(rank=1)
+    assert calc._plan[1] is layouts
+    assert calc.set(efficiency=0.45)
+    assert calc._plan[1] is not layouts

@@ -1,0 +1,537 @@
+"""Plan a training run end to end: budget -> N and D -> shape -> memory -> time and cost.
+
+The capstone (lesson 08) strings the course together. A plan starts from a budget (FLOPs,
+days on a cluster, or money), splits it into parameters N and tokens D (Chinchilla's
+D = k N, the loss-optimal frontier of a fitted loss law, or the inference-aware optimum of
+Sardana et al. 2023), gives the model a plausible Llama-style shape so that memory and
+parallel layouts can be checked (:func:`trainmath.planner.plan_layouts`), and turns the
+compute into days, GPU-hours and money.
+
+Every function composes the course's own formulas (:mod:`trainmath.compute`,
+:mod:`trainmath.units`, :mod:`trainmath.chinchilla`, :mod:`trainmath.models`); nothing here
+is new physics, only bookkeeping, with its assumptions written down.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from trainmath import _validate as v
+from trainmath import fmt
+from trainmath.accelerators import Accelerator, get_accelerator
+from trainmath.chinchilla import (
+    LossFit,
+    chinchilla_loss,
+    chinchilla_optimal,
+    inference_aware_optimal,
+    loss_optimal,
+)
+from trainmath.compute import training_flops, training_time
+from trainmath.models import ModelConfig, param_count
+from trainmath.units import SECONDS_PER_DAY, budget_to_flops, cost, flops_from_rate, gpu_hours
+
+__all__ = [
+    "PLAN_RULES",
+    "LLAMA3_405B_RUN",
+    "TrainingPlan",
+    "ffn_hidden_dim",
+    "llama_like_config",
+    "flops_in_days",
+    "min_gpus_for_model_states",
+    "plan_run",
+    "plan_training_run",
+]
+
+#: Ways :func:`plan_training_run` splits a budget into N and D.
+PLAN_RULES = ("chinchilla", "loss-optimal", "inference-aware")
+
+#: What Meta published about the pre-training of Llama 3 405B, for the reality check.
+#: Llama 3 paper (Dubey et al. 2024, arXiv:2407.21783): Sec. 3.2.1 (15.6T tokens, 3.8e25
+#: FLOPs; the paper's own scaling-law fit picked 402B parameters on 16.55T tokens for that
+#: budget), Sec. 3.3 and Table 4 (16,384 H100 GPUs, BF16 MFU 38-43 %, 16M tokens per batch,
+#: TP 8 x PP 16 x DP 128 at sequence length 8192). Llama 3.1 model card: 30.84M H100-80GB
+#: GPU-hours for the 405B model. ``n_params`` is the exact count of the released weights
+#: (``tm.param_count(tm.MODELS["llama-3.1-405b"])``).
+LLAMA3_405B_RUN = MappingProxyType({
+    "n_params": 405_853_388_800,
+    "n_tokens": 15.6e12,
+    "flops": 3.8e25,
+    "n_gpus": 16384,
+    "mfu_range": (0.38, 0.43),
+    "gpu_hours": 30.84e6,
+    "global_batch_tokens": 16 * 2**20,
+    "seq_len": 8192,
+    "layout": MappingProxyType({"tp": 8, "cp": 1, "pp": 16, "dp": 128}),
+    "scaling_law_n_params": 402e9,
+    "scaling_law_n_tokens": 16.55e12,
+})
+
+
+def ffn_hidden_dim(d_model, ffn_multiplier=1.3, multiple_of=1024):
+    """Width of a Llama SwiGLU MLP, with Meta's rounding rule.
+
+    Start from the 4d of a GELU MLP, take 2/3 of it (three SwiGLU matrices then hold as many
+    weights as two GELU ones, Shazeer 2020), scale by ``ffn_multiplier``, and round *up* to
+    a multiple of ``multiple_of``::
+
+        h = int(2 * 4d / 3); h = int(ffn_multiplier * h); h = multiple_of * ceil(h / multiple_of)
+
+    Source: Meta's reference implementation (github.com/meta-llama/llama3, ``llama/model.py``,
+    ``FeedForward``) and the released ``params.json`` files: Llama 3 8B (d 4096, x1.3,
+    multiple 1024) -> 14,336; 70B (8192, x1.3, 4096) -> 28,672; 405B (16384, x1.2, 4096)
+    -> 53,248; Llama 2 7B (4096, no multiplier, 256) -> 11,008.
+
+    Parameters
+    ----------
+    d_model : int or array
+        Hidden size d.
+    ffn_multiplier : float
+        Meta's ``ffn_dim_multiplier`` (1.0 for "none").
+    multiple_of : int
+        Rounding granule.
+
+    Returns
+    -------
+    int or array of int
+    """
+    d = v.positive_int("d_model", d_model)
+    mult = v.positive("ffn_multiplier", ffn_multiplier)
+    m = v.positive_int("multiple_of", multiple_of)
+    h = np.floor(np.floor(2 * 4 * np.asarray(d, dtype=np.int64) / 3) * mult).astype(np.int64)
+    out = m * ((h + m - 1) // m)
+    return int(out) if np.ndim(out) == 0 else out
+
+
+def _llama_config(d: int, n_layers: int, *, head_dim, n_kv_heads, vocab_size, seq_len,
+                  ffn_multiplier, ffn_multiple, name) -> ModelConfig:
+    return ModelConfig(
+        n_layers, d, d // head_dim, vocab_size,
+        d_ff=ffn_hidden_dim(d, ffn_multiplier, ffn_multiple), n_kv_heads=n_kv_heads,
+        head_dim=head_dim, seq_len=seq_len, mlp="swiglu", norm="rmsnorm", bias=False,
+        tied_embeddings=False, position="rope", name=name,
+        source="trainmath.capstone.llama_like_config (Llama 3 recipe, scaled)",
+    )
+
+
+def llama_like_config(
+    n_params,
+    *,
+    aspect_ratio=128.0,
+    head_dim: int = 128,
+    n_kv_heads: int = 8,
+    vocab_size: int = 128256,
+    seq_len: int = 8192,
+    ffn_multiplier=1.3,
+    ffn_multiple: int = 1024,
+    name: str | None = None,
+) -> ModelConfig:
+    """A plausible Llama-3-style shape with about ``n_params`` parameters.
+
+    The recipe of the Llama 3 family (Llama 3 paper, arXiv:2407.21783, Table 3): RMSNorm,
+    rotary positions, no biases, an untied LM head, SwiGLU with :func:`ffn_hidden_dim`,
+    grouped-query attention with 8 KV heads of size 128, a 128,256-token vocabulary. The
+    width d is a multiple of ``head_dim * n_kv_heads`` (1024) so that the heads split into
+    whole KV groups; among those widths the one whose depth comes closest to
+    ``d / L = aspect_ratio`` is chosen, and then the number of layers L that brings
+    :func:`trainmath.models.param_count` closest to ``n_params``.
+
+    Real models sit at d/L of about 100 to 130 (Llama 3 8B 128, 70B 102, 405B 130; Llama 2
+    7B 128). With the defaults, Llama 3 8B's count gives back exactly its shape
+    (32 layers, d 4096, d_ff 14,336).
+
+    Parameters
+    ----------
+    n_params : float
+        Target parameter count (a single number).
+    aspect_ratio : float
+        Wanted d_model / n_layers.
+    head_dim, n_kv_heads, vocab_size, seq_len : int
+        Head size, key/value heads, vocabulary, pre-training context.
+    ffn_multiplier, ffn_multiple
+        As in :func:`ffn_hidden_dim` (Llama 3 8B/70B use 1.3; 405B 1.2 with 4096).
+    name : str, optional
+        Display name (default ``"Llama-like <N>"``).
+
+    Returns
+    -------
+    ModelConfig
+        Its ``param_count`` is within half a layer of the target: about 1.5 % for models of
+        a few billion parameters, less for larger ones.
+
+    Raises
+    ------
+    ValueError
+        If ``n_params`` is too small to hold the embeddings and one layer at the smallest
+        width (the message gives the minimum).
+    """
+    n = v.positive("n_params", n_params)
+    if np.ndim(n):
+        raise TypeError("n_params must be a single number (one model), got an array")
+    r = v.positive("aspect_ratio", aspect_ratio)
+    hd = _scalar("head_dim", head_dim)
+    kv = _scalar("n_kv_heads", n_kv_heads)
+    V = _scalar("vocab_size", vocab_size)
+    s = _scalar("seq_len", seq_len)
+    mult = float(v.positive("ffn_multiplier", ffn_multiplier))
+    granule = _scalar("ffn_multiple", ffn_multiple)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    kw = dict(head_dim=hd, n_kv_heads=kv, vocab_size=V, seq_len=s, ffn_multiplier=mult,
+              ffn_multiple=granule, name=name or f"Llama-like {fmt.count(n)}")
+
+    step = hd * kv
+    best = None
+    for k in range(1, 1025):  # widths up to 1024 granules (d = 1,048,576 with the defaults)
+        d = k * step
+        one = param_count(_llama_config(d, 1, **kw))
+        two = param_count(_llama_config(d, 2, **kw))
+        per_layer, fixed = two - one, 2 * one - two
+        depth = (n - fixed) / per_layer
+        if depth < 0.5:
+            break
+        miss = abs(math.log(d / depth / r))
+        if best is None or miss < best[0]:
+            best = (miss, d, max(1, round(depth)))
+        if d / depth > r:  # d / L only grows with d from here on
+            break
+    if best is None:
+        smallest = param_count(_llama_config(step, 1, **kw))
+        raise ValueError(
+            f"n_params must be at least about {smallest:.3g} for a Llama-like model with "
+            f"vocab_size={V} (embeddings + one layer at d = {step}), got {n_params!r}"
+        )
+    return _llama_config(best[1], best[2], **kw)
+
+
+def _scalar(name: str, value) -> int:
+    out = v.positive_int(name, value)
+    if not isinstance(out, int):
+        raise TypeError(f"{name} must be a single integer, got an array")
+    return out
+
+
+def flops_in_days(days, n_gpus, peak_flops, mfu=1.0):
+    """FLOPs a cluster delivers in ``days``: ``C = n_gpus * peak * MFU * days * 86400``.
+
+    The inverse of :func:`trainmath.compute.training_time` (C = tau T, Kaplan et al. 2020,
+    Sec. 2.1): what a time budget on a given cluster buys.
+
+    Parameters
+    ----------
+    days : float or array
+        Wall-clock days of training, > 0.
+    n_gpus : int or array
+        Accelerators.
+    peak_flops : float or array
+        Dense peak FLOP/s of one accelerator in the training dtype.
+    mfu : float or array
+        Model FLOPs utilisation in (0, 1].
+
+    Assumptions: the utilisation holds for the whole time (no restarts or idle days unless
+    folded into ``mfu``).
+    """
+    d = v.positive("days", days)
+    n = v.positive_int("n_gpus", n_gpus)
+    peak = v.positive("peak_flops", peak_flops)
+    u = v.fraction("mfu", mfu)
+    return flops_from_rate(n * peak * u, d * SECONDS_PER_DAY)
+
+
+def min_gpus_for_model_states(n_params, gpu_memory_bytes, *, bytes_per_param=16.0,
+                              memory_fraction=1.0):
+    """Fewest accelerators whose memory can hold the model states at all.
+
+    ``ceil(N * bytes_per_param / (gpu_memory_bytes * memory_fraction))``: weights, gradients
+    and optimizer states spread perfectly over every GPU (ZeRO stage 3 / FSDP over all of
+    them). 16 bytes per parameter is mixed-precision AdamW: bf16 weights 2 + bf16 gradients
+    2 + fp32 master, momentum and variance 12 (Rajbhandari et al. 2019, Sec. 3.1).
+
+    A necessary condition, not a sufficient one: activations, buffers and fragmentation
+    come on top, and real layouts shard less evenly (see :func:`trainmath.plan_layouts`).
+
+    Parameters
+    ----------
+    n_params : float or array
+        Parameters N.
+    gpu_memory_bytes : float or array
+        Memory of one accelerator in bytes (e.g. ``tm.ACCELERATORS["H100-SXM"].memory_bytes``).
+    bytes_per_param : float
+        Model-state bytes per parameter.
+    memory_fraction : float
+        Share of the memory the states may use, in (0, 1].
+
+    Returns
+    -------
+    int or array of int
+    """
+    n = v.positive("n_params", n_params)
+    mem = v.positive("gpu_memory_bytes", gpu_memory_bytes)
+    bpp = v.positive("bytes_per_param", bytes_per_param)
+    frac = v.fraction("memory_fraction", memory_fraction)
+    # Round away float noise before the ceiling (16 * 5e9 / 80e9 is exactly 1).
+    need = np.ceil(np.round(n * bpp / (mem * frac), 9)).astype(np.int64)
+    return int(need) if np.ndim(need) == 0 else need
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """A training run, planned: model, data, compute, time, GPU-hours and cost (SI units).
+
+    Fields may be numpy arrays when a budget sweep was planned.
+
+    Attributes
+    ----------
+    rule : str
+        How N and D were chosen (one of :data:`PLAN_RULES`, or ``"given"``).
+    budget_flops : float or array
+        The compute budget the plan started from (``flops`` for a given N, D).
+    n_params, n_tokens : float or array
+        Model size N and training tokens D.
+    flops : float or array
+        Training compute 6ND. Equal to the budget except for the inference-aware rule,
+        whose longer training reaches the same loss with fewer lifetime FLOPs.
+    fit : str
+        Loss law (:data:`trainmath.FITS`) used for ``loss`` and the loss-based rules.
+    loss : float or array
+        Predicted final loss under ``fit`` (only for comparing plans with each other).
+    inference_tokens : float or array
+        Lifetime inference tokens assumed (0 unless the rule is inference-aware).
+    accelerator, dtype : str
+    peak_flops : float
+        Dense peak FLOP/s of one accelerator in ``dtype``.
+    n_gpus : int or array
+    mfu : float or array
+    seconds : float or array
+        Wall-clock training time.
+    gpu_hours : float or array
+    price_per_gpu_hour, cost : float or array
+        Price of one accelerator-hour and the total (same currency).
+    """
+
+    rule: str
+    budget_flops: float | np.ndarray
+    n_params: float | np.ndarray
+    n_tokens: float | np.ndarray
+    flops: float | np.ndarray
+    fit: str
+    loss: float | np.ndarray
+    inference_tokens: float | np.ndarray
+    accelerator: str
+    dtype: str
+    peak_flops: float
+    n_gpus: int | np.ndarray
+    mfu: float | np.ndarray
+    seconds: float | np.ndarray
+    gpu_hours: float | np.ndarray
+    price_per_gpu_hour: float | np.ndarray
+    cost: float | np.ndarray
+
+    @property
+    def days(self):
+        """Wall-clock days."""
+        return v.result(np.asarray(self.seconds) / SECONDS_PER_DAY)
+
+    @property
+    def tokens_per_param(self):
+        """D / N."""
+        return v.result(np.asarray(self.n_tokens) / np.asarray(self.n_params))
+
+    @property
+    def cluster_flops(self):
+        """Delivered FLOP/s of the whole cluster, n_gpus x peak x MFU."""
+        return v.result(np.asarray(self.n_gpus) * self.peak_flops * np.asarray(self.mfu))
+
+    @property
+    def lifetime_flops(self):
+        """Training plus inference FLOPs, 6ND + 2N D_inf (Sardana et al. 2023, Sec. 2)."""
+        return v.result(
+            np.asarray(self.flops)
+            + 2.0 * np.asarray(self.n_params) * np.asarray(self.inference_tokens)
+        )
+
+    def summary(self) -> str:
+        """The plan in a few formatted lines (a single plan, not a sweep)."""
+        if np.ndim(self.n_params):
+            raise TypeError("summary() describes one plan; this plan holds arrays (a sweep)")
+        return "\n".join([
+            f"rule        {self.rule}",
+            f"model       N = {fmt.count(self.n_params)} parameters, "
+            f"D = {fmt.count(self.n_tokens)} tokens ({self.tokens_per_param:.3g} tokens/param)",
+            f"compute     {fmt.flops(self.flops)}",
+            f"cluster     {self.n_gpus:,} x {self.accelerator} ({self.dtype}) at MFU "
+            f"{fmt.percent(self.mfu)} = {fmt.flop_rate(self.cluster_flops)}",
+            f"time        {self.days:.3g} days",
+            f"GPU-hours   {fmt.count(self.gpu_hours)}",
+            f"cost        {fmt.money(self.cost)} at ${self.price_per_gpu_hour:.2f} per GPU-hour",
+        ])
+
+
+def _cluster(accelerator, dtype, n_gpus, mfu, price_per_gpu_hour):
+    acc: Accelerator = get_accelerator(accelerator)
+    peak = acc.peak(dtype)
+    n = v.positive_int("n_gpus", n_gpus)
+    u = v.fraction("mfu", mfu)
+    price = v.nonnegative("price_per_gpu_hour", price_per_gpu_hour)
+    return acc, peak, n, u, price
+
+
+def _fit_name(fit) -> str:
+    return fit.source if isinstance(fit, LossFit) else fit
+
+
+def plan_run(
+    n_params,
+    n_tokens,
+    *,
+    accelerator: str | Accelerator = "H100-SXM",
+    n_gpus=1024,
+    mfu=0.4,
+    dtype: str = "bf16",
+    price_per_gpu_hour=2.0,
+    fit: str | LossFit = "epoch",
+    inference_tokens=0.0,
+    rule: str = "given",
+    budget_flops=None,
+) -> TrainingPlan:
+    """Plan a run whose model size N and tokens D are already chosen.
+
+    ``C = 6ND`` (:func:`trainmath.training_flops`), ``T = C / (n_gpus * peak * MFU)``
+    (:func:`trainmath.training_time`), GPU-hours ``C / (peak * MFU) / 3600`` and cost
+    GPU-hours x price (:mod:`trainmath.units`).
+
+    Parameters
+    ----------
+    n_params, n_tokens : float or array
+        N and D.
+    accelerator : str or Accelerator
+        A key of :data:`trainmath.ACCELERATORS` or an :class:`~trainmath.Accelerator`.
+    n_gpus : int or array
+        Accelerators used.
+    mfu : float or array
+        Model FLOPs utilisation in (0, 1]; Llama 3 405B reached 0.38-0.43 (Table 4).
+    dtype : str
+        Training dtype whose dense peak is used.
+    price_per_gpu_hour : float or array
+        Price of one accelerator-hour, >= 0. The default 2.0 is an assumption for
+        illustration, not a quote: rental prices vary by provider, contract and year.
+    fit : str or LossFit
+        Loss law for the ``loss`` field (default: the Epoch AI replication, Besiroglu
+        et al. 2024, which recovers about 20 tokens per parameter).
+    inference_tokens : float or array
+        Lifetime inference tokens, for ``lifetime_flops``.
+    rule, budget_flops
+        Recorded in the plan (used by :func:`plan_training_run`).
+
+    Assumptions
+    -----------
+    C = 6ND (no attention term, no recomputation: model FLOPs, which is what MFU counts);
+    one flat price per GPU-hour; MFU holds for the whole run (fold restarts and
+    interruptions into it).
+    """
+    acc, peak, n_gpu, u, price = _cluster(accelerator, dtype, n_gpus, mfu, price_per_gpu_hour)
+    n = v.positive("n_params", n_params)
+    d = v.positive("n_tokens", n_tokens)
+    d_inf = v.nonnegative("inference_tokens", inference_tokens)
+    c = training_flops(n, d)
+    hours = gpu_hours(c, peak, u)
+    return TrainingPlan(
+        rule=rule,
+        budget_flops=c if budget_flops is None else budget_flops,
+        n_params=v.result(n), n_tokens=v.result(d), flops=c, fit=_fit_name(fit),
+        loss=chinchilla_loss(n, d, fit), inference_tokens=v.result(d_inf),
+        accelerator=acc.name, dtype=dtype, peak_flops=peak, n_gpus=n_gpu, mfu=v.result(u),
+        seconds=training_time(c, n_gpu, peak, u), gpu_hours=hours,
+        price_per_gpu_hour=v.result(price), cost=cost(hours, price),
+    )
+
+
+def plan_training_run(
+    flops=None,
+    *,
+    days=None,
+    usd=None,
+    accelerator: str | Accelerator = "H100-SXM",
+    n_gpus=1024,
+    mfu=0.4,
+    dtype: str = "bf16",
+    price_per_gpu_hour=2.0,
+    rule: str = "chinchilla",
+    tokens_per_param=20.0,
+    fit: str | LossFit = "epoch",
+    inference_tokens=0.0,
+) -> TrainingPlan:
+    """Plan a run from a budget: choose N and D, then time, GPU-hours and cost.
+
+    The budget is exactly one of ``flops`` (compute C), ``days`` (wall clock on the cluster:
+    C = n_gpus * peak * MFU * days, :func:`flops_in_days`) or ``usd`` (money:
+    C = usd / price * 3600 * peak * MFU, :func:`trainmath.budget_to_flops`). Then:
+
+    * ``"chinchilla"``: D = k N with k = ``tokens_per_param`` (20 in Hoffmann et al.
+      2022, Table 3), N = sqrt(C / (6k)) (:func:`trainmath.chinchilla_optimal`);
+    * ``"loss-optimal"``: the minimum of the fitted loss law at C = 6ND (Hoffmann et al.
+      2022, Eq. 4; :func:`trainmath.loss_optimal`);
+    * ``"inference-aware"``: the budget fixes the quality, not the spend. The target is the
+      loss the loss-optimal split of C reaches; the plan is the model that reaches that
+      loss with the fewest training + inference FLOPs for ``inference_tokens`` served
+      (Sardana et al. 2023, arXiv:2401.00448, Sec. 2; :func:`trainmath.inference_aware_optimal`).
+      It is smaller and trained longer, so its ``flops`` exceed the budget.
+
+    Parameters
+    ----------
+    flops, days, usd : float or array, keyword ``days``/``usd``
+        The budget (give exactly one).
+    accelerator, n_gpus, mfu, dtype, price_per_gpu_hour
+        The cluster, as in :func:`plan_run`.
+    rule : {"chinchilla", "loss-optimal", "inference-aware"}
+    tokens_per_param : float or array
+        k of the Chinchilla rule.
+    fit : str or LossFit
+        Loss law of the loss-based rules and of the ``loss`` field (default ``"epoch"``,
+        the replication that agrees with k of about 20; ``"hoffmann"``'s printed constants
+        give about 140 tokens per parameter at 1e25 FLOPs).
+    inference_tokens : float or array
+        Lifetime inference tokens D_inf (inference-aware rule only; 0 gives back the
+        loss-optimal model).
+
+    Returns
+    -------
+    TrainingPlan
+
+    Assumptions
+    -----------
+    As :func:`plan_run`; the loss laws were fitted on models up to 16 B parameters, so
+    frontier-scale splits are extrapolations.
+    """
+    given = {k: x for k, x in (("flops", flops), ("days", days), ("usd", usd)) if x is not None}
+    if len(given) != 1:
+        named = ", ".join(given) or "none"
+        raise ValueError(f"give exactly one budget: flops, days or usd (got {named})")
+    v.choice("rule", rule, PLAN_RULES)
+    acc, peak, n_gpu, u, price = _cluster(accelerator, dtype, n_gpus, mfu, price_per_gpu_hour)
+    if flops is not None:
+        budget = v.result(v.positive("flops", flops))
+    elif days is not None:
+        budget = flops_in_days(days, n_gpu, peak, u)
+    else:
+        if not np.all(np.asarray(price) > 0):
+            raise ValueError(
+                f"price_per_gpu_hour must be > 0 for a budget in usd, got {price_per_gpu_hour!r}"
+            )
+        budget = budget_to_flops(v.positive("usd", usd), price, peak, u)
+    d_inf = 0.0
+    if rule == "chinchilla":
+        n, d = chinchilla_optimal(budget, tokens_per_param)
+    elif rule == "loss-optimal":
+        n, d = loss_optimal(budget, fit)
+    else:
+        d_inf = v.nonnegative("inference_tokens", inference_tokens)
+        target = chinchilla_loss(*loss_optimal(budget, fit), fit)
+        n, d, _ = inference_aware_optimal(target, d_inf, fit)
+    return plan_run(
+        n, d, accelerator=acc, n_gpus=n_gpu, mfu=u, dtype=dtype, price_per_gpu_hour=price,
+        fit=fit, inference_tokens=d_inf, rule=rule, budget_flops=budget,
+    )
