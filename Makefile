@@ -3,21 +3,26 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Extra pip options, e.g. on Linux without a GPU, to take PyTorch's small CPU build:
+#   make test PIP_ARGS="--extra-index-url https://download.pytorch.org/whl/cpu"
+PIP_ARGS ?=
 NOTEBOOKS := notebooks exercises solutions
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
                 --nbval-cell-timeout 120 --nbval-kernel-startup-timeout 120
 
-.PHONY: lab test help notebooks exercises
+.PHONY: lab test help notebooks exercises bench
 
 help:
 	@echo "make lab    open the course in JupyterLab (creates .venv on first use)"
-	@echo "make test   run every check: ruff, unit and property tests, nbval over every notebook"
+	@echo "make test   run every check: ruff, unit and property tests, nbval over every notebook,"
+	@echo "            real-browser tests of JupyterLab when a Chromium is installed"
+	@echo "make bench  print calculator latency, notebook times, import time, planner throughput"
 
 # (Re)install whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -e ".[test,measure,browser]"
 	touch $(STAMP)
 
 # JupyterLab refuses to run as root (containers, Binder-like images) without --allow-root.
@@ -34,6 +39,9 @@ test: $(STAMP)
 # Maintainers: regenerate exercises from solutions, re-execute every notebook in place.
 exercises: $(STAMP)
 	$(BIN)/python -m trainmath.exercises
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
 
 notebooks: $(STAMP)
 	$(BIN)/python tools/run_notebooks.py

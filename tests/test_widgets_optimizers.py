@@ -51,8 +51,15 @@ def test_seed_7b_fp32(calc):
     # Seed 001 counts 140 GB (a redundant fp32 master copy); pure fp32 AdamW needs 112 GB.
     calc.set(model=CUSTOM, n_params=7e9, param_dtype="fp32", zero_stage=0, dp=1)
     assert calc.last.unsharded == 112e9
-    calc.set(master=True)
-    assert calc.last.unsharded == 140e9
+    calc.set(master="yes")
+    assert calc.last.unsharded == 140e9 and calc.last.master is True
+
+
+def test_master_dropdown_shows_its_default():
+    # A Dropdown valued None renders an empty box: every choice must have a real value.
+    master = OptimizerCalculator().inputs["master"]
+    assert master.value == "auto" and master.label.startswith("auto")
+    assert all(value is not None for _, value in master.options)
 
 
 def test_fewest_gpus_and_verdicts(calc):
@@ -74,7 +81,7 @@ def test_fewest_gpus_and_verdicts(calc):
         {"optimizer": "adamw-8bit"},
         {"param_dtype": "fp16"},
         {"grad_dtype": "fp32"},
-        {"master": False},
+        {"master": "no"},
         {"grad_buffer": True, "param_dtype": "fp16"},
         {"zero_stage": 3},
         {"dp": 64},
@@ -101,7 +108,7 @@ def test_change_through_the_widget_triggers_an_update(calc):
     [
         ({"dp": 0}, "dp"),
         ({"model": CUSTOM, "n_params": -5.0}, "n_params"),
-        ({"optimizer": "adamw-no-master", "master": True}, "master"),
+        ({"optimizer": "adamw-no-master", "master": "yes"}, "master"),
         ({"grad_dtype": "fp32", "grad_buffer": True}, "grad_buffer"),
     ],
 )
@@ -114,7 +121,7 @@ def test_bad_value_shows_message_and_keeps_last_result(calc, change, word):
     assert bytes(calc.image.value) == good_png
     assert calc.last is good
     # A good value clears the message again.
-    fix = {"dp": 4, "n_params": 7e9, "master": None, "grad_buffer": False}
+    fix = {"dp": 4, "n_params": 7e9, "master": "auto", "grad_buffer": False}
     assert calc.set(**{k: fix[k] for k in change if k in fix})
     assert calc.message.value == ""
     assert calc.last is not good

@@ -31,6 +31,7 @@ def run(path: Path, timeout: int = 120) -> float:
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute(env=kernel_env())
+    nb.metadata.pop("widgets", None)  # widget state a Lab session may have saved earlier
     elapsed = time.perf_counter() - start
     nbformat.write(nb, path)
     return elapsed

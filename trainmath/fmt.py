@@ -51,7 +51,9 @@ def bytes_(value: float, binary: bool = False) -> str:
     if binary:
         units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
         i = 0 if value < 1 else min(int(math.log(value, 1024)), len(units) - 1)
-        return f"{value / 1024**i:.3g} {units[i]}"
+        scaled = value / 1024**i
+        text = f"{scaled:.3g}"
+        return f"{scaled:,.0f} {units[i]}" if "e" in text else f"{text} {units[i]}"
     return si(value, "B")
 
 
@@ -64,12 +66,27 @@ def duration(seconds: float) -> str:
     return f"{seconds:.3g} s"
 
 
+def _suffixed(value: float, steps: tuple[tuple[float, str], ...], limit: float) -> str | None:
+    """``value`` over the largest step it reaches, 3 significant figures ('1.4T'), or None.
+
+    Rounds first, so 999.96e9 becomes '1T', not '1e+03B'; at ``limit`` and beyond, plain
+    scientific notation ('1.2e15'), where a suffix would need four digits.
+    """
+    rounded = float(f"{value:.3g}")
+    if abs(rounded) >= limit:
+        return f"{rounded:.3g}".replace("e+", "e")
+    for size, suffix in steps:
+        if abs(rounded) >= size:
+            return f"{rounded / size:.3g}{suffix}"
+    return None
+
+
 def count(value: float) -> str:
-    """Parameters or tokens the way the field says them: '175B', '1.4T', '124M'."""
-    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"{value / size:.3g}{suffix}"
-    return f"{value:.3g}"
+    """Parameters or tokens the way the field says them: '175B', '1.4T', '124M', '3e15'."""
+    if not math.isfinite(value):
+        return f"{value}"
+    steps = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+    return _suffixed(value, steps, limit=1e15) or f"{value:.3g}"
 
 
 def percent(fraction: float, digits: int = 3) -> str:
@@ -83,7 +100,10 @@ def percent(fraction: float, digits: int = 3) -> str:
 
 def money(value: float, currency: str = "$") -> str:
     """'$1.23M' style amounts."""
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"{currency}{value / size:.3g}{suffix}"
+    if not math.isfinite(value):
+        return f"{currency}{value}"
+    steps = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+    text = _suffixed(value, steps, limit=1e15)
+    if text is not None:
+        return f"{currency}{text}"
     return f"{currency}{value:,.2f}" if abs(value) < 100 else f"{currency}{value:,.0f}"

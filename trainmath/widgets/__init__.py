@@ -45,3 +45,7 @@ CALCULATORS["planner"] = PlannerCalculator
 from trainmath.widgets.capstone import CapstoneCalculator  # noqa: E402
 
 CALCULATORS["capstone"] = CapstoneCalculator
+
+from trainmath.widgets.measure import MeasureCalculator  # noqa: E402
+
+CALCULATORS["measure"] = MeasureCalculator

@@ -74,7 +74,9 @@ class Calculator:
             self.figure = Figure(figsize=self.figsize, dpi=90, layout="constrained")
             FigureCanvasAgg(self.figure)
             self.setup_figure(self.figure)
-            self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+            # align_self: not stretched to the box's width (an upscaled PNG looks blurred).
+            self.image = W.Image(format="png",
+                                 layout=W.Layout(max_width="100%", align_self="flex-start"))
             children.append(self.image)
         self.widget = W.VBox(children)
         for control in self.inputs.values():
@@ -143,7 +145,11 @@ class Calculator:
             self._layout_frozen = True
             # Solve the constrained layout once, on the first draw, then keep the axes where
             # they are: re-solving on every update costs ~40 ms of the latency budget.
-            self.figure.set_layout_engine("none")
+            # Drop the engine (None, not "none": "none" leaves a placeholder engine, and
+            # savefig then draws the whole figure twice, a dry run for the layout first).
+            self.figure.set_layout_engine(None)
+            if self.figure.get_layout_engine() is not None:  # rcParams asked for one
+                self.figure.set_layout_engine("none")
 
     def timed_update(self) -> float:
         """Seconds one full update takes (used by the benchmark)."""

@@ -114,7 +114,7 @@ class CapstoneCalculator(Calculator):
             "tokens_per_param": W.FloatText(value=20.0, description="k = D / N (Chinchilla)",
                                             **common),
             "inference_tokens": W.FloatText(
-                value=1e13, description="inference tokens (inference-aware)", **common
+                value=1e13, description="inference tokens", **common
             ),
             "accelerator": W.Dropdown(options=list(tm.ACCELERATORS), value="H100-SXM",
                                       description="accelerator (bf16)", **common),
@@ -125,7 +125,7 @@ class CapstoneCalculator(Calculator):
             ),
             "price": W.FloatText(value=2.0, description="price per GPU-hour (USD)", **common),
             "batch_sequences": W.IntText(
-                value=2048, description="global batch (sequences of 8192)", **common
+                value=2048, description="sequences per step", **common
             ),
         }
 

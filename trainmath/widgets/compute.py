@@ -90,7 +90,7 @@ class ComputeCalculator(Calculator):
                 options=[*tm.MODELS, CUSTOM], value="gpt3-175b", description="model", **common
             ),
             "n_params": W.FloatText(
-                value=175e9, description="N params (custom only)", **common
+                value=175e9, description="N params (custom)", **common
             ),
             "tokens": W.FloatText(value=300e9, description="training tokens D", **common),
             "accelerator": W.Dropdown(
@@ -188,6 +188,7 @@ class ComputeCalculator(Calculator):
         ax = fig.add_subplot()
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.minorticks_off()  # minor log ticks cost ~10 ms a redraw and add little here
         ax.set_xlabel("number of GPUs")
         ax.set_ylabel("training time (days)")
         ax.grid(True, which="major", alpha=0.3)

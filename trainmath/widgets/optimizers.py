@@ -38,7 +38,10 @@ SAME_AS_WEIGHTS = "same as weights"
 
 _PARAM_DTYPES = ("bf16", "fp16", "fp32")
 _GRAD_DTYPES = (SAME_AS_WEIGHTS, "bf16", "fp16", "fp32")
-_MASTER = [("auto (kept when weights are 16-bit)", None), ("yes", True), ("no", False)]
+# String values: a Dropdown whose value is None shows an empty box (ipywidgets 8 reads
+# None as "nothing selected"), so "auto" is mapped to master=None in compute().
+_MASTER = [("auto (if weights 16-bit)", "auto"), ("yes", "yes"), ("no", "no")]
+_MASTER_ARG = {"auto": None, "yes": True, "no": False}
 _STAGES = [
     ("0: plain data parallelism", 0),
     ("1: shard optimizer states", 1),
@@ -123,7 +126,7 @@ class OptimizerCalculator(Calculator):
             "model": W.Dropdown(
                 options=[*tm.MODELS, CUSTOM], value="llama-3-8b", description="model", **common
             ),
-            "n_params": W.FloatText(value=7.5e9, description="N params (custom only)", **common),
+            "n_params": W.FloatText(value=7.5e9, description="N params (custom)", **common),
             "optimizer": W.Dropdown(
                 options=list(tm.OPTIMIZER_STATES), value="adamw", description="optimizer",
                 **common,
@@ -136,7 +139,7 @@ class OptimizerCalculator(Calculator):
                 **common,
             ),
             "master": W.Dropdown(
-                options=_MASTER, value=None, description="fp32 master copy", **common
+                options=_MASTER, value="auto", description="fp32 master copy", **common
             ),
             "grad_buffer": W.Checkbox(
                 value=False, description="separate fp32 gradient buffer", indent=False,
@@ -165,6 +168,7 @@ class OptimizerCalculator(Calculator):
         else:
             cfg = tm.get_model(model)
             name, n = cfg.name, tm.param_count(cfg)
+        master = _MASTER_ARG[master]
         acc = tm.get_accelerator(accelerator)
         kw = dict(
             param_dtype=param_dtype,

@@ -92,6 +92,10 @@ class PlannerResult:
         return self.top[self.chosen]
 
 
+def _sequences(n: int) -> str:
+    return f"{n:,} sequence" if n == 1 else f"{n:,} sequences"
+
+
 class PlannerCalculator(Calculator):
     """Parallel layouts that fit in memory, ranked by estimated step time (lesson 07).
 
@@ -186,8 +190,8 @@ class PlannerCalculator(Calculator):
             (f"Layout shown (rank {out.chosen + 1})",
              f"{layout_label(r)} = {out.n_gpus:,} GPUs"),
             ("Sharding and memory savers", f"{zero}, {r['recompute']} recomputation{sp}"),
-            ("Micro-batches", f"{r['n_microbatches']:,} of {r['micro_batch']} sequence(s) "
-                              f"per DP replica"),
+            ("Micro-batches per DP replica and step",
+             f"{r['n_microbatches']:,} × {_sequences(r['micro_batch'])}"),
             ("Memory of the most loaded GPU",
              f"{fmt.bytes_(r['total'])} = weights {fmt.bytes_(r['params'])} + gradients "
              f"{fmt.bytes_(r['grads'])} + optimizer {fmt.bytes_(r['optimizer'])} + "

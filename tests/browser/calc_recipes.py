@@ -1,0 +1,248 @@
+"""How a person plays with each calculator: the one place that says which control to change.
+
+A :class:`Recipe` is a list of good changes (each must change the numbers, and the plot
+when the calculator has one), one bad value (the calculator must show a message naming
+``expect`` and keep its last good result) and a fix (a good value for the same control:
+the message goes away and the numbers change again).
+
+A :class:`Step` is written the way a person acts, so the browser tests can replay it:
+
+- ``text``: type this into a box (FloatText, IntText, Text) and press Enter; for a
+  dropdown or toggle buttons, pick the entry with this label;
+- ``keys``: press these keys on a slider's handle (e.g. ``("ArrowRight",) * 5``);
+- ``click``: click a checkbox.
+
+Every change must change the numbers; ``plot=False`` marks one that legitimately leaves
+the plot alone (e.g. the MFU on a loss-against-size plot), and at least one change of
+each recipe must redraw the plot.
+
+:func:`python_value` turns a step into the value the control holds afterwards, so the
+same recipes drive the benchmark (``bench/run.py``) and a browser-free self-check
+(``test_recipes.py``) without a browser.
+
+Calculators without an entry in :data:`RECIPES` get :func:`generic_recipe`: pick the
+next entry of the first dropdown, type twice the value of the first enabled number box,
+then a negative number (which must be refused), then the original value back.
+
+This module imports only ipywidgets (no Playwright), so the benchmark can load it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import ipywidgets as W
+
+__all__ = ["Step", "Recipe", "RECIPES", "recipe_for", "generic_recipe", "python_value",
+           "kind_of"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action on one control (see the module docstring)."""
+
+    control: str
+    text: str | None = None
+    keys: tuple[str, ...] = ()
+    click: bool = False
+    expect: str | None = None  # bad steps: text the message must contain
+    #: Must this change redraw the plot differently? None: not required (generic recipe);
+    #: every recipe must change the plot at least once when the calculator has one.
+    plot: bool | None = True
+
+    def describe(self) -> str:
+        if self.text is not None:
+            return f"{self.control} <- {self.text!r}"
+        if self.keys:
+            return f"{self.control}: press {'+'.join(self.keys)}"
+        return f"{self.control}: click"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    changes: tuple[Step, ...]
+    bad: Step
+    fix: Step
+    notes: str = field(default="", compare=False)
+
+
+def _type(control: str, text: str) -> Step:
+    return Step(control, text=text)
+
+
+def _pick(control: str, label: str) -> Step:
+    return Step(control, text=label)
+
+
+def _keys(control: str, key: str, times: int, plot: bool = True) -> Step:
+    return Step(control, keys=(key,) * times, plot=plot)
+
+
+def _bad(control: str, text: str, expect: str) -> Step:
+    return Step(control, text=text, expect=expect)
+
+
+#: Recipes by key of ``trainmath.widgets.CALCULATORS``.
+RECIPES: dict[str, Recipe] = {
+    "compute": Recipe(
+        changes=(
+            _type("n_gpus", "2048"),
+            _keys("mfu", "ArrowRight", 5),
+            _pick("accelerator", "H100-SXM"),
+        ),
+        bad=_bad("n_gpus", "-8", "n_gpus"),
+        fix=_type("n_gpus", "512"),
+    ),
+    "units": Recipe(
+        changes=(
+            _pick("unit", "PFLOP/s-day"),
+            _type("value", "3640"),  # GPT-3's budget (Brown et al. 2020, Table D.1)
+            _keys("mfu", "ArrowRight", 20),
+        ),
+        bad=_bad("price", "-1", "price"),
+        fix=_type("price", "3"),
+    ),
+    "chinchilla": Recipe(
+        changes=(
+            _type("flops", "1e24"),
+            _pick("fit", "Hoffmann et al. 2022, printed constants"),
+            _keys("mfu", "ArrowLeft", 5, plot=False),  # the plot is loss against N
+        ),
+        bad=_bad("flops", "-1", "flops"),
+        fix=_type("flops", "3e23"),
+    ),
+    "formats": Recipe(
+        changes=(
+            _type("value", "65504"),
+            _pick("model", "gpt3-175b"),
+        ),
+        bad=_bad("value", "abc", "value"),
+        fix=_type("value", "1e-8"),
+    ),
+    "capstone": Recipe(
+        changes=(
+            _type("budget", "1e24"),
+            _pick("rule", "loss-optimal (Epoch AI fit)"),
+            _type("n_gpus", "8192"),
+        ),
+        bad=_bad("n_gpus", "-1", "n_gpus"),
+        fix=_type("n_gpus", "4096"),
+    ),
+    "optimizers": Recipe(
+        changes=(
+            _pick("optimizer", "adamw-8bit"),
+            _pick("zero_stage", "3: + weights (FSDP)"),
+            _type("dp", "64"),
+            Step("grad_buffer", click=True),
+        ),
+        bad=_bad("dp", "-4", "dp"),
+        fix=_type("dp", "16"),
+    ),
+    "activations": Recipe(
+        changes=(
+            _type("seq_len", "4096"),
+            _pick("recompute", "full"),
+            Step("sequence_parallel", click=True),
+        ),
+        bad=_bad("tp", "-1", "tp"),
+        fix=_type("tp", "4"),
+    ),
+    "planner": Recipe(
+        changes=(
+            _type("n_gpus", "512"),
+            _keys("efficiency", "ArrowLeft", 10),
+            _pick("rank", "2"),
+        ),
+        bad=_bad("n_gpus", "-256", "n_gpus"),
+        fix=_type("n_gpus", "1024"),
+    ),
+}
+
+_NUMBER_BOXES = (W.FloatText, W.IntText, W.BoundedFloatText, W.BoundedIntText)
+_SLIDERS = (W.FloatSlider, W.IntSlider, W.FloatLogSlider)
+_PICKERS = (W.Dropdown, W.ToggleButtons, W.RadioButtons, W.Select)
+
+
+def kind_of(control: W.Widget) -> str:
+    """'box', 'text', 'slider', 'picker', 'checkbox' or 'other' (how a person uses it)."""
+    if isinstance(control, _NUMBER_BOXES):
+        return "box"
+    if isinstance(control, (W.Text, W.Textarea)):
+        return "text"
+    if isinstance(control, _SLIDERS):
+        return "slider"
+    if isinstance(control, _PICKERS):
+        return "picker"
+    if isinstance(control, (W.Checkbox, W.ToggleButton)):
+        return "checkbox"
+    return "other"
+
+
+def _format_number(x: float, integer: bool) -> str:
+    return str(int(x)) if integer else repr(float(x))
+
+
+def generic_recipe(calc: Any) -> Recipe:
+    """A recipe for a calculator nobody wrote one for (see the module docstring)."""
+    changes: list[Step] = []
+    for name, control in calc.inputs.items():
+        if kind_of(control) == "picker" and not control.disabled and len(control.options) > 1:
+            labels = list(control._options_labels)
+            nxt = labels[(control.index + 1) % len(labels)]
+            changes.append(Step(name, text=nxt, plot=None))
+            break
+    box = next(
+        (name for name, c in calc.inputs.items() if kind_of(c) == "box" and not c.disabled),
+        None,
+    )
+    if box is None:
+        raise LookupError(
+            f"{type(calc).__name__}: no enabled number box for the generic recipe; "
+            "add a recipe to tests/browser/calc_recipes.py"
+        )
+    control = calc.inputs[box]
+    integer = isinstance(control, (W.IntText, W.BoundedIntText))
+    original = control.value
+    doubled = original * 2 if original else 1
+    changes.append(Step(box, text=_format_number(doubled, integer), plot=None))
+    return Recipe(
+        changes=tuple(changes),
+        bad=_bad(box, "-1" if integer else "-1.5", box),
+        fix=_type(box, _format_number(original, integer)),
+        notes="generic",
+    )
+
+
+def recipe_for(key: str, calc: Any) -> Recipe:
+    """The recipe of calculator ``key`` (``calc`` is an instance, for the generic one)."""
+    return RECIPES.get(key) or generic_recipe(calc)
+
+
+def python_value(control: W.Widget, step: Step) -> Any:
+    """The value ``control`` holds after a person performs ``step`` on it."""
+    kind = kind_of(control)
+    if step.click:
+        return not control.value
+    if step.keys:
+        if kind != "slider":
+            raise ValueError(f"keys on a {type(control).__name__}: only sliders take keys")
+        delta = sum(+1 if k in ("ArrowRight", "ArrowUp") else -1 for k in step.keys)
+        value = control.value + delta * control.step
+        value = min(max(value, control.min), control.max)
+        return round(value, 12) if isinstance(control.value, float) else value
+    if step.text is None:
+        raise ValueError(f"step {step} does nothing")
+    if kind == "picker":
+        labels = list(control._options_labels)
+        if step.text not in labels:
+            raise ValueError(f"{step.control}: no entry {step.text!r} in {labels}")
+        return control._options_values[labels.index(step.text)]
+    if kind == "box":
+        if isinstance(control, (W.IntText, W.BoundedIntText)):
+            return int(float(step.text))
+        return float(step.text)
+    if kind == "text":
+        return step.text
+    raise ValueError(f"{step.control}: cannot type into a {type(control).__name__}")
+

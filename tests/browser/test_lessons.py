@@ -1,0 +1,128 @@
+"""The course as a learner sees it: every lesson in a real JupyterLab, in a real Chromium.
+
+For every lesson notebook present: open it, Run > Run All Cells, wait for the kernel,
+and check that no cell shows an error, every widget rendered (no "Error displaying
+widget", no "Loading widget..." left, no widget shown as a text repr) and every figure
+loaded; save a screenshot of the whole lesson. For every calculator a lesson shows: play
+with it as a person would (type in a box and press Enter, press arrow keys on a slider,
+pick a dropdown entry, click a checkbox) and check that numbers and plot change; type one
+bad value and check for a clear message, the last good result kept, and recovery.
+
+Which controls to touch lives in calc_recipes.py (one place for every calculator).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from calc_recipes import kind_of, recipe_for
+from lab_harness import lesson_names
+
+from trainmath.widgets import CALCULATORS
+
+ROOT = Path(__file__).resolve().parents[2]
+LESSONS = lesson_names()
+KEY_OF_CLASS = {cls.__name__: key for key, cls in CALCULATORS.items()}
+
+
+def calculators_in(lesson: str) -> list[str]:
+    """Keys of the calculators a lesson shows (its code cells create them)."""
+    nb = json.loads((ROOT / "notebooks" / f"{lesson}.ipynb").read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    return [key for name, key in KEY_OF_CLASS.items() if re.search(rf"\b{name}\(", code)]
+
+
+SHOWN = {lesson: calculators_in(lesson) for lesson in LESSONS}
+CASES = [(lesson, key) for lesson in LESSONS for key in SHOWN[lesson]]
+CASES += [
+    pytest.param(None, key, marks=pytest.mark.skip(reason=f"no lesson shows {key!r} yet"))
+    for key in CALCULATORS
+    if not any(key in keys for keys in SHOWN.values())
+]
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_lesson(lessons, lesson):
+    page, report = lessons.run(lesson)
+    where = f"{lesson} (screenshot {lessons.shots / (lesson + '.png')})"
+
+    assert report.prompts, f"{where}: no code cell ran"
+    unrun = [p for p in report.prompts if not re.fullmatch(r"\[\d+\]:", p)]
+    assert not unrun, f"{where}: cells not run after Run All: {unrun}"
+    assert not report.error_outputs, f"{where}: cells show errors:\n" + "\n---\n".join(
+        report.error_outputs)
+
+    assert not report.widget_errors, f"{where}: {report.widget_errors}"
+    assert report.loading_left == 0, f"{where}: 'Loading widget...' left on the page"
+    assert report.widget_reprs == 0, f"{where}: widgets shown as text (untrusted?)"
+    assert not report.blank_choices, f"{where}: dropdowns showing no entry: {report.blank_choices}"
+    assert report.widgets_rendered >= report.widget_views, (
+        f"{where}: {report.widget_views - report.widgets_rendered} widget outputs empty")
+    broken = [img for img in report.images if not img["ok"] or img["w"] < 50]
+    assert not broken, f"{where}: figures that did not load: {broken}"
+    assert not report.page_errors, f"{where}: errors in the page: {report.page_errors}"
+
+    for key in SHOWN[lesson]:
+        calc = page.calculator(CALCULATORS[key]())
+        assert calc.count() >= 1, f"{where}: calculator {key!r} not on the page"
+        assert calc.root.is_visible(), f"{where}: calculator {key!r} is hidden"
+        if CALCULATORS[key].figsize is not None:
+            state = calc.plot_state()
+            assert state["ok"] and state["visible"] and state["w"] > 200, (
+                f"{where}: the plot of {key!r} is not visible: {state}")
+
+
+@pytest.mark.parametrize(("lesson", "key"), CASES)
+def test_calculator(lessons, lesson, key):
+    page, _report = lessons.run(lesson)
+    cls = CALCULATORS[key]
+    model = cls()  # the same calculator in Python: control kinds, the generic recipe
+    recipe = recipe_for(key, model)
+    calc = page.calculator(model)
+    assert calc.count() >= 1, f"{lesson}: calculator {key!r} not on the page"
+
+    def shot(stage: str) -> None:
+        calc.screenshot(lessons.shots / f"{lesson}--{key}-{stage}.png")
+
+    shot("0-start")
+    has_plot = calc.has_plot()
+
+    plot_changes = 0
+    for step in recipe.changes:
+        kind = kind_of(model.inputs[step.control])
+        before, before_plot = calc.result(), calc.plot()
+        calc.perform(step, kind)
+        calc.wait_until(lambda b=before: calc.result() != b,
+                        f"the numbers change after {step.describe()}")
+        assert calc.message() == "", f"{step.describe()}: unexpected message {calc.message()!r}"
+        if has_plot:
+            if step.plot:
+                calc.wait_until(lambda p=before_plot: calc.plot() != p,
+                                f"the plot redraws after {step.describe()}")
+                plot_changes += 1
+            else:
+                page.page.wait_for_timeout(1500)
+                plot_changes += calc.plot() != before_plot
+    assert plot_changes or not has_plot, f"{key}: no change redrew the plot"
+    shot("1-changed")
+
+    good, good_plot = calc.result(), calc.plot()
+    bad = recipe.bad
+    calc.perform(bad, kind_of(model.inputs[bad.control]))
+    calc.wait_until(lambda: calc.message() != "", f"a message after {bad.describe()}")
+    message = calc.message()
+    shot("2-bad-value")
+    assert bad.expect in message, f"{bad.describe()}: message {message!r} lacks {bad.expect!r}"
+    assert "Traceback" not in message
+    page.page.wait_for_timeout(500)
+    assert calc.result() == good, f"{bad.describe()}: the last good numbers were replaced"
+    assert calc.plot() == good_plot, f"{bad.describe()}: the last good plot was replaced"
+
+    fix = recipe.fix
+    calc.perform(fix, kind_of(model.inputs[fix.control]))
+    calc.wait_until(lambda: calc.message() == "" and calc.result() != good,
+                    f"the message clears and the numbers update after {fix.describe()}")
+    shot("3-fixed")

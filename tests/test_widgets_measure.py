@@ -1,0 +1,103 @@
+"""Tests of the lesson 09 calculator, trainmath.widgets.MeasureCalculator (needs PyTorch)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+
+import trainmath as tm  # noqa: E402
+from trainmath.widgets import CALCULATORS  # noqa: E402
+from trainmath.widgets.measure import CUSTOM_GPT, CUSTOM_LLAMA, MeasureCalculator  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def calc() -> MeasureCalculator:
+    return MeasureCalculator()
+
+
+@pytest.fixture(autouse=True)
+def _reset(calc):
+    calc.set(model=CUSTOM_GPT, n_layers=4, d_model=256, n_heads=4, n_kv_heads=4, seq_len=256,
+             batch=2, dropout=True)
+
+
+def test_registered_and_created_with_no_arguments(calc):
+    assert CALCULATORS["measure"] is MeasureCalculator
+    assert tm.widgets.MeasureCalculator is MeasureCalculator
+    fresh = MeasureCalculator()
+    assert fresh.message.value == ""
+    assert fresh.last is not None
+    assert bytes(fresh.image.value).startswith(b"\x89PNG")
+
+
+def test_default_gpt_block_is_exact(calc):
+    out = calc.last
+    assert out.params_measured == out.params_predicted == tm.param_count(out.cfg)
+    assert out.flops_measured == out.flops_predicted
+    assert out.backward_over_forward == 2
+    assert out.saved_measured == out.saved_korthikanti + out.saved_extras
+    assert out.ratios[0] == out.ratios[1] == out.ratios[4] == 1.0
+    assert "ratio 1.0000" in calc.result.value
+
+
+def test_preset_llama_2_7b(calc):
+    assert calc.set(model="llama-2-7b", seq_len=4096, batch=1)
+    out = calc.last
+    assert out.params_measured == 6_738_415_616  # reference-figures Sec. 4
+    assert out.flops_measured == tm.flops_per_token(tm.MODELS["llama-2-7b"]) * 4096
+    assert out.saved_measured > out.saved_korthikanti + out.saved_extras  # SwiGLU, RMSNorm, RoPE
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"model": CUSTOM_LLAMA},
+        {"model": "gpt2", "seq_len": 1024},
+        {"n_layers": 6},
+        {"d_model": 384, "n_heads": 6},
+        {"n_heads": 8},
+        {"model": CUSTOM_LLAMA, "n_kv_heads": 1},
+        {"seq_len": 128},
+        {"batch": 3},
+        {"dropout": False},
+    ],
+)
+def test_changing_a_control_changes_numbers_and_plot(calc, change):
+    html, png = calc.result.value, bytes(calc.image.value)
+    assert calc.set(**change)
+    assert calc.message.value == ""
+    assert calc.result.value != html
+    assert bytes(calc.image.value) != png
+
+
+def test_change_through_the_widget_triggers_an_update(calc):
+    html = calc.result.value
+    calc.inputs["batch"].value = 5
+    assert calc.result.value != html
+    assert calc.last.batch == 5
+
+
+@pytest.mark.parametrize(
+    ("change", "word"),
+    [
+        ({"n_heads": 3}, "n_heads"),
+        ({"d_model": 0}, "d_model"),
+        ({"n_layers": -1}, "n_layers"),
+        ({"seq_len": 0}, "seq_len"),
+        ({"batch": 0}, "batch"),
+        ({"model": CUSTOM_LLAMA, "n_kv_heads": 3}, "n_kv_heads"),
+        ({"model": "gpt2", "seq_len": 2048}, "seq_len"),
+    ],
+)
+def test_bad_value_shows_message_and_keeps_last_result(calc, change, word):
+    good_html, good_png, good = calc.result.value, bytes(calc.image.value), calc.last
+    assert calc.set(**change) is False
+    assert word in calc.message.value
+    assert "Traceback" not in calc.message.value
+    assert calc.result.value == good_html
+    assert bytes(calc.image.value) == good_png
+    assert calc.last is good
+    assert calc.set(model=CUSTOM_GPT, n_layers=2, d_model=128, n_heads=2, n_kv_heads=2,
+                    seq_len=64, batch=1)
+    assert calc.message.value == ""
