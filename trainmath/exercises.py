@@ -36,6 +36,7 @@ from trainmath.grade import (
     KERNEL_NAME,
     kernel_env,
     lesson_of_notebook,
+    parse_with_timeout,
 )
 
 __all__ = [
@@ -299,16 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--root", type=Path, default=_ROOT, help="course root with solutions/ and exercises/"
     )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"time limit per cell (default {DEFAULT_TIMEOUT:g})",
-    )
-    args = parser.parse_args(argv)
-    if not args.timeout > 0:
-        parser.error(f"--timeout must be > 0 seconds, got {args.timeout:g}")
+    args = parse_with_timeout(parser, argv)
 
     solutions_dir, exercises_dir = args.root / "solutions", args.root / "exercises"
     if not solutions_dir.is_dir():

@@ -38,6 +38,21 @@ from trainmath.check import GRADE_LOG_ENV
 __all__ = ["grade_notebook", "lesson_of_notebook", "kernel_env", "GradeError", "main"]
 
 DEFAULT_TIMEOUT = 120.0
+
+
+def parse_with_timeout(parser: argparse.ArgumentParser, argv: Sequence[str] | None):
+    """Add ``--timeout SECONDS`` (per cell, > 0) to ``parser`` and parse ``argv``."""
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"time limit per cell (default {DEFAULT_TIMEOUT:g})",
+    )
+    args = parser.parse_args(argv)
+    if not args.timeout > 0:
+        parser.error(f"--timeout must be > 0 seconds, got {args.timeout:g}")
+    return args
 KERNEL_NAME = "python3"
 # The kernel's own log (e.g. ipykernel's "running over TCP without encryption" warning)
 # is noise on the grader's terminal; errors still show.
@@ -220,16 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="notebook(s) to grade")
     parser.add_argument("--json", action="store_true", help="print a JSON list of reports only")
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"time limit per cell (default {DEFAULT_TIMEOUT:g})",
-    )
-    args = parser.parse_args(argv)
-    if not args.timeout > 0:
-        parser.error(f"--timeout must be > 0 seconds, got {args.timeout:g}")
+    args = parse_with_timeout(parser, argv)
 
     paths = [Path(p) for p in args.notebooks]
     try:  # fail fast, before spending minutes running kernels

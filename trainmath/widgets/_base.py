@@ -38,6 +38,24 @@ def table_html(rows: list[tuple[str, str]]) -> str:
     return f"{_CSS}<div class='tm-calc'><table>{body}</table></div>"
 
 
+def accelerator_peak(accelerator: str, dtype: str) -> tuple[Any, float]:
+    """The accelerator preset and its dense peak FLOP/s in ``dtype``, for a calculator.
+
+    Raises a ValueError a learner can act on (which dtypes this device has) when the device
+    has no peak for ``dtype`` (a V100 has no bf16).
+    """
+    import trainmath as tm
+
+    acc = tm.get_accelerator(accelerator)
+    if dtype not in acc.peak_flops:
+        have = ", ".join(acc.peak_flops)
+        raise ValueError(
+            f"dtype {dtype!r} is not available on the {acc.name} "
+            f"(it has dense peaks for {have}); choose one of those"
+        )
+    return acc, acc.peak(dtype)
+
+
 def error_html(exc: BaseException) -> str:
     """A readable error line for bad input."""
     return f"{_CSS}<div class='tm-err'>⚠ {html.escape(str(exc))}</div>"

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 import trainmath as tm
 from trainmath import fmt
-from trainmath.widgets._base import Calculator, table_html
+from trainmath.widgets._base import Calculator, accelerator_peak, table_html
 
 __all__ = ["ComputeCalculator", "ComputeResult", "CUSTOM"]
 
@@ -115,14 +115,7 @@ class ComputeCalculator(Calculator):
 
     # -- numbers ----------------------------------------------------------------------
     def compute(self, model, n_params, tokens, accelerator, dtype, n_gpus, mfu, seq_len):
-        acc = tm.get_accelerator(accelerator)
-        if dtype not in acc.peak_flops:
-            have = ", ".join(acc.peak_flops)
-            raise ValueError(
-                f"dtype {dtype!r} is not available on the {acc.name} "
-                f"(it has dense peaks for {have}); choose one of those"
-            )
-        peak = acc.peak(dtype)
+        acc, peak = accelerator_peak(accelerator, dtype)
         if model == CUSTOM:
             name, n, n_matmul = "custom model", n_params, None
             flops_6nd = tm.training_flops(n, tokens)

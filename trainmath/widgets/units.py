@@ -22,7 +22,7 @@ from matplotlib.ticker import NullLocator
 
 import trainmath as tm
 from trainmath import fmt
-from trainmath.widgets._base import Calculator, table_html
+from trainmath.widgets._base import Calculator, accelerator_peak, table_html
 
 __all__ = ["UnitsCalculator", "UnitsResult"]
 
@@ -104,14 +104,7 @@ class UnitsCalculator(Calculator):
 
     # -- numbers ----------------------------------------------------------------------
     def compute(self, value, unit, accelerator, dtype, mfu, price) -> UnitsResult:
-        acc = tm.get_accelerator(accelerator)
-        if dtype not in acc.peak_flops:
-            have = ", ".join(acc.peak_flops)
-            raise ValueError(
-                f"dtype {dtype!r} is not available on the {acc.name} "
-                f"(it has dense peaks for {have}); choose one of those"
-            )
-        peak = acc.peak(dtype)
+        acc, peak = accelerator_peak(accelerator, dtype)
         if value == 0:
             raise ValueError("value (the amount to convert) must be > 0, got 0")
         args = {"peak_flops": peak, "mfu": mfu, "price_per_gpu_hour": price}
