@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from widget_contract import assert_bad_value_refused, assert_change_updates, assert_registered
 
 import trainmath as tm
-from trainmath.widgets import CALCULATORS
 from trainmath.widgets.activations import ActivationCalculator
 
 GPT3 = tm.MODELS["gpt3-175b"]
@@ -17,11 +17,7 @@ def calc() -> ActivationCalculator:
 
 
 def test_registered_and_created_with_no_arguments(calc):
-    assert CALCULATORS["activations"] is ActivationCalculator
-    assert tm.widgets.ActivationCalculator is ActivationCalculator
-    assert calc.message.value == ""
-    assert calc.last is not None
-    assert bytes(calc.image.value).startswith(b"\x89PNG")
+    assert_registered(calc, "activations")
 
 
 def test_default_is_gpt3_with_selective_recomputation(calc):
@@ -80,11 +76,7 @@ def test_totals_over_the_sequence_grid_follow_the_library(calc):
     ],
 )
 def test_changing_a_control_changes_numbers_and_plot(calc, change):
-    html, png = calc.result.value, bytes(calc.image.value)
-    assert calc.set(**change)
-    assert calc.message.value == ""
-    assert calc.result.value != html
-    assert bytes(calc.image.value) != png
+    assert_change_updates(calc, change)
 
 
 def test_change_through_the_widget_triggers_an_update(calc):
@@ -114,18 +106,8 @@ def test_llama_is_flagged_as_an_approximation(calc):
     ],
 )
 def test_bad_value_shows_message_and_keeps_last_result(calc, change, word):
-    good_html, good_png, good = calc.result.value, bytes(calc.image.value), calc.last
-    assert calc.set(**change) is False
-    assert word in calc.message.value
-    assert "Traceback" not in calc.message.value
-    assert calc.result.value == good_html
-    assert bytes(calc.image.value) == good_png
-    assert calc.last is good
-    # A good value clears the message again.
     fix = {"seq_len": 4096, "micro_batch": 2, "tp": 4, "pp": 4, "dp": 16}
-    assert calc.set(**{k: fix[k] for k in change})
-    assert calc.message.value == ""
-    assert calc.last is not good
+    assert_bad_value_refused(calc, change, word, fix={k: fix[k] for k in change})
 
 
 def test_plot_updates_artists_in_place(calc):

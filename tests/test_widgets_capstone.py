@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from widget_contract import assert_bad_value_refused, assert_change_updates, assert_registered
 
 import trainmath as tm
 from trainmath import capstone as cp
-from trainmath.widgets import CALCULATORS
 from trainmath.widgets.capstone import CapstoneCalculator
 
 
@@ -16,11 +16,7 @@ def calc() -> CapstoneCalculator:
 
 
 def test_registered_and_created_with_no_arguments(calc):
-    assert CALCULATORS["capstone"] is CapstoneCalculator
-    assert tm.widgets.CapstoneCalculator is CapstoneCalculator
-    assert calc.message.value == ""
-    assert calc.last is not None
-    assert bytes(calc.image.value).startswith(b"\x89PNG")
+    assert_registered(calc, "capstone")
 
 
 def test_default_is_llama3_budget_on_16k_h100(calc):
@@ -69,11 +65,7 @@ def test_no_layout_fits_is_a_result_not_an_error(calc):
     ],
 )
 def test_changing_a_control_changes_numbers_and_plot(calc, change):
-    html, png = calc.result.value, bytes(calc.image.value)
-    assert calc.set(**change)
-    assert calc.message.value == ""
-    assert calc.result.value != html
-    assert bytes(calc.image.value) != png
+    assert_change_updates(calc, change)
 
 
 @pytest.mark.parametrize("change", [{"price": 3.0}, {"batch_sequences": 1024}])
@@ -119,20 +111,10 @@ def test_change_through_the_widget_triggers_an_update(calc):
     ],
 )
 def test_bad_value_shows_message_and_keeps_last_result(calc, change, word):
-    good_html, good_png, good = calc.result.value, bytes(calc.image.value), calc.last
-    assert calc.set(**change) is False
-    assert word in calc.message.value
-    assert "Traceback" not in calc.message.value
-    assert calc.result.value == good_html
-    assert bytes(calc.image.value) == good_png
-    assert calc.last is good
-    # A good value clears the message again.
     fix = {"budget": 1e25, "n_gpus": 4096, "mfu": 0.45, "price": 2.5, "tokens_per_param": 25.0,
            "accelerator": "H200", "batch_sequences": 1024, "inference_tokens": 1e12,
            "budget_unit": "flops"}
-    assert calc.set(**{k: fix[k] for k in change if k in fix})
-    assert calc.message.value == ""
-    assert calc.last is not good
+    assert_bad_value_refused(calc, change, word, fix={k: fix[k] for k in change if k in fix})
 
 
 def test_plot_updates_artists_in_place(calc):

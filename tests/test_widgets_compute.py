@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from widget_contract import assert_bad_value_refused, assert_change_updates, assert_registered
 
 import trainmath as tm
-from trainmath.widgets import CALCULATORS
 from trainmath.widgets.compute import CUSTOM, ComputeCalculator
 
 
@@ -15,11 +15,7 @@ def calc() -> ComputeCalculator:
 
 
 def test_registered_and_created_with_no_arguments(calc):
-    assert CALCULATORS["compute"] is ComputeCalculator
-    assert tm.widgets.ComputeCalculator is ComputeCalculator
-    assert calc.message.value == ""
-    assert calc.last is not None
-    assert bytes(calc.image.value).startswith(b"\x89PNG")
+    assert_registered(calc, "compute")
 
 
 def test_default_is_gpt3_on_300b_tokens(calc):
@@ -70,11 +66,7 @@ def test_hyperclova_at_peak_is_2_67_days(calc):
     ],
 )
 def test_changing_a_control_changes_numbers_and_plot(calc, change):
-    html, png = calc.result.value, bytes(calc.image.value)
-    assert calc.set(**change)
-    assert calc.message.value == ""
-    assert calc.result.value != html
-    assert bytes(calc.image.value) != png
+    assert_change_updates(calc, change)
 
 
 def test_change_through_the_widget_triggers_an_update(calc):
@@ -95,18 +87,8 @@ def test_change_through_the_widget_triggers_an_update(calc):
     ],
 )
 def test_bad_value_shows_message_and_keeps_last_result(calc, change, word):
-    good_html, good_png, good = calc.result.value, bytes(calc.image.value), calc.last
-    assert calc.set(**change) is False
-    assert word in calc.message.value
-    assert "Traceback" not in calc.message.value
-    assert calc.result.value == good_html
-    assert bytes(calc.image.value) == good_png
-    assert calc.last is good
-    # A good value clears the message again.
     fix = {"tokens": 1e12, "n_gpus": 8, "dtype": "fp16", "seq_len": 4096, "n_params": 7e9}
-    assert calc.set(**{k: fix[k] for k in change if k in fix})
-    assert calc.message.value == ""
-    assert calc.last is not good
+    assert_bad_value_refused(calc, change, word, fix={k: fix[k] for k in change if k in fix})
 
 
 def test_v100_message_names_the_dtypes_it_has(calc):

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from widget_contract import assert_bad_value_refused, assert_change_updates, assert_registered
 
 import trainmath as tm
-from trainmath.widgets import CALCULATORS
 from trainmath.widgets.formats import FIELD_COLORS, FormatsCalculator, draw_bit_fields
 
 
@@ -19,11 +19,7 @@ def calc() -> FormatsCalculator:
 
 
 def test_registered_and_created_with_no_arguments(calc):
-    assert CALCULATORS["formats"] is FormatsCalculator
-    assert tm.widgets.FormatsCalculator is FormatsCalculator
-    assert calc.message.value == ""
-    assert calc.last is not None
-    assert bytes(calc.image.value).startswith(b"\x89PNG")
+    assert_registered(calc, "formats")
 
 
 def test_default_shows_0_1_and_llama_3_8b(calc):
@@ -45,11 +41,7 @@ def test_default_shows_0_1_and_llama_3_8b(calc):
                {"model": "gpt2", "value": "1e-8"}],
 )
 def test_changing_a_control_changes_numbers_and_plot(calc, change):
-    html, png = calc.result.value, bytes(calc.image.value)
-    assert calc.set(**change)
-    assert calc.message.value == ""
-    assert calc.result.value != html
-    assert bytes(calc.image.value) != png
+    assert_change_updates(calc, change)
 
 
 def test_change_through_the_widget_triggers_an_update(calc):
@@ -74,15 +66,7 @@ def test_overflow_and_underflow_are_flagged(calc):
 
 @pytest.mark.parametrize("bad", ["abc", "", "1,5", "inf", "nan"])
 def test_bad_value_shows_message_and_keeps_last_result(calc, bad):
-    good_html, good_png, good = calc.result.value, bytes(calc.image.value), calc.last
-    assert calc.set(value=bad) is False
-    assert "value" in calc.message.value
-    assert "Traceback" not in calc.message.value
-    assert calc.result.value == good_html
-    assert bytes(calc.image.value) == good_png
-    assert calc.last is good
-    assert calc.set(value="2.5")
-    assert calc.message.value == ""
+    assert_bad_value_refused(calc, {"value": bad}, "value", fix={"value": "2.5"})
     assert calc.last.value == 2.5
 
 

@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from widget_contract import assert_bad_value_refused, assert_change_updates, assert_registered
 
 import trainmath as tm
-from trainmath.widgets import CALCULATORS
 from trainmath.widgets.optimizers import CUSTOM, SAME_AS_WEIGHTS, OptimizerCalculator
 
 
@@ -18,11 +18,7 @@ def calc() -> OptimizerCalculator:
 
 
 def test_registered_and_created_with_no_arguments(calc):
-    assert CALCULATORS["optimizers"] is OptimizerCalculator
-    assert tm.widgets.OptimizerCalculator is OptimizerCalculator
-    assert calc.message.value == ""
-    assert calc.last is not None
-    assert bytes(calc.image.value).startswith(b"\x89PNG")
+    assert_registered(calc, "optimizers")
 
 
 def test_default_is_llama3_8b_mixed_precision_adamw(calc):
@@ -89,11 +85,7 @@ def test_fewest_gpus_and_verdicts(calc):
     ],
 )
 def test_changing_a_control_changes_numbers_and_plot(calc, change):
-    html, png = calc.result.value, bytes(calc.image.value)
-    assert calc.set(**change)
-    assert calc.message.value == ""
-    assert calc.result.value != html
-    assert bytes(calc.image.value) != png
+    assert_change_updates(calc, change)
 
 
 def test_change_through_the_widget_triggers_an_update(calc):
@@ -113,18 +105,8 @@ def test_change_through_the_widget_triggers_an_update(calc):
     ],
 )
 def test_bad_value_shows_message_and_keeps_last_result(calc, change, word):
-    good_html, good_png, good = calc.result.value, bytes(calc.image.value), calc.last
-    assert calc.set(**change) is False
-    assert word in calc.message.value
-    assert "Traceback" not in calc.message.value
-    assert calc.result.value == good_html
-    assert bytes(calc.image.value) == good_png
-    assert calc.last is good
-    # A good value clears the message again.
     fix = {"dp": 4, "n_params": 7e9, "master": "auto", "grad_buffer": False}
-    assert calc.set(**{k: fix[k] for k in change if k in fix})
-    assert calc.message.value == ""
-    assert calc.last is not good
+    assert_bad_value_refused(calc, change, word, fix={k: fix[k] for k in change if k in fix})
 
 
 def test_parameter_box_is_only_active_for_custom(calc):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from widget_contract import assert_bad_value_refused, assert_change_updates, assert_registered
 
 import trainmath as tm
-from trainmath.widgets import CALCULATORS
 from trainmath.widgets.parallelism import TOP, PlannerCalculator, layout_label
 
 
@@ -16,11 +16,7 @@ def calc() -> PlannerCalculator:
 
 
 def test_registered_and_created_with_no_arguments(calc):
-    assert CALCULATORS["planner"] is PlannerCalculator
-    assert tm.widgets.PlannerCalculator is PlannerCalculator
-    assert calc.message.value == ""
-    assert calc.last is not None
-    assert bytes(calc.image.value).startswith(b"\x89PNG")
+    assert_registered(calc, "planner")
 
 
 def test_default_follows_the_library(calc):
@@ -61,11 +57,7 @@ def test_llama3_405b_table4_layout_is_among_the_fitting(calc):
     ],
 )
 def test_changing_a_control_changes_numbers_and_plot(calc, change):
-    html, png = calc.result.value, bytes(calc.image.value)
-    assert calc.set(**change)
-    assert calc.message.value == ""
-    assert calc.result.value != html
-    assert bytes(calc.image.value) != png
+    assert_change_updates(calc, change)
 
 
 def test_rank_picks_the_layout_shown(calc):
@@ -100,18 +92,9 @@ def test_change_through_the_widget_triggers_an_update(calc):
     ],
 )
 def test_bad_value_shows_message_and_keeps_last_result(calc, change, word):
-    good_html, good_png, good = calc.result.value, bytes(calc.image.value), calc.last
-    assert calc.set(**change) is False
-    assert word in calc.message.value
-    assert "Traceback" not in calc.message.value
-    assert calc.result.value == good_html
-    assert bytes(calc.image.value) == good_png
-    assert calc.last is good
-    # Good values clear the message again.
-    assert calc.set(model="llama-3-70b", n_gpus=256, seq_len=8192,
-                    global_batch_tokens=4 * 2**20, rank=0)
-    assert calc.message.value == ""
-    assert calc.last is not good
+    fix = {"model": "llama-3-70b", "n_gpus": 256, "seq_len": 8192,
+           "global_batch_tokens": 4 * 2**20, "rank": 0}
+    assert_bad_value_refused(calc, change, word, fix)
 
 
 def test_no_fit_message_names_the_memory(calc):

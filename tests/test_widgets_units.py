@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from widget_contract import assert_bad_value_refused, assert_change_updates, assert_registered
 
 import trainmath as tm
-from trainmath.widgets import CALCULATORS
 from trainmath.widgets.units import UnitsCalculator
 
 
@@ -15,11 +15,7 @@ def calc() -> UnitsCalculator:
 
 
 def test_registered_and_created_with_no_arguments(calc):
-    assert CALCULATORS["units"] is UnitsCalculator
-    assert tm.widgets.UnitsCalculator is UnitsCalculator
-    assert calc.message.value == ""
-    assert calc.last is not None
-    assert bytes(calc.image.value).startswith(b"\x89PNG")
+    assert_registered(calc, "units")
 
 
 def test_default_is_gpt3_on_v100s(calc):
@@ -71,11 +67,7 @@ def test_one_pflop_day(calc):
     ],
 )
 def test_changing_a_control_changes_numbers_and_plot(calc, change):
-    html, png = calc.result.value, bytes(calc.image.value)
-    assert calc.set(**change)
-    assert calc.message.value == ""
-    assert calc.result.value != html
-    assert bytes(calc.image.value) != png
+    assert_change_updates(calc, change)
 
 
 def test_change_through_the_widget_triggers_an_update(calc):
@@ -97,17 +89,7 @@ def test_change_through_the_widget_triggers_an_update(calc):
     ],
 )
 def test_bad_value_shows_message_and_keeps_last_result(calc, change, word, fix):
-    good_html, good_png, good = calc.result.value, bytes(calc.image.value), calc.last
-    assert calc.set(**change) is False
-    assert word in calc.message.value
-    assert "Traceback" not in calc.message.value
-    assert calc.result.value == good_html
-    assert bytes(calc.image.value) == good_png
-    assert calc.last is good
-    # A good value clears the message again.
-    assert calc.set(**fix)
-    assert calc.message.value == ""
-    assert calc.last is not good
+    assert_bad_value_refused(calc, change, word, fix)
 
 
 def test_plot_updates_artists_in_place(calc):
