@@ -108,10 +108,3 @@ def test_draw_bit_fields_helper():
     assert set(FIELD_COLORS) == {"sign", "exponent", "mantissa", "integer"}
     with pytest.raises(ValueError, match="format"):
         draw_bit_fields(ax, "fp64")
-
-
-def test_update_is_quick_enough(calc):
-    # The course benchmark wants < 50 ms per update on a normal machine; here only a
-    # generous bound (shared CI machines are slow) guards against a pathological redraw.
-    times = [calc.timed_update() for _ in range(5)]
-    assert float(np.median(times)) < 1.0

@@ -134,10 +134,3 @@ def test_plot_updates_artists_in_place(calc):
     assert top == pytest.approx(calc.last.unsharded / 1e9)
     cap = calc._capacity.get_ydata()[0]
     assert cap == pytest.approx(tm.ACCELERATORS["H100-SXM"].memory_bytes / 1e9)
-
-
-def test_update_is_quick_enough(calc):
-    # The course benchmark wants < 50 ms per update on a normal machine; here only a
-    # generous bound (shared CI machines are slow) guards against a pathological redraw.
-    times = [calc.timed_update() for _ in range(5)]
-    assert float(np.median(times)) < 1.0
