@@ -209,6 +209,9 @@ def test_config_flops_extrapolate_exactly():
     small = GPT.replace(n_layers=2)
     assert M.measure_config_flops(small, 1, 8) == M.measure_flops(
         M.build_model(small, device="meta"), 1, 8)
+    relative = GPT.replace(position="relative", norm="rmsnorm", bias=False, n_layers=3)
+    assert M.measure_config_flops(relative, 2, 8) == M.measure_flops(
+        M.build_model(relative, device="meta"), 2, 8)
 
 
 def test_six_nd_misses_attention_and_counts_the_embedding():

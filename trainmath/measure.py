@@ -535,8 +535,8 @@ def measure_flops(model: TransformerLM, batch=1, seq_len=None) -> FlopCount:
     (batched) matrix product and nothing for embedding look-ups, norms, softmax,
     activations or biases, the same convention as :func:`trainmath.flops_per_token`
     (Chowdhery et al. 2022 (PaLM), App. B; Kaplan et al. 2020, Sec. 2.1). On the meta
-    device nothing is computed, so any size is counted without memory, at about 0.1 s per
-    block (:func:`measure_config_flops` needs two blocks whatever the depth).
+    device nothing is computed, so any size is counted without memory, at about 0.03 s per
+    block (:func:`measure_config_flops` needs one block whatever the depth).
 
     Parameters
     ----------
@@ -565,11 +565,13 @@ def measure_config_flops(
 ) -> FlopCount:
     """:func:`measure_flops` of the model ``cfg`` describes, at any size, in well under a second.
 
-    The model is built on the meta device twice, with one and with two blocks, and both
-    are counted. All blocks are identical, so the count of ``L`` blocks is exactly
-    ``F(1) + (L - 1) (F(2) - F(1))`` (operator by operator; tested against counting all
-    ``L`` blocks). Counting a deep model directly gives the same integers but costs about
-    0.1 s per block, because every meta operation is dispatched in Python.
+    The model is built on the meta device with one block and counted whole (embeddings,
+    block, head, loss); then that block is counted alone, forward and backward, with an
+    input that needs a gradient, as every block's input does inside the model. All blocks
+    are identical, so the count of ``L`` blocks is exactly ``F(1) + (L - 1) F_block``,
+    operator by operator (tested against counting all ``L`` blocks). Counting a deep model
+    directly gives the same integers but costs about 0.03 s per block, because every meta
+    operation is dispatched in Python.
 
     Parameters
     ----------
@@ -584,31 +586,33 @@ def measure_config_flops(
     FlopCount
     """
     cfg = _check_cfg(cfg)
-    L = cfg.n_layers
-    depths = (1, 2) if L > 2 else (L,)
-    counts = [
-        measure_flops(
-            build_model(cfg.replace(n_layers=n), dtype="bf16", device="meta",
-                        attention=attention),
-            batch, seq_len,
+    model = build_model(cfg.replace(n_layers=1), dtype="bf16", device="meta",
+                        attention=attention)
+    one = measure_flops(model, batch, seq_len)
+    extra = cfg.n_layers - 1
+    if extra == 0:
+        return one
+    _, b, s = _tokens(model, batch, seq_len)
+    block = model.blocks[0]
+    x = torch.empty(b, s, cfg.d_model, dtype=torch.bfloat16, device="meta", requires_grad=True)
+    with FlopCounterMode(display=False) as fwd:
+        y = block(x)
+    with FlopCounterMode(display=False) as bwd:
+        y.backward(torch.empty_like(y))
+    block.zero_grad(set_to_none=True)
+
+    def by_op(whole: MappingProxyType, counter: FlopCounterMode) -> MappingProxyType:
+        per_block = _by_op(counter)
+        ops = sorted(set(whole) | set(per_block))
+        return MappingProxyType(
+            {op: whole.get(op, 0) + extra * per_block.get(op, 0) for op in ops}
         )
-        for n in depths
-    ]
-    if len(counts) == 1:
-        return counts[0]
-    one, two = counts
-
-    def extrapolate(x1: int, x2: int) -> int:
-        return x1 + (L - 1) * (x2 - x1)
-
-    def by_op(a: MappingProxyType, b: MappingProxyType) -> MappingProxyType:
-        return MappingProxyType({op: extrapolate(a.get(op, 0), b.get(op, 0)) for op in b})
 
     return FlopCount(
-        extrapolate(one.forward, two.forward),
-        extrapolate(one.backward, two.backward),
-        by_op(one.forward_by_op, two.forward_by_op),
-        by_op(one.backward_by_op, two.backward_by_op),
+        one.forward + extra * int(fwd.get_total_flops()),
+        one.backward + extra * int(bwd.get_total_flops()),
+        by_op(one.forward_by_op, fwd),
+        by_op(one.backward_by_op, bwd),
         one.tokens,
     )
 
