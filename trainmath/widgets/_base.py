@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import html
 import io
+import math
 import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as W
+import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.image import FigureImage
+from matplotlib.legend import Legend
 
 __all__ = ["Calculator", "table_html", "error_html"]
 
@@ -61,6 +68,25 @@ def error_html(exc: BaseException) -> str:
     return f"{_CSS}<div class='tm-err'>⚠ {html.escape(str(exc))}</div>"
 
 
+def legend_key(legend: Legend) -> Hashable:
+    """What a legend shows: its entries' texts and which entries are visible."""
+    return (
+        tuple(t.get_text() for t in legend.get_texts()),
+        tuple(t.get_visible() for t in legend.get_texts()),
+        tuple(h.get_visible() for h in legend.legend_handles if h is not None),
+    )
+
+
+@dataclass
+class _Frozen:
+    """An artist drawn once and then pasted as pixels (see :meth:`Calculator.freeze`)."""
+
+    artist: Artist
+    key: Callable[[], Hashable]
+    shown: Hashable = None  # key of the pixels in ``image``; None: not captured yet
+    image: FigureImage | None = None
+
+
 class Calculator:
     """Base class. Subclasses set ``title`` and implement ``controls``/``compute``/``render``.
 
@@ -85,6 +111,7 @@ class Calculator:
         self.last: Any = None
         self.figure: Figure | None = None
         self._layout_frozen = False
+        self._frozen: list[_Frozen] = []
         children: list[W.Widget] = [W.HTML(f"<b>{html.escape(self.title)}</b>")]
         children += list(self.inputs.values())
         children += [self.message, self.result]
@@ -119,6 +146,23 @@ class Calculator:
 
     def draw(self, out: Any) -> None:
         """Update the plot's artists for a new result."""
+
+    def freeze(self, artist: Artist, key: Callable[[], Hashable] | None = None) -> None:
+        """Draw ``artist`` live once, then paste its pixels on later updates.
+
+        For a legend outside every axes: laying a legend out costs about a third of a
+        redraw (12 ms of 35 for the planner's seven entries), while pasting its pixels
+        costs well under one. ``key`` says what the artist shows (default for legends:
+        :func:`legend_key`); when it changes, the artist is drawn live again and
+        recaptured. Call from ``setup_figure``; the artist's own visibility is then the
+        base class's to switch. The first update checks that the artist's box overlaps
+        no axes, where changing data could show through.
+        """
+        if key is None:
+            if not isinstance(artist, Legend):
+                raise TypeError(f"key is required for a {type(artist).__name__}")
+            key = lambda: legend_key(artist)  # noqa: E731
+        self._frozen.append(_Frozen(artist, key))
 
     # -- machinery ----------------------------------------------------------------
     def values(self) -> dict[str, Any]:
@@ -155,10 +199,19 @@ class Calculator:
         return True
 
     def _refresh_image(self) -> None:
+        stale = [f for f in self._frozen if f.shown is None or f.key() != f.shown]
+        for f in stale:  # draw these live this time
+            f.artist.set_visible(True)
+            if f.image is not None:
+                f.image.set_visible(False)
         buf = io.BytesIO()
         # Fast zlib level: the PNG is a few tens of kB either way and this is the hot path.
-        self.figure.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
+        # dpi: the figure's own, so the canvas holds the pixels just saved (for freeze).
+        self.figure.savefig(buf, format="png", dpi=self.figure.dpi,
+                            pil_kwargs={"compress_level": 1})
         self.image.value = buf.getvalue()
+        for f in stale:
+            self._capture(f)
         if not self._layout_frozen:
             self._layout_frozen = True
             # Solve the constrained layout once, on the first draw, then keep the axes where
@@ -168,6 +221,29 @@ class Calculator:
             self.figure.set_layout_engine(None)
             if self.figure.get_layout_engine() is not None:  # rcParams asked for one
                 self.figure.set_layout_engine("none")
+
+    def _capture(self, f: _Frozen) -> None:
+        """Copy the artist's pixels from the canvas just drawn into a figure image."""
+        fig = self.figure
+        renderer = fig.canvas.get_renderer()
+        box = f.artist.get_window_extent(renderer)
+        for ax in fig.axes:
+            if box.overlaps(ax.get_window_extent(renderer)):
+                raise ValueError(f"freeze: the {type(f.artist).__name__} overlaps an axes")
+        pixels = np.asarray(fig.canvas.buffer_rgba())
+        height, width = pixels.shape[:2]
+        x0, x1 = max(0, math.floor(box.x0)), min(width, math.ceil(box.x1))
+        y0, y1 = max(0, math.floor(box.y0)), min(height, math.ceil(box.y1))
+        patch = pixels[height - y1:height - y0, x0:x1].copy()  # rows run top down
+        if f.image is None:
+            f.image = fig.figimage(patch, xo=x0, yo=y0, origin="upper",
+                                   zorder=f.artist.get_zorder())
+        else:
+            f.image.set_data(patch)
+            f.image.ox, f.image.oy = x0, y0
+            f.image.set_visible(True)
+        f.artist.set_visible(False)
+        f.shown = f.key()
 
     def timed_update(self) -> float:
         """Seconds one full update takes (used by the benchmark)."""

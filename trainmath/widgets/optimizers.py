@@ -252,6 +252,7 @@ class OptimizerCalculator(Calculator):
         legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
                            fontsize=8, frameon=False)
         self._capacity_text = legend.get_texts()[-1]  # "<GPU> memory: 80 GB", set by draw()
+        self.freeze(legend)  # redrawn live only when the accelerator (its text) changes
         self._title = ax.set_title("", fontsize=9)
         self._ax = ax
 

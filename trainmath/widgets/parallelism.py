@@ -255,8 +255,8 @@ class PlannerCalculator(Calculator):
         handles = [b[0] for b in self._mem_bars.values()] + [
             b[0] for b in self._time_bars.values()]
         labels = [label for _, label, _ in _MEMORY_PARTS + _TIME_PARTS]
-        fig.legend(handles, labels, loc="lower center", ncol=7, fontsize=7, frameon=False,
-                   handlelength=1.2, columnspacing=1.0)
+        self.freeze(fig.legend(handles, labels, loc="lower center", ncol=7, fontsize=7,
+                               frameon=False, handlelength=1.2, columnspacing=1.0))
         self._axes = (ax_mem, ax_time)
         self._title = fig.suptitle("", fontsize=9)
 

@@ -1,0 +1,101 @@
+"""The calculator skeleton's drawing shortcuts give the same pixels as drawing everything."""
+
+from __future__ import annotations
+
+import io
+
+import ipywidgets as W
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from trainmath.widgets import CALCULATORS, Calculator
+from trainmath.widgets._base import legend_key
+
+
+def pixels(calc: Calculator) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(bytes(calc.image.value))))
+
+
+def drawn_live(key: str, values: dict) -> np.ndarray:
+    """The PNG of a calculator of the same kind that freezes nothing, for ``values``."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Calculator, "freeze", lambda self, artist, key=None: None)
+        calc = CALCULATORS[key]()
+        assert calc.set(**values)
+        assert not calc._frozen
+        return pixels(calc)
+
+
+@pytest.mark.parametrize(
+    ("key", "changes"),
+    [
+        ("planner", [{"n_gpus": 512}, {"rank": 2}, {"model": "llama-3-8b", "n_gpus": 64},
+                     {"efficiency": 0.3}]),
+        # the accelerator changes the legend's text: drawn live once, then pasted again
+        ("optimizers", [{"zero_stage": 2}, {"accelerator": "A100-40GB"}, {"dp": 64},
+                        {"accelerator": "H100-SXM"}, {"model": "llama-2-70b"}]),
+    ],
+)
+def test_frozen_legend_gives_the_same_pixels_as_a_live_one(key, changes):
+    calc = CALCULATORS[key]()
+    assert calc._frozen, "this calculator should freeze its legend"
+    assert np.array_equal(pixels(calc), drawn_live(key, calc.values()))
+    for change in changes:
+        assert calc.set(**change)
+        frozen = calc._frozen[0]
+        assert frozen.image is not None and frozen.image.get_visible()
+        assert not frozen.artist.get_visible()  # pasted, not laid out again
+        assert np.array_equal(pixels(calc), drawn_live(key, calc.values())), change
+
+
+class _Toy(Calculator):
+    """A minimal calculator: one number, a line, a legend placed by ``where``."""
+
+    title = "toy"
+    where: dict = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0)}
+
+    def controls(self):
+        return {"x": W.FloatText(value=1.0, description="x")}
+
+    def compute(self, x):
+        if x <= 0:
+            raise ValueError(f"x must be > 0, got {x}")
+        return x
+
+    def render(self, out):
+        return f"{out}"
+
+    def setup_figure(self, fig: Figure) -> None:
+        ax = fig.subplots()
+        (self._line,) = ax.plot([0, 1], [0, 1], label="line")
+        self._legend = ax.legend(**self.where)
+        self.freeze(self._legend)
+
+    def draw(self, out):
+        self._line.set_ydata([0, out])
+        self._legend.get_texts()[0].set_text(f"line to {out:g}")
+
+
+def test_changed_legend_text_is_drawn_live_then_recaptured():
+    calc = _Toy()
+    frozen = calc._frozen[0]
+    assert frozen.shown == legend_key(calc._legend)
+    assert calc.set(x=2.0)
+    assert frozen.shown[0] == ("line to 2",)
+    assert not calc._legend.get_visible() and frozen.image.get_visible()
+
+
+def test_freezing_a_legend_inside_the_axes_is_refused():
+    class Inside(_Toy):
+        where = {"loc": "upper left"}
+
+    with pytest.raises(ValueError, match="overlaps an axes"):
+        Inside()
+
+
+def test_freezing_anything_but_a_legend_needs_a_key():
+    calc = _Toy()
+    with pytest.raises(TypeError, match="key is required for a Text"):
+        calc.freeze(calc.figure.text(0, 0, "note"))
