@@ -7,7 +7,7 @@ Prints, with its target next to each figure:
    browser change takes), Agg backend, replaying the interaction recipes of
    ``tests/browser/calc_recipes.py`` back and forth; median < 50 ms, p95 < 150 ms;
 2. each lesson notebook's execution time in a fresh kernel (kernel start to shutdown, best
-   of 2), and the whole course's, next to the floor measured in the same run (a fresh
+   of 3), and the whole course's, next to the floor measured in the same run (a fresh
    kernel that only runs the lessons' setup imports: trainmath, numpy, matplotlib.pyplot,
    ipywidgets; best of 3), times the number of notebooks; whole course < 2x that floor;
 3. ``python -c "import trainmath"`` wall time; median < 0.3 s;
@@ -282,8 +282,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="passes over each calculator's recipe (default 10)")
     parser.add_argument("--floor-runs", type=int, default=3,
                         help="floor kernels to time (best of; default 3)")
-    parser.add_argument("--notebook-runs", type=int, default=2,
-                        help="runs of each lesson (best of; default 2)")
+    parser.add_argument("--notebook-runs", type=int, default=3,
+                        help="runs of each lesson (best of; default 3, as the floor)")
     parser.add_argument("--import-runs", type=int, default=15)
     parser.add_argument("--planner-repeat", type=int, default=10)
     parser.add_argument("--skip-notebooks", action="store_true",

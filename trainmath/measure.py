@@ -142,6 +142,19 @@ class _Dropout(nn.Module):
         return f"p={self.p}, fused={self.fused}"
 
 
+class Linear(nn.Linear):
+    """``nn.Linear`` without its own initialisation (:func:`build_model` initialises every
+    weight afterwards).
+
+    ``nn.Linear`` draws a Kaiming-uniform init when it is built; on the meta device that
+    goes through PyTorch's Python reference ops, a third of the time it takes to build a
+    126-layer model there. Same parameters, same name in ``print(model)``.
+    """
+
+    def reset_parameters(self) -> None:
+        pass
+
+
 def _norm(cfg: ModelConfig, **factory) -> nn.Module:
     if cfg.norm == "rmsnorm":
         return nn.RMSNorm(cfg.d_model, eps=1e-5, **factory)
@@ -202,20 +215,20 @@ class Attention(nn.Module):
         super().__init__()
         self.cfg, self.attention, self.p = cfg, attention, dropout
         d, a, kv = cfg.d_model, cfg.attn_dim, cfg.kv_dim
-        self.q_proj = nn.Linear(d, a, bias=cfg.bias, **factory)
-        self.k_proj = nn.Linear(d, kv, bias=cfg.bias, **factory)
-        self.v_proj = nn.Linear(d, kv, bias=cfg.bias, **factory)
+        self.q_proj = Linear(d, a, bias=cfg.bias, **factory)
+        self.k_proj = Linear(d, kv, bias=cfg.bias, **factory)
+        self.v_proj = Linear(d, kv, bias=cfg.bias, **factory)
         if cfg.position == "relative":
             # Transformer-XL (Dai et al. 2019, Sec. 3.3): W_{k,R} projects the sinusoidal
             # encodings of the relative distances; u and v are per-head biases.
-            self.r_proj = nn.Linear(d, a, bias=False, **factory)
+            self.r_proj = Linear(d, a, bias=False, **factory)
             self.u = nn.Parameter(torch.zeros(cfg.n_heads, cfg.head_dim, **factory))
             self.v = nn.Parameter(torch.zeros(cfg.n_heads, cfg.head_dim, **factory))
         self.scores = Scores(cfg.head_dim)
         self.softmax = nn.Softmax(dim=-1)
         self.attn_dropout = _Dropout(dropout, fused)
         self.mix = Mix()
-        self.o_proj = nn.Linear(a, d, bias=cfg.bias, **factory)
+        self.o_proj = Linear(a, d, bias=cfg.bias, **factory)
 
     def _heads(self, x: torch.Tensor, n: int) -> torch.Tensor:
         b, s, _ = x.shape
@@ -279,10 +292,10 @@ class MLP(nn.Module):
         super().__init__()
         self.swiglu = cfg.mlp == "swiglu"
         if self.swiglu:
-            self.gate = nn.Linear(cfg.d_model, cfg.d_ff, bias=cfg.bias, **factory)
-        self.up = nn.Linear(cfg.d_model, cfg.d_ff, bias=cfg.bias, **factory)
+            self.gate = Linear(cfg.d_model, cfg.d_ff, bias=cfg.bias, **factory)
+        self.up = Linear(cfg.d_model, cfg.d_ff, bias=cfg.bias, **factory)
         self.act = nn.SiLU() if self.swiglu else nn.GELU(approximate="tanh")
-        self.down = nn.Linear(cfg.d_ff, cfg.d_model, bias=cfg.bias, **factory)
+        self.down = Linear(cfg.d_ff, cfg.d_model, bias=cfg.bias, **factory)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.swiglu:
@@ -339,7 +352,7 @@ class TransformerLM(nn.Module):
             Block(cfg, dropout, attention, fused, **factory) for _ in range(cfg.n_layers)
         )
         self.norm = _norm(cfg, **factory)
-        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False, **factory)
+        self.head = Linear(cfg.d_model, cfg.vocab_size, bias=False, **factory)
         if cfg.tied_embeddings:
             self.head.weight = self.tok_emb.weight
 
