@@ -83,6 +83,7 @@ class _Frozen:
 
     artist: Artist
     key: Callable[[], Hashable]
+    over_axes: bool = False
     shown: Hashable = None  # key of the pixels in ``image``; None: not captured yet
     image: FigureImage | None = None
 
@@ -147,7 +148,8 @@ class Calculator:
     def draw(self, out: Any) -> None:
         """Update the plot's artists for a new result."""
 
-    def freeze(self, artist: Artist, key: Callable[[], Hashable] | None = None) -> None:
+    def freeze(self, artist: Artist, key: Callable[[], Hashable] | None = None, *,
+               over_axes: bool = False) -> None:
         """Draw ``artist`` live once, then paste its pixels on later updates.
 
         For a legend outside every axes: laying a legend out costs about a third of a
@@ -156,13 +158,14 @@ class Calculator:
         :func:`legend_key`); when it changes, the artist is drawn live again and
         recaptured. Call from ``setup_figure``; the artist's own visibility is then the
         base class's to switch. The first update checks that the artist's box overlaps
-        no axes, where changing data could show through.
+        no axes, where changing data could show through; ``over_axes=True`` skips that
+        check for an artist over an axes where nothing under it ever changes.
         """
         if key is None:
             if not isinstance(artist, Legend):
                 raise TypeError(f"key is required for a {type(artist).__name__}")
             key = lambda: legend_key(artist)  # noqa: E731
-        self._frozen.append(_Frozen(artist, key))
+        self._frozen.append(_Frozen(artist, key, over_axes))
 
     # -- machinery ----------------------------------------------------------------
     def values(self) -> dict[str, Any]:
@@ -221,13 +224,29 @@ class Calculator:
             self.figure.set_layout_engine(None)
             if self.figure.get_layout_engine() is not None:  # rcParams asked for one
                 self.figure.set_layout_engine("none")
+            self._pin_axis_labels()
+
+    def _pin_axis_labels(self) -> None:
+        """Keep each x-axis label where the first draw put it, as the layout is kept.
+
+        An auto-placed label is moved clear of the tick labels on every draw, which
+        measures all tick labels again (a few ms of an update). Horizontal tick labels
+        keep their height whatever they say, so with the axes fixed the x label's place
+        never changes (same pixels). Y labels stay automatic: tick labels there change
+        width ("80" to "1500"), and a pinned label would collide with them.
+        """
+        for ax in self.figure.axes:
+            label = ax.xaxis.label
+            if label.get_text() and label.get_visible():
+                where = label.get_transform().transform(label.get_position())
+                ax.xaxis.set_label_coords(*ax.transAxes.inverted().transform(where))
 
     def _capture(self, f: _Frozen) -> None:
         """Copy the artist's pixels from the canvas just drawn into a figure image."""
         fig = self.figure
         renderer = fig.canvas.get_renderer()
         box = f.artist.get_window_extent(renderer)
-        for ax in fig.axes:
+        for ax in [] if f.over_axes else fig.axes:
             if box.overlaps(ax.get_window_extent(renderer)):
                 raise ValueError(f"freeze: the {type(f.artist).__name__} overlaps an axes")
         pixels = np.asarray(fig.canvas.buffer_rgba())

@@ -285,6 +285,8 @@ class FormatsCalculator(Calculator):
         ax_bits.axis("off")
         bit_field_legend(ax_bits, loc="upper center", ncols=4, fontsize=7, frameon=False,
                          bbox_to_anchor=(0.5, 1.02))
+        # above the rows of bits, where nothing else is ever drawn
+        self.freeze(ax_bits.get_legend(), over_axes=True)
         self._bits_title = ax_bits.set_title("", fontsize=9.5)
 
         names = list(FORMATS)
