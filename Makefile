@@ -28,8 +28,10 @@ $(STAMP): pyproject.toml
 # JupyterLab refuses to run as root (containers, Binder-like images) without --allow-root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# The server's root is the course, not notebooks/ (a file argument alone would make its folder
+# the root, and exercises/ and solutions/ unreachable from JupyterLab's file browser).
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/00_start_here.ipynb
+	$(BIN)/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" notebooks/00_start_here.ipynb
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,8 +1,16 @@
 """Setup stays coherent: pins agree, import stays light, the two commands exist."""
 
+import json
+import os
 import re
+import secrets
+import shlex
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -71,3 +79,51 @@ def test_readme_shows_the_two_commands_first():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^lab:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_make_lab_serves_the_whole_course(tmp_path):
+    # `make lab` opens lesson 00, and the server's root must be the course: a notebook path
+    # alone makes its folder the root, and exercises/ would be out of the learner's reach.
+    dry = subprocess.run(["make", "-n", "-s", "lab"], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    line = [ln for ln in dry.stdout.splitlines() if "jupyter lab" in ln][-1]
+    args = shlex.split(line.split("jupyter lab", 1)[1])
+    assert args[-1] == "notebooks/00_start_here.ipynb"
+    port, token = _free_port(), secrets.token_hex(16)
+    cmd = [sys.executable, "-m", "jupyterlab", *args, "--no-browser", "--ip=127.0.0.1",
+           f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+           "--LabApp.news_url=None",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    env = {**os.environ, **{name: str(tmp_path / name) for name in (
+        "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
+        "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR")}}
+    log = (tmp_path / "lab.log").open("w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/api/contents/exercises?token={token}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as reply:
+                    listing = json.load(reply)
+                break
+            except urllib.error.HTTPError as exc:  # the server runs but does not serve it
+                raise AssertionError(f"exercises/ not served by `make lab`: {exc}") from None
+            except OSError:  # not listening yet
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError((tmp_path / "lab.log").read_text()) from None
+                time.sleep(0.5)
+        assert "01_compute.ipynb" in {item["name"] for item in listing["content"]}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
