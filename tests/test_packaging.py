@@ -5,6 +5,7 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -87,6 +88,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make (the conda route has none)")
 def test_make_lab_serves_the_whole_course(tmp_path):
     # `make lab` opens lesson 00, and the server's root must be the course: a notebook path
     # alone makes its folder the root, and exercises/ would be out of the learner's reach.
