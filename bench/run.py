@@ -188,30 +188,23 @@ def bench_notebooks(floor_runs: int, runs: int) -> list[Row]:
 
 # -- 3. import time ---------------------------------------------------------------------------
 
+def _wall(code: str) -> float:
+    """Seconds ``python -c code`` takes, start to exit."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.perf_counter() - start
+
+
 def bench_import(runs: int) -> list[Row]:
-    cmd = [sys.executable, "-c", "import trainmath"]
-    subprocess.run(cmd, check=True)  # warm-up (bytecode, disk cache)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True)
-        times.append(time.perf_counter() - start)
-    bare = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-        bare.append(time.perf_counter() - start)
+    _wall("import trainmath")  # warm-up (bytecode, disk cache)
+    times = [_wall("import trainmath") for _ in range(runs)]
+    bare = [_wall("pass") for _ in range(runs)]
     # Not a target: what the first calculator of a lesson adds to the lesson's own imports
     # (ml_dtypes among it: release 0.7.0 alone took 0.6 s here, hence the cap in pyproject).
-    def wall(code: str) -> float:
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
-        return time.perf_counter() - start
-
     lesson = FLOOR_SOURCE.replace("\n\n", "\n")
     n = max(3, runs // 3)  # best of n each: a difference of two noisy medians can go negative
-    extra = min(wall(lesson + "\nimport trainmath.widgets") for _ in range(n)) - min(
-        wall(lesson) for _ in range(n))
+    extra = min(_wall(lesson + "\nimport trainmath.widgets") for _ in range(n)) - min(
+        _wall(lesson) for _ in range(n))
     median = statistics.median(times)
     print("\n## `python -c \"import trainmath\"`\n")
     print(f"median {median:.3f} s, min {min(times):.3f} s over {runs} runs "

@@ -18,14 +18,21 @@ def pixels(calc: Calculator) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(bytes(calc.image.value))))
 
 
-def drawn_live(key: str, values: dict) -> np.ndarray:
-    """The PNG of a calculator of the same kind that freezes nothing, for ``values``."""
+def drawn_without(shortcut: str, key: str, values: dict) -> Calculator:
+    """A calculator of kind ``key`` showing ``values``, built with the method ``shortcut``
+    of :class:`Calculator` switched off (so that part is drawn in full every time)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Calculator, "freeze", lambda self, *args, **kwargs: None)
+        mp.setattr(Calculator, shortcut, lambda self, *args, **kwargs: None)
         calc = CALCULATORS[key]()
         assert calc.set(**values)
-        assert not calc._frozen
-        return pixels(calc)
+        return calc
+
+
+def drawn_live(key: str, values: dict) -> np.ndarray:
+    """The PNG of a calculator of the same kind that freezes nothing, for ``values``."""
+    calc = drawn_without("freeze", key, values)
+    assert not calc._frozen
+    return pixels(calc)
 
 
 @pytest.mark.parametrize(
@@ -134,8 +141,5 @@ def test_pinned_x_labels_give_the_same_pixels_as_automatic_ones(key):
     for change in _other_choices(calc):
         if not calc.set(**change):
             continue  # a combination this calculator refuses (tested in its own file)
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(Calculator, "_pin_axis_labels", lambda self: None)
-            live = CALCULATORS[key]()
-            assert live.set(**calc.values())
+        live = drawn_without("_pin_axis_labels", key, calc.values())
         assert np.array_equal(pixels(calc), pixels(live)), change

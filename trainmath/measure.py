@@ -562,14 +562,31 @@ def measure_flops(model: TransformerLM, batch=1, seq_len=None) -> FlopCount:
     FlopCount
     """
     idx, b, s = _tokens(model, batch, seq_len)
+    return _model_flops(model, idx, b * s)
+
+
+def _count_passes(module: nn.Module, forward) -> tuple[FlopCounterMode, FlopCounterMode]:
+    """FLOP counters of ``forward()`` and of the backward pass from its result.
+
+    A scalar result (a loss) is differentiated as it is; any other result gets an
+    upstream gradient of its own shape. The module's gradients are dropped afterwards.
+    """
     with FlopCounterMode(display=False) as fwd:
-        logits = model(idx)
-        loss = F.cross_entropy(logits.flatten(0, 1), idx.flatten())
+        out = forward()
     with FlopCounterMode(display=False) as bwd:
-        loss.backward()
-    model.zero_grad(set_to_none=True)
+        out.backward(None if out.dim() == 0 else torch.empty_like(out))
+    module.zero_grad(set_to_none=True)
+    return fwd, bwd
+
+
+def _model_flops(model: TransformerLM, idx: torch.Tensor, tokens: int) -> FlopCount:
+    """:func:`measure_flops` for token ids already drawn: cross-entropy loss, backward."""
+    fwd, bwd = _count_passes(
+        model,
+        lambda: F.cross_entropy(model(idx).flatten(0, 1), idx.flatten()),
+    )
     return FlopCount(
-        int(fwd.get_total_flops()), int(bwd.get_total_flops()), _by_op(fwd), _by_op(bwd), b * s
+        int(fwd.get_total_flops()), int(bwd.get_total_flops()), _by_op(fwd), _by_op(bwd), tokens
     )
 
 
@@ -601,18 +618,14 @@ def measure_config_flops(
     cfg = _check_cfg(cfg)
     model = build_model(cfg.replace(n_layers=1), dtype="bf16", device="meta",
                         attention=attention)
-    one = measure_flops(model, batch, seq_len)
+    idx, b, s = _tokens(model, batch, seq_len)
+    one = _model_flops(model, idx, b * s)
     extra = cfg.n_layers - 1
     if extra == 0:
         return one
-    _, b, s = _tokens(model, batch, seq_len)
     block = model.blocks[0]
     x = torch.empty(b, s, cfg.d_model, dtype=torch.bfloat16, device="meta", requires_grad=True)
-    with FlopCounterMode(display=False) as fwd:
-        y = block(x)
-    with FlopCounterMode(display=False) as bwd:
-        y.backward(torch.empty_like(y))
-    block.zero_grad(set_to_none=True)
+    fwd, bwd = _count_passes(block, lambda: block(x))
 
     def by_op(whole: MappingProxyType, counter: FlopCounterMode) -> MappingProxyType:
         per_block = _by_op(counter)

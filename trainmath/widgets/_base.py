@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import ipywidgets as W
@@ -164,7 +165,7 @@ class Calculator:
         if key is None:
             if not isinstance(artist, Legend):
                 raise TypeError(f"key is required for a {type(artist).__name__}")
-            key = lambda: legend_key(artist)  # noqa: E731
+            key = partial(legend_key, artist)
         self._frozen.append(_Frozen(artist, key, over_axes))
 
     # -- machinery ----------------------------------------------------------------
@@ -246,9 +247,9 @@ class Calculator:
         fig = self.figure
         renderer = fig.canvas.get_renderer()
         box = f.artist.get_window_extent(renderer)
-        for ax in [] if f.over_axes else fig.axes:
-            if box.overlaps(ax.get_window_extent(renderer)):
-                raise ValueError(f"freeze: the {type(f.artist).__name__} overlaps an axes")
+        if not f.over_axes and any(box.overlaps(ax.get_window_extent(renderer))
+                                   for ax in fig.axes):
+            raise ValueError(f"freeze: the {type(f.artist).__name__} overlaps an axes")
         pixels = np.asarray(fig.canvas.buffer_rgba())
         height, width = pixels.shape[:2]
         x0, x1 = max(0, math.floor(box.x0)), min(width, math.ceil(box.x1))
