@@ -8,13 +8,22 @@
 * ``❌ 01.3 no answer: got None ... (0/1 point)`` and similar lines for answers of the
   wrong type or that are not finite.
 
-A fail line never shows the expected value. Before calling a number wrong, the answer is
-tested for the usual units slips (GB vs GiB, seconds vs hours, bits vs bytes, percent vs
-fraction, SI prefixes, ...); a slip still scores 0, but the line names it.
+A fail line never shows the expected value. Hints come in two levels: the first wrong
+answer to a question shows its *nudge* (which idea or lesson section), later ones its
+*hint* (the formula); neither gives the number. Before calling a number wrong, the answer
+is tested for the usual units slips (GB vs GiB, seconds vs hours, bits vs bytes, percent vs
+fraction, SI prefixes, ...), each in the direction that fits the unit asked for; a slip
+still scores 0, but the line names it.
+
+Variants: an exercise notebook states its variant in its setup cell, ``use_variant(7)``.
+From then on :func:`inputs` returns that variant's numbers for a question and
+:func:`check` judges against that variant's key.
 
 When the environment variable ``TRAINMATH_GRADE_LOG`` names a file, every check appends
-one JSON line ``{"id", "passed", "points", "max_points"}`` to it; ``python -m
-trainmath.grade`` uses this to score a notebook.
+one JSON line ``{"id", "passed", "points", "max_points", "variant"}`` to it; ``python -m
+trainmath.grade`` uses this to score a notebook. ``TRAINMATH_GRADE_VARIANT``, when set,
+makes those lines judge against that variant instead (an instructor's roster overrides
+what a notebook claims).
 """
 
 from __future__ import annotations
@@ -23,18 +32,38 @@ import json
 import math
 import numbers
 import os
+import re
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
 
-from trainmath.answers import Question, question
+from trainmath.answers import Question, check_variant, question
 
-__all__ = ["check", "evaluate", "Result", "GRADE_LOG_ENV", "UNITS_SLIPS"]
+__all__ = [
+    "check",
+    "evaluate",
+    "inputs",
+    "use_variant",
+    "current_variant",
+    "agree",
+    "Result",
+    "GRADE_LOG_ENV",
+    "GRADE_VARIANT_ENV",
+    "UNITS_SLIPS",
+]
 
 #: Environment variable naming the file that check results are appended to.
 GRADE_LOG_ENV = "TRAINMATH_GRADE_LOG"
+#: Environment variable with the variant that logged results are judged against.
+GRADE_VARIANT_ENV = "TRAINMATH_GRADE_VARIANT"
+
+# The variant this process's notebook works on, and wrong answers so far per question
+# (for the two-level hints).
+_state: dict[str, int] = {"variant": 0}
+_misses: dict[tuple[int, str], int] = {}
 
 PASS_MARK = "✅"
 FAIL_MARK = "❌"
@@ -46,23 +75,60 @@ _ROUNDING_CAP = 2.5
 
 @dataclass(frozen=True)
 class _Slip:
-    """A known unit confusion: the answer is ``factor`` times too large (or too small)."""
+    """A known unit confusion: the answer is ``factor`` times too large (or too small).
+
+    Each direction is named only where it fits the unit the question wants:
+    ``large_if(unit)`` says whether an answer ``factor`` times too large is this slip (for
+    "GB vs GiB": GiB is wanted and the learner gave GB), ``small_if(unit)`` the same for an
+    answer ``factor`` times too small.
+    """
 
     name: str
     factor: float
     too_large: str  # what the learner probably did when answer / expected == factor
     too_small: str  # ... and when answer / expected == 1 / factor
-    bytes_only: bool = False  # only for questions whose unit is a byte unit
-
-    def applies_to(self, unit: str) -> bool:
-        """Whether this slip is plausible for an answer wanted in ``unit``."""
-        return not self.bytes_only or _is_byte_unit(unit)
+    large_if: Callable[[str], bool] = field(default=lambda unit: True)
+    small_if: Callable[[str], bool] = field(default=lambda unit: True)
 
 
-def _is_byte_unit(unit: str) -> bool:
-    # "B", "GB", "GiB", "TB/s", "bytes", ...; GB-vs-GiB is only 7% (TB-vs-TiB 10%), too
-    # close to a plain miss to name it for FLOP or seconds.
-    return "B" in unit.replace("FLOP", "") or any(w in unit.lower() for w in ("byte", "bit"))
+def _words(unit: str) -> list[str]:
+    return re.split(r"[\s/·*-]+", unit.strip())
+
+
+def _wants_bytes(unit: str) -> bool:
+    return bool(re.search(r"(\b[kKMGTP]i?B\b|\bB\b|byte)", unit))
+
+
+def _wants_bits(unit: str) -> bool:
+    return bool(re.search(r"\bbits?\b", unit))
+
+
+def _wants_days(unit: str) -> bool:
+    return any(w in ("day", "days", "d") for w in _words(unit)) and "FLOP" not in unit
+
+
+def _wants_hours(unit: str) -> bool:
+    return any(w in ("h", "hour", "hours") for w in _words(unit))
+
+
+def _wants_seconds(unit: str) -> bool:
+    return unit.strip() in ("s", "seconds", "second", "sec")
+
+
+def _wants_pflop_days(unit: str) -> bool:
+    return "PFLOP" in unit and "day" in unit
+
+
+def _wants_flop(unit: str) -> bool:
+    return unit.strip() in ("FLOP", "FLOPs")
+
+
+def _wants_fraction(unit: str) -> bool:
+    return unit.strip() in ("", "fraction")
+
+
+def _wants_percent(unit: str) -> bool:
+    return unit.strip() in ("%", "percent")
 
 
 _SI = [("k", "kilo"), ("M", "mega"), ("G", "giga"), ("T", "tera"), ("P", "peta")]
@@ -74,51 +140,65 @@ UNITS_SLIPS: tuple[_Slip, ...] = (
         2**30 / 1e9,
         "looks like GB (10^9 B) where GiB (2^30 B) is wanted",
         "looks like GiB (2^30 B) where GB (10^9 B) is wanted",
-        bytes_only=True,
+        large_if=lambda unit: "GiB" in unit,
+        small_if=lambda unit: bool(re.search(r"\bGB\b", unit)),
     ),
     _Slip(
         "TB vs TiB",
         2**40 / 1e12,
         "looks like TB (10^12 B) where TiB (2^40 B) is wanted",
         "looks like TiB (2^40 B) where TB (10^12 B) is wanted",
-        bytes_only=True,
+        large_if=lambda unit: "TiB" in unit,
+        small_if=lambda unit: bool(re.search(r"\bTB\b", unit)),
     ),
     _Slip(
         "FLOP vs PFLOP/s-day",
         8.64e19,
         "looks like FLOP where PFLOP/s-days are wanted (1 PFLOP/s-day = 8.64e19 FLOP)",
         "looks like PFLOP/s-days where FLOP are wanted (1 PFLOP/s-day = 8.64e19 FLOP)",
+        large_if=_wants_pflop_days,
+        small_if=_wants_flop,
     ),
     _Slip(
         "seconds vs days",
         86400.0,
         "looks like seconds where days are wanted (1 day = 86400 s)",
         "looks like days where seconds are wanted (1 day = 86400 s)",
+        large_if=_wants_days,
+        small_if=_wants_seconds,
     ),
     _Slip(
         "seconds vs hours",
         3600.0,
         "looks like seconds where hours are wanted (1 h = 3600 s)",
         "looks like hours where seconds are wanted (1 h = 3600 s)",
+        large_if=_wants_hours,
+        small_if=_wants_seconds,
     ),
     _Slip(
         "hours vs days",
         24.0,
         "looks like hours where days are wanted (1 day = 24 h)",
         "looks like days where hours are wanted (1 day = 24 h)",
+        large_if=_wants_days,
+        small_if=_wants_hours,
     ),
     _Slip(
         "bits vs bytes",
         8.0,
         "looks like bits where bytes are wanted (1 B = 8 bit)",
         "looks like bytes where bits are wanted (1 B = 8 bit)",
-        bytes_only=True,  # a factor of 8 on a dimensionless answer is no units slip
+        # a factor of 8 on an answer that is neither bits nor bytes is no units slip
+        large_if=_wants_bytes,
+        small_if=_wants_bits,
     ),
     _Slip(
         "percent vs fraction",
         100.0,
         "looks like a percentage where a fraction is wanted (write 0.4, not 40)",
         "looks like a fraction where a percentage is wanted (write 40, not 0.4)",
+        large_if=_wants_fraction,
+        small_if=_wants_percent,
     ),
     *(
         _Slip(
@@ -158,6 +238,54 @@ class Result:
     slip: str | None = None
 
 
+def use_variant(variant: int) -> None:
+    """Work on ``variant`` from now on: :func:`inputs` and :func:`check` follow it.
+
+    Exercise notebooks call this once, in their setup cell; variant 0 is the one the course
+    ships. ``python -m trainmath.exercises --variant SEED`` writes notebooks of another.
+    """
+    variant = check_variant(variant)
+    if variant != _state["variant"]:
+        _misses.clear()
+    _state["variant"] = variant
+
+
+def current_variant() -> int:
+    """The variant set by :func:`use_variant` (0 until it is called)."""
+    return _state["variant"]
+
+
+def inputs(qid: str) -> tuple:
+    """The numbers of question ``qid`` in this notebook's variant, as a named tuple.
+
+    It unpacks in the order the question lists them, so an answer cell can start with
+    ``m, k, n = inputs("01.1")``; ``inputs("01.1").m`` works too.
+
+    Raises
+    ------
+    ValueError
+        If ``qid`` is not a question of the course.
+    """
+    return question(qid).inputs_for(_state["variant"])
+
+
+def agree(mine: float, library: float, rtol: float = 1e-6, what: str = "the library") -> None:
+    """Print that a hand computation agrees with the library, or raise if it does not.
+
+    Solutions compute an answer by hand first and then call this with the library's value,
+    so the arithmetic and the function are checked against each other.
+
+    Raises
+    ------
+    AssertionError
+        If ``mine`` and ``library`` differ by more than ``rtol`` (relative).
+    """
+    a, b = float(mine), float(library)
+    if not math.isclose(a, b, rel_tol=rtol, abs_tol=0.0):
+        raise AssertionError(f"by hand {a:.6g} but {what} gives {b:.6g}")
+    print(f"agrees with {what}: {b:.6g}")
+
+
 def check(qid: str, answer: object) -> None:
     """Check ``answer`` to question ``qid`` and print one verdict line.
 
@@ -183,23 +311,35 @@ def check(qid: str, answer: object) -> None:
         If ``qid`` is not a question of the course (a bug in the notebook, not in the
         learner's answer).
     """
-    result = evaluate(qid, answer)
+    variant = _state["variant"]
+    key = (variant, qid)
+    result = evaluate(qid, answer, variant=variant, attempt=_misses.get(key, 0) + 1)
+    if not result.passed:
+        _misses[key] = _misses.get(key, 0) + 1
     print(result.line)
-    _record(result)
+    graded = os.environ.get(GRADE_VARIANT_ENV, "").strip()
+    if graded.isdigit() and int(graded) != variant:
+        result = evaluate(qid, answer, variant=int(graded))
+    _record(result, int(graded) if graded.isdigit() else variant)
 
 
-def evaluate(qid: str, answer: object) -> Result:
-    """Judge ``answer`` to ``qid`` without printing or recording anything."""
+def evaluate(qid: str, answer: object, variant: int = 0, attempt: int = 2) -> Result:
+    """Judge ``answer`` to ``qid`` in ``variant`` without printing or recording anything.
+
+    ``attempt`` picks the hint level of a wrong answer: the nudge on the first attempt,
+    the formula hint from the second on.
+    """
     q = question(qid)
-    expected = q.expected_value()
+    expected = q.expected_value(variant)
     if isinstance(expected, bool):
         passed, reason, slip = _judge_bool(expected, answer)
     elif isinstance(expected, str):
         passed, reason, slip = _judge_str(expected, answer)
     else:
         passed, reason, slip = _judge_number(q, float(expected), answer)
-    if not passed and reason.startswith("not correct") and q.hint:
-        reason = f"{reason} Hint: {q.hint}"
+    hint = q.nudge if attempt <= 1 and q.nudge else q.hint
+    if not passed and reason.startswith("not correct") and hint:
+        reason = f"{reason} Hint: {hint}"
     points = q.points if passed else 0
     noun = "point" if q.points == 1 else "points"
     score = f"({points}/{q.points} {noun})"
@@ -274,9 +414,12 @@ def _judge_number(q: Question, expected: float, answer: object) -> _Verdict:
     if _close(x, expected, q, slack):
         return True, "", None
     if x != 0 and expected != 0:
-        for slip in (s for s in UNITS_SLIPS if s.applies_to(q.unit)):
-            for ratio, what in ((slip.factor, slip.too_large), (1 / slip.factor, slip.too_small)):
-                if _close(x / ratio, expected, q, slack):
+        for slip in UNITS_SLIPS:
+            for ratio, what, fits in (
+                (slip.factor, slip.too_large, slip.large_if),
+                (1 / slip.factor, slip.too_small, slip.small_if),
+            ):
+                if fits(q.unit) and _close(x / ratio, expected, q, slack):
                     want = f" Give the answer in {q.unit}." if q.unit else ""
                     return False, f"units slip: {_show(value, '')} {what}.{want}", slip.name
     return False, f"not correct: {_show(value, q.unit)} {_miss(q)}.", None
@@ -356,7 +499,7 @@ def _describe(answer: object) -> str:
 # --- recording -----------------------------------------------------------------------------
 
 
-def _record(result: Result) -> None:
+def _record(result: Result, variant: int) -> None:
     """Append the result to the grade log, if grading; a learner's run is never broken."""
     path = os.environ.get(GRADE_LOG_ENV)
     if not path:
@@ -366,6 +509,7 @@ def _record(result: Result) -> None:
         "passed": result.passed,
         "points": result.points,
         "max_points": result.max_points,
+        "variant": variant,
     }
     try:
         with open(path, "a", encoding="utf-8") as log:

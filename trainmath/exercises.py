@@ -13,8 +13,22 @@ The solution notebook ``solutions/NN_name.ipynb`` is the single source; its exer
 * the exercise is executed top to bottom in a fresh kernel (only cells tagged
   ``raises-exception`` may fail, and each of them must) and saved with its outputs.
 
+Question cells are rendered from the answer key. A markdown cell whose metadata is
+``{"trainmath": {"question": "01.3"}}`` shows that question's heading and text, and one with
+``{"trainmath": {"question": "01.3", "part": "discussion"}}`` its discussion; both are
+templates of the question's inputs (:func:`trainmath.answers.render`). A code line
+``use_variant(N)`` (the setup cell's) states the variant. So one solution notebook yields
+any variant: ``--variant SEED --out DIR [--lesson NN ...] [--solutions]`` writes the
+exercise (or worked solution) notebooks of variant SEED into DIR, executed, with the seed
+in the notebook metadata ``trainmath.variant``. Variant 0 is what ``exercises/`` and
+``solutions/`` ship; a plain run also re-renders the question cells of ``solutions/``.
+
 ``--check`` writes nothing and exits 1 if a committed exercise differs from a fresh one in
-anything but outputs and execution counts.
+anything but outputs and execution counts, or a solution's question cell is stale.
+
+Learners practise with new numbers from a notebook cell::
+
+    from trainmath.exercises import practice; practice("01")
 """
 
 from __future__ import annotations
@@ -22,6 +36,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import random
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -30,6 +45,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from trainmath.answers import check_variant, question, render
 from trainmath.grade import (
     DEFAULT_TIMEOUT,
     KERNEL_ARGS,
@@ -41,9 +57,12 @@ from trainmath.grade import (
 
 __all__ = [
     "make_exercise",
+    "render_variant",
+    "practice",
     "differences",
     "execute_exercise",
     "build_exercise",
+    "build_solution",
     "ExerciseError",
     "main",
 ]
@@ -55,6 +74,7 @@ MARKDOWN_BEGIN = "<!-- BEGIN SOLUTION -->"
 MARKDOWN_END = "<!-- END SOLUTION -->"
 MARKDOWN_PLACEHOLDER = "*Write your answer here.*"
 RAISES_TAG = "raises-exception"
+_USE_VARIANT = re.compile(r"^(\s*)use_variant\(\s*\d+\s*\)", flags=re.MULTILINE)
 
 _MARKDOWN_BLOCK = re.compile(
     re.escape(MARKDOWN_BEGIN) + r".*?" + re.escape(MARKDOWN_END), flags=re.DOTALL
@@ -101,7 +121,63 @@ def _strip_markdown_solutions(source: str, where: str) -> str:
     return stripped
 
 
-def make_exercise(nb: nbformat.NotebookNode, lesson: str | None = None) -> nbformat.NotebookNode:
+def _question_source(cell: Mapping, variant: int, where: str) -> str | None:
+    """The rendered source of a question cell, or None for any other cell."""
+    meta = cell.get("metadata", {}).get("trainmath", {})
+    qid = meta.get("question") if isinstance(meta, Mapping) else None
+    if qid is None:
+        return None
+    try:
+        q = question(qid)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+    values = q.inputs_for(variant)
+    part = meta.get("part", "text")
+    if part == "text":
+        return f"{q.heading(variant)}\n\n{render(q.text, values).strip()}"
+    if part == "discussion":
+        return render(q.discussion, values).strip()
+    raise ValueError(f"{where}: part must be 'text' or 'discussion', got {part!r}")
+
+
+def render_variant(nb: nbformat.NotebookNode, variant: int = 0) -> nbformat.NotebookNode:
+    """A copy of a solution notebook with its question cells and variant set to ``variant``.
+
+    Question cells (metadata ``trainmath.question``) are rendered from the answer key with
+    the variant's inputs, the line ``use_variant(N)`` of the setup cell states the variant,
+    and the notebook metadata ``trainmath.variant`` records it. Outputs are kept.
+
+    Raises
+    ------
+    ValueError
+        If a question cell names an unknown question or part, or no cell calls
+        ``use_variant`` while the notebook has question cells.
+    """
+    variant = check_variant(variant)
+    out = nbformat.from_dict(copy.deepcopy(dict(nb)))
+    stated = False
+    questions = False
+    for index, cell in enumerate(out.cells):
+        where = f"cell {index}"
+        if cell.cell_type == "markdown":
+            source = _question_source(cell, variant, where)
+            if source is not None:
+                cell.source = source
+                questions = True
+        elif cell.cell_type == "code":
+            text = _text(cell.source)
+            if _USE_VARIANT.search(text):
+                cell.source = _USE_VARIANT.sub(rf"\g<1>use_variant({variant})", text)
+                stated = True
+    if questions and not stated:
+        raise ValueError("no code cell calls use_variant(N); the setup cell must")
+    out.metadata.setdefault("trainmath", {})["variant"] = variant
+    return out
+
+
+def make_exercise(
+    nb: nbformat.NotebookNode, lesson: str | None = None, variant: int = 0
+) -> nbformat.NotebookNode:
     """The exercise version of a solution notebook (no execution; ``nb`` is not changed).
 
     Parameters
@@ -111,6 +187,8 @@ def make_exercise(nb: nbformat.NotebookNode, lesson: str | None = None) -> nbfor
     lesson : str, optional
         Lesson name for the metadata ``trainmath.lesson``; by default the solution's own
         ``trainmath.lesson`` metadata.
+    variant : int
+        The variant whose inputs the question cells show (see :func:`render_variant`).
 
     Returns
     -------
@@ -134,7 +212,7 @@ def make_exercise(nb: nbformat.NotebookNode, lesson: str | None = None) -> nbfor
     if not isinstance(lesson, str) or not lesson:
         raise ValueError("lesson is unknown: pass lesson= or set metadata trainmath.lesson")
 
-    exercise = nbformat.from_dict(copy.deepcopy(dict(nb)))
+    exercise = render_variant(nb, variant)
     for index, cell in enumerate(exercise.cells):
         where = f"cell {index}"
         if cell.cell_type == "code":
@@ -187,19 +265,8 @@ def _text(source: str | list[str]) -> str:
 # --- execution ---------------------------------------------------------------------------------
 
 
-def execute_exercise(
-    nb: nbformat.NotebookNode, folder: str | os.PathLike[str], timeout: float = DEFAULT_TIMEOUT
-) -> nbformat.NotebookNode:
-    """Run an exercise notebook in a fresh kernel (in ``folder``) and fill in its outputs.
-
-    Only cells tagged ``raises-exception`` may raise, and every one of them must: an
-    exercise cell that runs to the end without the learner's answer is a layout bug.
-
-    Raises
-    ------
-    ExerciseError
-        If another cell fails, or a tagged cell does not raise.
-    """
+def _run(nb: nbformat.NotebookNode, folder: str | os.PathLike[str], timeout: float) -> None:
+    """Execute ``nb`` in place in a fresh kernel in ``folder``; only tagged cells may fail."""
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -213,7 +280,23 @@ def execute_exercise(
     try:
         client.execute(env=kernel_env())
     except Exception as exc:  # CellExecutionError, timeouts, a dead kernel, ...
-        raise ExerciseError(f"executing the exercise failed: {exc}") from exc
+        raise ExerciseError(f"executing the notebook failed: {exc}") from exc
+
+
+def execute_exercise(
+    nb: nbformat.NotebookNode, folder: str | os.PathLike[str], timeout: float = DEFAULT_TIMEOUT
+) -> nbformat.NotebookNode:
+    """Run an exercise notebook in a fresh kernel (in ``folder``) and fill in its outputs.
+
+    Only cells tagged ``raises-exception`` may raise, and every one of them must: an
+    exercise cell that runs to the end without the learner's answer is a layout bug.
+
+    Raises
+    ------
+    ExerciseError
+        If another cell fails, or a tagged cell does not raise.
+    """
+    _run(nb, folder, timeout)
     for index, cell in enumerate(nb.cells):
         tagged = RAISES_TAG in cell.get("metadata", {}).get("tags", [])
         raised = any(out.get("output_type") == "error" for out in cell.get("outputs", []))
@@ -229,8 +312,9 @@ def build_exercise(
     solution: str | os.PathLike[str],
     exercise: str | os.PathLike[str],
     timeout: float = DEFAULT_TIMEOUT,
+    variant: int = 0,
 ) -> nbformat.NotebookNode:
-    """Generate, execute and write the exercise notebook for one solution notebook.
+    """Generate, execute and write the exercise notebook of ``variant`` for one solution.
 
     Raises
     ------
@@ -238,7 +322,7 @@ def build_exercise(
         With the solution's path in the message, if anything goes wrong.
     """
     solution, exercise = Path(solution), Path(exercise)
-    fresh = _fresh(solution)
+    fresh = _fresh(solution, variant)
     exercise.parent.mkdir(parents=True, exist_ok=True)
     try:
         execute_exercise(fresh, exercise.parent, timeout)
@@ -246,6 +330,41 @@ def build_exercise(
         raise ExerciseError(f"{solution}: {exc}") from exc
     nbformat.write(fresh, exercise)  # nbformat writes as Jupyter does: 1-space indent
     return fresh
+
+
+def build_solution(
+    solution: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    variant: int,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> nbformat.NotebookNode:
+    """Write the worked solution notebook of ``variant``, executed on a fresh kernel.
+
+    Raises
+    ------
+    ExerciseError
+        With the solution's path in the message, if anything goes wrong (a solution cell
+        that fails for this variant's inputs, say).
+    """
+    solution, out = Path(solution), Path(out)
+    nb = _read(solution)
+    try:
+        rendered = render_variant(nb, variant)
+        rendered.metadata.setdefault("trainmath", {})["lesson"] = lesson_of_notebook(
+            nb, solution
+        )
+    except (TypeError, ValueError) as exc:
+        raise ExerciseError(f"{solution}: {exc}") from exc
+    for cell in rendered.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _run(rendered, out.parent, timeout)
+    except ExerciseError as exc:
+        raise ExerciseError(f"{solution} (variant {variant}): {exc}") from exc
+    nbformat.write(rendered, out)
+    return rendered
 
 
 def _read(path: Path) -> nbformat.NotebookNode:
@@ -257,13 +376,89 @@ def _read(path: Path) -> nbformat.NotebookNode:
         raise ExerciseError(f"{path}: not a readable Jupyter notebook ({exc})") from exc
 
 
-def _fresh(solution: Path) -> nbformat.NotebookNode:
+def _fresh(solution: Path, variant: int = 0) -> nbformat.NotebookNode:
     """The unexecuted exercise for ``solution``; any problem raises :class:`ExerciseError`."""
     nb = _read(solution)
     try:
-        return make_exercise(nb, lesson_of_notebook(nb, solution))
+        return make_exercise(nb, lesson_of_notebook(nb, solution), variant)
     except (TypeError, ValueError) as exc:
         raise ExerciseError(f"{solution}: {exc}") from exc
+
+
+def _stale_questions(solution: Path) -> list[str]:
+    """Question cells of a committed solution that differ from the key's variant 0."""
+    nb = _read(solution)
+    try:
+        fresh = render_variant(nb, 0)
+    except (TypeError, ValueError) as exc:
+        raise ExerciseError(f"{solution}: {exc}") from exc
+    return [
+        f"cell {index}: question text differs from the answer key (re-render it)"
+        for index, (a, b) in enumerate(zip(nb.cells, fresh.cells, strict=True))
+        if _text(a.source) != _text(b.source)
+    ]
+
+
+def _rerender_solution(solution: Path) -> bool:
+    """Write the key's variant-0 question text into ``solution``; True if it changed."""
+    if not _stale_questions(solution):
+        return False
+    nb = _read(solution)
+    fresh = render_variant(nb, 0)
+    for cell, new in zip(nb.cells, fresh.cells, strict=True):
+        cell.source = new.source
+    nb.metadata.setdefault("trainmath", {})["variant"] = 0
+    nbformat.write(nb, solution)
+    return True
+
+
+# --- practice ----------------------------------------------------------------------------------
+
+
+def _lesson_stem(name: str, stems: Sequence[str]) -> str:
+    """``"01"``, ``"01_compute"`` or ``"01_compute.ipynb"`` -> ``"01_compute"``."""
+    stem = Path(str(name)).stem
+    matches = [s for s in stems if s == stem or (stem.isdigit() and s.split("_", 1)[0] == stem)]
+    if len(matches) != 1:
+        valid = ", ".join(stems) or "(none)"
+        raise ExerciseError(f"no lesson named {name!r}; valid lessons: {valid}")
+    return matches[0]
+
+
+def practice(
+    lesson: str, variant: int | None = None, folder: str | os.PathLike[str] | None = None
+) -> Path:
+    """Write an exercise notebook of ``lesson`` with new numbers, to practise again.
+
+    Parameters
+    ----------
+    lesson : str
+        ``"01"`` or ``"01_compute"``.
+    variant : int, optional
+        The variant (any int >= 1); by default a new random one.
+    folder : path, optional
+        Where to write it; by default ``practice/`` in the course folder.
+
+    Returns
+    -------
+    Path
+        The new notebook, ``practice/01_compute_v1234.ipynb``; open it in JupyterLab's file
+        browser. It is not executed, and its ``check(...)`` lines grade its own numbers.
+    """
+    if variant is None:
+        variant = random.SystemRandom().randint(1, 99_999)
+    variant = check_variant(variant)
+    solutions = _ROOT / "solutions"
+    stems = sorted(p.stem for p in solutions.glob("*.ipynb"))
+    stem = _lesson_stem(lesson, stems)
+    nb = _fresh(solutions / f"{stem}.ipynb", variant)
+    target = Path(folder) if folder is not None else _ROOT / "practice"
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / f"{stem}_v{variant}.ipynb"
+    nbformat.write(nb, path)
+    shown = path.relative_to(_ROOT) if path.resolve().is_relative_to(_ROOT) else path
+    print(f"Wrote {shown} (variant {variant}): open it from the file browser and answer away.")
+    return path
 
 
 # --- command line ------------------------------------------------------------------------------
@@ -273,14 +468,7 @@ def _select(solutions: list[Path], names: Sequence[str]) -> list[Path]:
     if not names:
         return solutions
     by_stem = {path.stem: path for path in solutions}
-    chosen = []
-    for name in names:
-        stem = Path(name).stem
-        if stem not in by_stem:
-            valid = ", ".join(by_stem) or "(none)"
-            raise ExerciseError(f"no solution notebook named {name!r}; valid names: {valid}")
-        chosen.append(by_stem[stem])
-    return chosen
+    return [by_stem[_lesson_stem(name, list(by_stem))] for name in names]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -291,23 +479,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(
         prog="python -m trainmath.exercises",
-        description="Generate exercises/NAME.ipynb from solutions/NAME.ipynb.",
+        description="Generate exercises/NAME.ipynb from solutions/NAME.ipynb, or the "
+        "exercises or solutions of another variant with --variant SEED --out DIR.",
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help="lessons (default: all)")
     parser.add_argument(
+        "--lesson", action="append", default=[], metavar="NN", help="a lesson, e.g. 01"
+    )
+    parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if an exercise is stale"
+    )
+    parser.add_argument(
+        "--variant", type=int, default=None, metavar="SEED", help="variant to write (>= 0)"
+    )
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="where to write")
+    parser.add_argument(
+        "--solutions", action="store_true", help="with --variant: write worked solutions"
     )
     parser.add_argument(
         "--root", type=Path, default=_ROOT, help="course root with solutions/ and exercises/"
     )
     args = parse_with_timeout(parser, argv)
+    if args.variant is not None and args.variant < 0:
+        parser.error(f"--variant must be an int >= 0, got {args.variant}")
+    if (args.variant is None) != (args.out is None):
+        parser.error("--variant SEED and --out DIR go together")
+    if args.solutions and args.variant is None:
+        parser.error("--solutions needs --variant SEED --out DIR")
+    if args.check and args.variant is not None:
+        parser.error("--check compares the committed notebooks; it takes no --variant")
 
     solutions_dir, exercises_dir = args.root / "solutions", args.root / "exercises"
     if not solutions_dir.is_dir():
         print(f"error: no solutions/ folder in {args.root}; pass --root", file=sys.stderr)
         return 2
     try:
-        chosen = _select(sorted(solutions_dir.glob("*.ipynb")), args.names)
+        chosen = _select(sorted(solutions_dir.glob("*.ipynb")), [*args.names, *args.lesson])
     except ExerciseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -316,11 +523,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"no solution notebooks in {solutions_dir}", file=sys.stderr)
     failed = 0
     for solution in chosen:
-        exercise = exercises_dir / solution.name
-        shown = exercise.relative_to(args.root) if exercise.is_relative_to(args.root) else exercise
         try:
+            if args.variant is not None:
+                target = args.out / solution.name
+                if args.solutions:
+                    build_solution(solution, target, args.variant, args.timeout)
+                    print(f"wrote {target} (solutions, variant {args.variant})", flush=True)
+                else:
+                    build_exercise(solution, target, args.timeout, args.variant)
+                    print(f"wrote {target} (exercises, variant {args.variant})", flush=True)
+                continue
+            exercise = exercises_dir / solution.name
+            shown = _shown(exercise, args.root)
             if args.check:
-                problems = _check_one(solution, exercise)
+                problems = [f"{solution.name}: {p}" for p in _stale_questions(solution)]
+                problems += _check_one(solution, exercise)
                 if problems:
                     failed += 1
                     print(f"stale: {shown}")
@@ -328,6 +545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else:
                     print(f"up to date: {shown}")
             else:
+                if _rerender_solution(solution):
+                    print(f"re-rendered the question cells of {_shown(solution, args.root)}")
                 fresh = build_exercise(solution, exercise, args.timeout)
                 count = sum(RAISES_TAG in c.metadata.get("tags", []) for c in fresh.cells)
                 print(f"wrote {shown} ({count} exercise cells)", flush=True)
@@ -342,6 +561,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
     return 1 if failed else 0
+
+
+def _shown(path: Path, root: Path) -> Path:
+    return path.relative_to(root) if path.is_relative_to(root) else path
 
 
 def _check_one(solution: Path, exercise: Path) -> list[str]:
