@@ -276,7 +276,8 @@ _FMT_SPECS = ("count", "si", "flops", "flop_rate", "bytes_", "duration", "percen
 def render(template: str, inputs: Any) -> str:
     """Fill ``{{name}}`` and ``{{name:spec}}`` placeholders of ``template`` from ``inputs``.
 
-    ``spec`` is a Python format spec (``{{m:,}}`` -> ``2,048``) or the name of a
+    ``spec`` is a Python format spec (``{{m:,}}`` -> ``2,048``), ``tex`` for thousands
+    grouped inside LaTeX math (``{{m:tex}}`` -> ``2{,}048``) or the name of a
     :mod:`trainmath.fmt` function (``{{N:count}}`` -> ``175B``). ``inputs`` is a mapping
     or the named tuple of :meth:`Question.inputs_for`.
 
@@ -296,6 +297,8 @@ def render(template: str, inputs: Any) -> str:
             from trainmath import fmt
 
             return str(getattr(fmt, spec)(value))
+        if spec == "tex":  # thousands grouped for LaTeX math: 16{,}384
+            return format(value, ",").replace(",", "{,}")
         return format(value, spec)
 
     return _PLACEHOLDER.sub(fill, template)

@@ -1,130 +1,361 @@
 """Answer key of lesson 01, "Training compute" (``exercises/01_compute.ipynb``).
 
-Every expected value is computed lazily from :mod:`trainmath` functions with the published
-inputs cited in the question, so the key follows the library and never a hand-copied number.
+Each question declares its inputs once: the values the shipped notebooks use, and a draw that
+makes a variant from real presets, published runs and sensible ranges. The question's text
+and its solution read those inputs; every expected value is computed from them with
+:mod:`trainmath` functions, never typed in.
 """
 
 from __future__ import annotations
 
+import random
+
 import trainmath as tm
-from trainmath.answers import Question
+from trainmath.answers import Question, sig
 
 __all__ = ["QUESTIONS"]
 
-_H100_BF16 = "H100-SXM"
+# Published runs: parameters N and training tokens D as the papers state them.
+_RUNS = {
+    "Chinchilla": (70e9, 1.4e12, "Hoffmann et al. 2022, Table 1"),
+    "Gopher": (280e9, 300e9, "Hoffmann et al. 2022, Table 1"),
+    "OPT-175B": (175e9, 180e9, "Zhang et al. 2022 (OPT)"),
+    "BLOOM": (176e9, 366e9, "BigScience 2022 (BLOOM)"),
+    "LLaMA 65B": (65.2e9, 1.4e12, "Touvron et al. 2023 (LLaMA), Table 2"),
+    "Llama 2 70B": (70e9, 2.0e12, "Touvron et al. 2023 (Llama 2), Table 1"),
+    "Llama 3 70B": (70e9, 15e12, "Llama 3 paper, arXiv:2407.21783, Sec. 1"),
+}
+
+# Megatron-LM weak-scaling runs (Narayanan et al. 2021, Table 1): billions of parameters,
+# A100 GPUs, TFLOP/s per GPU (with full recomputation, as their Eq. 3 counts).
+_MEGATRON = [
+    (1.7, 32, 137), (3.6, 64, 138), (7.5, 128, 142), (18.4, 256, 135), (39.1, 512, 138),
+    (76.1, 1024, 140), (145.6, 1536, 148), (310.1, 1920, 155), (529.6, 2520, 163),
+    (1008.0, 3072, 163),
+]
+
+# Presets whose training tokens D the model cards state (Llama 2: 2.0 T; Llama 3: 15 T).
+_TOKENS = {
+    "llama-2-7b": 2e12, "llama-2-13b": 2e12, "llama-2-70b": 2e12,
+    "llama-3-8b": 15e12, "llama-3-70b": 15e12,
+}
+_GPUS = {"A100-80GB": "bf16", "H100-SXM": "bf16"}
+# 01.4: not the lesson's two examples, and not the relative-position models (their extra
+# projection of the position encodings is lesson 09's topic).
+_NOT_IN_01_4 = ("gpt2", "llama-3-8b", "chinchilla-70b", "gopher-280b")
 
 
-def _llama3_405b_days() -> float:
-    # Llama 3 paper (arXiv:2407.21783): N = 405e9, D = 15.6e12; Table 4, row 2:
-    # 16,384 H100 at 400 TFLOP/s per GPU (BF16 peak 989 TFLOP/s).
-    peak = tm.ACCELERATORS[_H100_BF16].peak("bf16")
-    flops = tm.training_flops(405e9, 15.6e12)
-    return tm.training_time(flops, 16384, peak, 400e12 / peak) / tm.SECONDS_PER_DAY
+def _run(rng: random.Random) -> dict:
+    name = rng.choice(sorted(_RUNS))
+    n, d, source = _RUNS[name]
+    return {"name": name, "source": source, "N": n, "D": d}
 
 
-def _gpt3_recompute_days() -> float:
-    # Narayanan et al. 2021, Eq. 4: with full recomputation every token costs 8N FLOPs
-    # (6N for forward + backward, 2N for the second forward). GPT-3: N = 175e9, D = 300e9,
-    # 1024 A100 at 140 TFLOP/s each.
-    hardware = tm.training_flops(175e9, 300e9) + tm.forward_flops(175e9, 300e9)
-    return tm.training_time(hardware, 1024, 140e12) / tm.SECONDS_PER_DAY
+def _preset(rng: random.Random, exclude: tuple[str, ...] = ()) -> str:
+    return rng.choice(sorted(k for k in tm.MODELS if k not in exclude))
 
 
-def _llama3_8b_gpu_hours() -> float:
-    cfg = tm.MODELS["llama-3-8b"]
-    peak = tm.ACCELERATORS[_H100_BF16].peak("bf16")
-    return tm.gpu_hours(tm.training_flops(tm.param_count(cfg), 15e12), peak, 0.4)
+def _draw_layer(rng: random.Random) -> dict:
+    model = _preset(rng, exclude=("llama-2-7b",))  # lesson section 1 works that one
+    cfg = tm.MODELS[model]
+    m = rng.choice([512, 1024, 2048, 8192, 16384])
+    return {"model": model, "m": m, "k": cfg.d_model, "n": cfg.d_ff}
+
+
+def _draw_attention(rng: random.Random) -> dict:
+    model = _preset(rng, exclude=("gpt3-175b", "llama-3.1-405b"))  # the lesson's examples
+    return {"model": model, "s": rng.choice([1024, 2048, 4096, 16384, 32768])}
+
+
+def _draw_days(rng: random.Random) -> dict:
+    model = rng.choice(sorted(_TOKENS))
+    return {
+        "model": model,
+        "D": _TOKENS[model],
+        "n_gpus": rng.choice([1024, 2048, 3072, 4096, 6144]),
+        "tflops": rng.choice([330, 350, 370, 390, 410, 450]),
+    }
+
+
+def _draw_mfu(rng: random.Random) -> dict:
+    model = rng.choice(sorted(_TOKENS))
+    gpu = rng.choice(sorted(_GPUS))
+    n_gpus = rng.choice([128, 256, 512, 1024])
+    peak = tm.ACCELERATORS[gpu].peak(_GPUS[gpu])
+    n = tm.param_count(tm.MODELS[model])
+    # a throughput that a real run could log: MFU between 30 % and 55 %
+    tps = sig(rng.uniform(0.30, 0.55) * n_gpus * peak / tm.training_flops(n, 1), 2)
+    return {"model": model, "gpu": gpu, "n_gpus": n_gpus, "tokens_per_s": tps}
+
+
+def _draw_recompute(rng: random.Random) -> dict:
+    billions, n_gpus, tflops = rng.choice(_MEGATRON)
+    return {
+        "N_billion": billions,
+        "D": rng.choice([100e9, 300e9, 450e9, 1e12]),
+        "n_gpus": n_gpus,
+        "tflops": tflops,
+    }
+
+
+def _draw_long_context(rng: random.Random) -> dict:
+    model = rng.choice(["llama-2-70b", "llama-3-70b", "llama-3-8b", "mistral-7b", "gopher-280b"])
+    return {
+        "model": model,
+        "d": tm.MODELS[model].d_model,
+        "s": rng.choice([65536, 131072, 262144]),
+    }
+
+
+def _draw_gpu_hours(rng: random.Random) -> dict:
+    model = rng.choice(sorted(_TOKENS))
+    return {
+        "model": model,
+        "D": _TOKENS[model],
+        "gpu": rng.choice(sorted(_GPUS)),
+        "mfu": rng.choice([0.3, 0.35, 0.45, 0.5]),
+    }
+
+
+def _name(model: str) -> str:
+    return tm.MODELS[model].name
+
+
+def _peak(gpu: str) -> float:
+    return tm.ACCELERATORS[gpu].peak(_GPUS[gpu])
 
 
 QUESTIONS: list[Question] = [
     Question(
         "01.1",
-        "Backward FLOPs of one linear layer Y = XW (m = 2048, k = 4096, n = 11008)",
-        expected=lambda: tm.backward_flops(4096 * 11008, 2048),
+        "The backward pass of one layer",
+        expected=lambda model, m, k, n: tm.backward_flops(k * n, m),
         unit="FLOP",
         rtol=0.01,
-        hint="The backward pass does two matmuls the size of the forward one: dX = dY·Wᵀ and "
-        "dW = Xᵀ·dY. Each costs 2 FLOPs (a multiply and an add) per weight per token.",
+        kind="apply",
+        text=(
+            "A linear layer $Y = XW$ receives a batch of $m = {{m:tex}}$ tokens: $X$ is\n"
+            "${{m}} \\times {{k}}$ and $W$ is ${{k}} \\times {{n}}$, the shape of the MLP\n"
+            'up-projection of `tm.MODELS["{{model}}"]`. How many FLOPs does the **backward**\n'
+            "pass through this layer cost, counting both gradients it has to produce?\n"
+            "Answer in **FLOP**."
+        ),
+        inputs={"model": "llama-2-13b", "m": 2048, "k": 5120, "n": 13824},
+        draw=_draw_layer,
+        nudge="Section 1 of the lesson: the backward pass of Y = XW has to produce two "
+        "gradients. Which two, and how big is each matmul?",
+        hint="dX = dY·Wᵀ and dW = Xᵀ·dY are each a matmul of 2·m·k·n FLOPs, so the backward "
+        "pass costs 4·m·k·n: twice the forward pass.",
     ),
     Question(
         "01.2",
-        "GPT-3 175B training compute C = 6ND (N = 174.6e9, D = 300e9), in FLOP",
-        expected=lambda: tm.training_flops(174.6e9, 300e9),
+        "A published run's training compute",
+        expected=lambda name, source, N, D: tm.training_flops(N, D),
         unit="FLOP",
         rtol=0.01,
+        kind="apply",
+        text=(
+            "{{name}} has $N = {{N:count}}$ parameters and was trained on $D = {{D:count}}$\n"
+            "tokens ({{source}}). What is its training compute $C = 6ND$? Answer in **FLOP**."
+        ),
+        inputs={"name": "Chinchilla", "source": _RUNS["Chinchilla"][2], "N": 70e9, "D": 1.4e12},
+        draw=_run,
+        nudge="Section 1: how many FLOPs does one weight cost per token, forward and backward "
+        "together?",
         hint="C = 6·N·D with N in parameters and D in tokens; no unit conversion is needed.",
     ),
     Question(
         "01.3",
-        "GPT-3 175B training compute in PFLOP/s-days (compare Brown et al. 2020, Table D.1)",
-        expected=lambda: tm.to_pflop_days(tm.training_flops(174.6e9, 300e9)),
-        unit="PFLOP-day",
+        "Compute in PFLOP/s-days",
+        expected=lambda name, source, N, D: tm.to_pflop_days(tm.training_flops(N, D)),
+        unit="PFLOP/s-day",
         rtol=0.01,
-        hint="One PFLOP/s-day is 1e15 FLOP/s sustained for 86,400 s.",
+        kind="units",
+        text=(
+            "Papers often report compute in PFLOP/s-days: $10^{15}$ FLOP/s sustained for one\n"
+            "day. {{name}} has $N = {{N:count}}$ parameters and was trained on\n"
+            "$D = {{D:count}}$ tokens ({{source}}). What is its $6ND$ training compute in\n"
+            "**PFLOP/s-days**?"
+        ),
+        inputs={"name": "OPT-175B", "source": _RUNS["OPT-175B"][2], "N": 175e9, "D": 180e9},
+        draw=_run,
+        nudge="Lesson section 5: how many FLOPs are in one PFLOP/s-day? Work out the rate and "
+        "the length of a day in seconds.",
+        hint="1 PFLOP/s-day = 1e15 FLOP/s × 86,400 s = 8.64e19 FLOP; divide 6ND by it.",
     ),
     Question(
         "01.4",
-        "Weights of Llama 3 8B that do a matmul for every token (LM head included)",
-        expected=lambda: tm.matmul_params(tm.MODELS["llama-3-8b"]),
+        "Weights that do matmuls",
+        expected=lambda model: tm.matmul_params(tm.MODELS[model]),
         unit="params",
         rtol=1e-3,
-        hint="Count W_q, W_k, W_v, W_o (grouped-query: K and V are only 8 heads wide), the three "
-        "SwiGLU matrices in each of the 32 layers, and the LM head. The input embedding is a "
-        "table look-up, and norms do no matmul.",
+        kind="apply",
+        text=(
+            'How many of the weights of `tm.MODELS["{{model}}"]` multiply an activation for\n'
+            "every token, LM head included? The preset holds the shape (layers, $d$,\n"
+            "$d_\\text{ff}$, query and key/value heads, head size, vocabulary, whether the head\n"
+            "is tied to the embedding); its `source` says where each number comes from.\n"
+            "Answer in **parameters**."
+        ),
+        inputs={"model": "mistral-7b"},
+        draw=lambda rng: {"model": _preset(rng, exclude=_NOT_IN_01_4)},
+        nudge="Section 2 of the lesson: which parameters are a table look-up, and which "
+        "multiply an activation once per token?",
+        hint="Per layer count W_q and W_o (d × H·h_d each), W_k and W_v (d × H_kv·h_d each) and "
+        "the MLP matrices (3 for SwiGLU, 2 for GELU), times the layers; add the d × V LM head "
+        "(also when it is tied). Leave out the input embedding, position tables, biases and "
+        "norms.",
     ),
     Question(
         "01.5",
-        "Share of Llama 3 8B training FLOPs per token spent in attention at s = 8192",
-        expected=lambda: tm.attention_flops_fraction(tm.MODELS["llama-3-8b"], 8192),
+        "How much is attention?",
+        expected=lambda model, s: tm.attention_flops_fraction(tm.MODELS[model], s),
         unit="",
         rtol=0.02,
-        hint="Attention adds 12·L·(H·hd)·s FLOPs per token (PaLM, App. B, full square) on top of "
-        "6·N_matmul. Give the share as a fraction of the total, not of the 6N part.",
+        kind="apply",
+        text=(
+            'What fraction of the training FLOPs per token of `tm.MODELS["{{model}}"]` goes to\n'
+            "attention ($QK^\\top$ and the weighted sum of values) at a sequence length of\n"
+            "$s = {{s:tex}}$? Count the full $s \\times s$ square, as PaLM does (Chowdhery et al.\n"
+            "2022, App. B). Answer as a **fraction** between 0 and 1."
+        ),
+        inputs={"model": "llama-2-70b", "s": 4096},
+        draw=_draw_attention,
+        nudge="Section 3 of the lesson: what does attention add per token, on top of the "
+        "6·N_matmul weight FLOPs?",
+        hint="Attention adds 12·L·(H·h_d)·s FLOPs per token (PaLM, App. B, full square); the "
+        "share is that over 6·N_matmul + 12·L·(H·h_d)·s.",
     ),
     Question(
         "01.6",
-        "Days to train Llama 3 405B (15.6T tokens) on 16,384 H100 at 400 TFLOP/s per GPU",
-        expected=_llama3_405b_days,
+        "Days on a cluster",
+        expected=lambda model, D, n_gpus, tflops: tm.training_time(
+            tm.training_flops(tm.param_count(tm.MODELS[model]), D), n_gpus, tflops * 1e12
+        )
+        / tm.SECONDS_PER_DAY,
         unit="days",
         rtol=0.02,
-        hint="T = C / τ with C = 6ND and τ = (number of GPUs) × (FLOP/s each GPU delivers). "
-        "400 TFLOP/s is already the achieved rate, so don't apply an MFU on top.",
+        kind="apply",
+        text=(
+            '`tm.MODELS["{{model}}"]` was pre-trained on $D = {{D:count}}$ tokens (model card).\n'
+            "Suppose it were trained on ${{n_gpus:tex}}$ GPUs that each deliver {{tflops}} TFLOP/s\n"
+            "of model FLOPs. With $C = 6ND$ ($N$ = `tm.param_count`) and no interruptions,\n"
+            "how long would the run take? Answer in **days**."
+        ),
+        inputs={"model": "llama-3-70b", "D": 15e12, "n_gpus": 6144, "tflops": 410},
+        draw=_draw_days,
+        nudge="Section 4 of the lesson: C = τT. What is τ for this cluster?",
+        hint="T = C / τ with C = 6ND and τ = (number of GPUs) × (FLOP/s each delivers). The "
+        "rate given is already achieved, so apply no MFU on top; divide seconds by 86,400.",
     ),
     Question(
         "01.7",
-        "PaLM 540B MFU counting only the 6N weight FLOPs (no attention term)",
-        expected=lambda: tm.mfu(238.3e3, tm.training_flops(540e9, 1), 6144, 275e12),
+        "MFU from a throughput log",
+        expected=lambda model, gpu, n_gpus, tokens_per_s: tm.mfu(
+            tokens_per_s,
+            tm.training_flops(tm.param_count(tm.MODELS[model]), 1),
+            n_gpus,
+            _peak(gpu),
+        ),
         unit="",
         rtol=0.01,
-        hint="MFU = tokens/s × FLOPs per token / (chips × peak FLOP/s), with 6N FLOPs per token "
-        "and 275 TFLOP/s per TPU v4 chip. Answer as a fraction.",
+        kind="apply",
+        text=(
+            'A team trains `tm.MODELS["{{model}}"]` on {{n_gpus:,}} {{gpu}} GPUs in bf16 and\n'
+            "logs {{tokens_per_s:,}} tokens/s for the whole cluster. Counting $6N$ FLOPs per\n"
+            "token ($N$ = `tm.param_count`, no attention term) and the GPU's dense bf16 peak\n"
+            '(`tm.ACCELERATORS["{{gpu}}"]`), what is the run\'s model FLOPs utilisation?\n'
+            "Answer as a **fraction**."
+        ),
+        inputs={"model": "llama-2-13b", "gpu": "A100-80GB", "n_gpus": 512,
+                "tokens_per_s": 1050000},
+        draw=_draw_mfu,
+        nudge="Section 6 of the lesson: MFU compares the model FLOPs the run did per second "
+        "with what the chips could do at peak.",
+        hint="MFU = tokens/s × FLOPs per token / (GPUs × peak FLOP/s), with 6N FLOPs per token.",
     ),
     Question(
         "01.8",
-        "GPT-3 175B on 1024 A100 at 140 TFLOP/s with full recomputation (8ND), in days",
-        expected=_gpt3_recompute_days,
+        "The price of recomputation",
+        expected=lambda N_billion, D, n_gpus, tflops: tm.training_time(
+            tm.training_flops(N_billion * 1e9, D) + tm.forward_flops(N_billion * 1e9, D),
+            n_gpus,
+            tflops * 1e12,
+        )
+        / tm.SECONDS_PER_DAY,
         unit="days",
         rtol=0.02,
-        hint="Recomputation runs the forward pass twice, so each token costs 6N + 2N FLOPs. "
-        "Divide by the cluster's delivered rate and convert seconds to days.",
+        kind="apply",
+        text=(
+            "To save memory, large runs recompute activations in the backward pass, which runs\n"
+            "each forward pass twice; Narayanan et al. 2021 (Eq. 4) therefore estimate\n"
+            "training time with $8N$ FLOPs per token instead of $6N$. One of their runs\n"
+            "(Table 1) has $N = {{N_billion}}$ B parameters on {{n_gpus:,}} A100 GPUs, each\n"
+            "delivering {{tflops}} TFLOP/s counted that way. How long would it take to train\n"
+            "on $D = {{D:count}}$ tokens, counting the recomputation? Answer in **days**."
+        ),
+        inputs={"N_billion": 145.6, "D": 300e9, "n_gpus": 1536, "tflops": 148},
+        draw=_draw_recompute,
+        nudge="Recomputation adds one more forward pass. What does a forward pass cost per "
+        "weight per token?",
+        hint="Each token costs 6N + 2N = 8N FLOPs; T = 8·N·D / (GPUs × FLOP/s per GPU), then "
+        "convert seconds to days.",
     ),
     Question(
         "01.9",
-        "Find the error: attention share of Llama 3.1 405B FLOPs per token at s = 131,072",
-        expected=lambda: tm.attention_flops_fraction(tm.MODELS["llama-3.1-405b"], 131072),
+        "The FLOPs calculus at long context",
+        expected=lambda model, d, s: tm.attention_flops_fraction(tm.MODELS[model], s),
         unit="",
         rtol=0.02,
-        hint="Use the full-square count 12·L·(H·hd)·s per token (PaLM, App. B) and the model's "
-        "matmul weights. At this length s is larger than d, so the attention term is no "
-        "longer small.",
+        kind="find the error",
+        text=(
+            "A popular blog post, *The FLOPs Calculus of Language Model Training*, argues that\n"
+            "attention can be left out of the count: it \"only adds $O(dL)$ FLOPs per token\n"
+            "per layer\" ($L$ meaning the context length there), while the weight matmuls add\n"
+            "$O(d^2)$, and \"$d$ tends to be considerably larger than $L$, and hence weight\n"
+            'FLOPs dwarf attention FLOPs".\n\n'
+            'Test the claim on `tm.MODELS["{{model}}"]` ($d = {{d:tex}}$) trained on sequences\n'
+            "of $s = {{s:tex}}$ tokens. What fraction of its training FLOPs per token is\n"
+            "attention, with PaLM's full-square count? Answer as a **fraction**. Then, in the\n"
+            "cell below, say in a sentence or two what is wrong with the claim."
+        ),
+        discussion=(
+            "**What is wrong with the claim?**\n\n"
+            "<!-- BEGIN SOLUTION -->\n"
+            "Per token and layer, attention costs $12\\,s\\,(H h_d)$ FLOPs and the weights about\n"
+            "$72\\,d^2$ (for $H h_d = d$ and $d_\\text{ff} = 4d$), so the ratio is about\n"
+            "$s/(6d)$. The argument holds only while the context is short compared with $6d$:\n"
+            "true for GPT-3 ($2048 \\ll 6 \\times 12{,}288$), false here, where\n"
+            "$s = {{s:tex}}$ and $6d = 6 \\times {{d:tex}}$. \"$d \\gg s$\" was a fact about\n"
+            "2020's models, not a property of transformers; with the causal half that\n"
+            "FlashAttention computes the share is smaller, but the conclusion stands.\n"
+            "<!-- END SOLUTION -->"
+        ),
+        inputs={"model": "llama-3-70b", "d": 8192, "s": 131072},
+        draw=_draw_long_context,
+        nudge="Section 3 of the lesson: how does the attention term grow with s, and the weight "
+        "term with d?",
+        hint="Attention adds 12·L·(H·h_d)·s FLOPs per token (PaLM, App. B, full square); divide "
+        "by 6·N_matmul + 12·L·(H·h_d)·s.",
     ),
     Question(
         "01.10",
-        "Order of magnitude: H100 GPU-hours for Llama 3 8B on 15T tokens at 40% MFU",
-        expected=_llama3_8b_gpu_hours,
+        "GPU-hours for a model card",
+        expected=lambda model, D, gpu, mfu: tm.gpu_hours(
+            tm.training_flops(tm.param_count(tm.MODELS[model]), D), _peak(gpu), mfu
+        ),
         unit="GPU-hour",
         rtol=0.3,
-        hint="GPU-hours = C / (peak × MFU) / 3600 with C = 6ND; the H100's dense BF16 peak is "
-        "989 TFLOP/s. The number of GPUs does not matter.",
+        kind="estimate",
+        text=(
+            'Roughly how many {{gpu}} GPU-hours does it take to train `tm.MODELS["{{model}}"]`\n'
+            "on $D = {{D:count}}$ tokens at {{mfu:.0%}} MFU in bf16? Use $C \\approx 6ND$. Any\n"
+            "answer within 30 % counts. Answer in **GPU-hours**."
+        ),
+        inputs={"model": "llama-2-70b", "D": 2e12, "gpu": "A100-80GB", "mfu": 0.4},
+        draw=_draw_gpu_hours,
+        nudge="Section 4 of the lesson: GPU-hours do not depend on how many GPUs share the "
+        "work. What does one GPU deliver per hour?",
+        hint="GPU-hours = C / (peak × MFU) / 3600 with C = 6ND and the GPU's dense bf16 peak.",
     ),
 ]
