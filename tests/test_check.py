@@ -272,6 +272,17 @@ def test_exact_and_atol_wording():
     assert "±0.01 tolerance" in evaluate("98.5", 1).line
 
 
+# The unit a question must want for each direction of each slip to be named.
+SLIP_UNITS = {
+    "GB vs GiB": ("GiB", "GB"),
+    "TB vs TiB": ("TiB", "TB"),
+    "FLOP vs PFLOP/s-day": ("PFLOP/s-day", "FLOP"),
+    "seconds vs days": ("days", "s"),
+    "seconds vs hours": ("h", "s"),
+    "hours vs days": ("days", "h"),
+    "bits vs bytes": ("B", "bit"),
+    "percent vs fraction": ("", "%"),
+}
 SLIP_CASES = [
     pytest.param(slip, direction, id=f"{slip.name}-{direction}")
     for slip in UNITS_SLIPS
@@ -279,19 +290,45 @@ SLIP_CASES = [
 ]
 
 
+def _unit_for(slip, direction: str) -> str:
+    large, small = SLIP_UNITS.get(slip.name, ("B", "B"))  # SI prefixes: any unit
+    return large if direction == "too large" else small
+
+
 @pytest.mark.parametrize(("slip", "direction"), SLIP_CASES)
 def test_units_slips_are_named_in_both_directions(slip, direction, capsys):
+    unit = _unit_for(slip, direction)
+    register("97_slips", [Question("97.1", "A quantity", BYTES, unit=unit, hint="Think.")])
     factor = slip.factor if direction == "too large" else 1 / slip.factor
     answer = BYTES * factor
-    assert checked("98.1", answer) is False
+    assert checked("97.1", answer) is False
     line = one_line(capsys)
-    result = evaluate("98.1", answer)
+    result = evaluate("97.1", answer)
     assert result.slip == slip.name
     assert result.points == 0
-    assert line.startswith("❌ 98.1 units slip: ")
+    assert line.startswith("❌ 97.1 units slip: ")
     assert (slip.too_large if direction == "too large" else slip.too_small) in line
-    assert "Give the answer in B." in line
+    assert f"Give the answer in {unit}." in line or not unit
     assert _hidden(line, BYTES)
+
+
+@pytest.mark.parametrize(
+    ("slip", "direction"),
+    [case for case in SLIP_CASES if case.values[0].name in SLIP_UNITS],
+)
+def test_a_slip_is_named_only_in_the_direction_that_fits_the_unit(slip, direction):
+    """An answer 7 % high when GB is wanted is no GiB slip (the learner's GiB would be low)."""
+    other = "too small" if direction == "too large" else "too large"
+    unit = _unit_for(slip, other)  # the unit of the other direction
+    register("97_slips", [Question("97.1", "A quantity", BYTES, unit=unit, hint="Think.")])
+    factor = slip.factor if direction == "too large" else 1 / slip.factor
+    assert evaluate("97.1", BYTES * factor).slip != slip.name
+
+
+def test_gb_answer_seven_percent_high_is_not_called_gib():
+    line = evaluate("98.9", 80.0 * 2**30 / 1e9).line  # 85.9 for an expected 80 GB
+    assert "units slip" not in line and "GiB" not in line
+    assert "not correct" in line
 
 
 @pytest.mark.parametrize(
@@ -397,8 +434,8 @@ def test_results_are_logged_for_the_grader(tmp_path, monkeypatch, capsys):
     check("99.1", None)
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert records == [
-        {"id": "99.3", "passed": True, "points": 2, "max_points": 2},
-        {"id": "99.1", "passed": False, "points": 0, "max_points": 1},
+        {"id": "99.3", "passed": True, "points": 2, "max_points": 2, "variant": 0},
+        {"id": "99.1", "passed": False, "points": 0, "max_points": 1, "variant": 0},
     ]
 
 

@@ -77,7 +77,7 @@ def test_markdown_blocks_and_metadata():
     assert ex.cells[10].source == (
         f"**Discuss.** Why is bf16 preferred over fp16?\n\n{MARKDOWN_PLACEHOLDER}"
     )
-    assert ex.metadata["trainmath"] == {"lesson": "99_demo"}
+    assert ex.metadata["trainmath"] == {"lesson": "99_demo", "variant": 0}
     assert ex.metadata["kernelspec"]["name"] == "python3"
     assert [c.id for c in ex.cells] == [c.id for c in solution().cells]
     text = nbformat.writes(ex)
@@ -234,7 +234,7 @@ def test_usage_errors(tmp_path, checked_root, capsys):
     assert main(["--check", "--root", str(tmp_path / "nowhere")]) == 2
     assert "no solutions/ folder" in capsys.readouterr().err
     assert main(["--check", "--root", str(checked_root), "01_nothing"]) == 2
-    assert "valid names: 99_demo" in capsys.readouterr().err
+    assert "valid lessons: 99_demo" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--timeout", "-1"])
 
@@ -276,7 +276,7 @@ def test_kernel_generated_exercise_is_executed_and_saved(generated, capsys):
                 "Replace this line with your answer",
             )
     assert ex.cells[-1].outputs[0].text == "1.20e+20 FLOP\n"
-    assert ex.metadata["trainmath"] == {"lesson": "99_demo"}
+    assert ex.metadata["trainmath"] == {"lesson": "99_demo", "variant": 0}
     assert differences(ex, make_exercise(solution(), "99_demo")) == []
     assert main(["--check", "--root", str(generated)]) == 0
 

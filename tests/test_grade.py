@@ -160,7 +160,7 @@ def test_kernel_partial_notebook_counts_last_result_and_unreached(tmp_path, caps
     assert "not checked" in rows["99.3"] and "0/2" in rows["99.3"]
     assert "correct" in rows["99.4"]
     assert "wrong" in rows["99.5"]
-    assert f"{path}  (lesson 99_demo)" in out
+    assert f"{path}  (lesson 99_demo, variant 0)" in out
     assert "score: 2/6 points (33%)" in out
     assert out.rstrip().endswith("total: 2/6 points (33%) in 1 notebook")
 
@@ -178,7 +178,7 @@ def test_kernel_cli_json_prints_only_json():
     reports = json.loads(result.stdout)
     assert isinstance(reports, list) and len(reports) == 1
     report = reports[0]
-    assert set(report) == {"notebook", "score", "max_score", "questions"}
+    assert set(report) == {"notebook", "variant", "score", "max_score", "questions"}
     assert (report["notebook"], report["score"], report["max_score"]) == ("99_demo.ipynb", 6, 6)
     assert all(set(q) == QUESTION_KEYS for q in report["questions"])
 

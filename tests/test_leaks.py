@@ -10,7 +10,7 @@ person reads them: ``16.6 GB`` is both 16.6 and 16.6e9, ``11.7 %`` both 11.7 and
 A question whose answer can be copied that way is "copyable". At most two per lesson may be,
 at most 10 % of all numeric questions, and in the shipped variant only recall questions.
 
-Run ``python tests/test_leaks.py [SEED ...]`` for the per-lesson report.
+Run ``python tests/test_leaks.py [--lesson NN] [SEED ...]`` for the per-lesson report.
 """
 
 from __future__ import annotations
@@ -203,19 +203,24 @@ def test_citations_and_ids_are_not_numbers():
     assert numbers_in("Brown et al. 2020, Table 2.1; see 01.3 and Sec. 3.3.2") == [(2020.0, "2020")]
 
 
-def report(variants: tuple[int, ...] = VARIANTS) -> None:
-    """Print the copyable questions per lesson and variant."""
+def report(variants: tuple[int, ...] = VARIANTS, only: str = "") -> None:
+    """Print the copyable questions per lesson and variant (lessons starting with ``only``)."""
     for variant in variants:
         total = numeric_total = 0
         print(f"variant {variant}")
-        for lesson in LESSONS:
+        for lesson in (name for name in LESSONS if name.startswith(only)):
             found, numeric = leaks(lesson, variant)
             total += len(found)
             numeric_total += numeric
             ids = ", ".join(f"{x.qid}={x.token!r}@{x.where}" for x in found)
             print(f"  {lesson:28} {len(found):2d} of {numeric:2d}  {ids}")
-        print(f"  all: {total} of {numeric_total} ({100 * total / numeric_total:.0f} %)")
+        print(f"  all: {total} of {numeric_total} ({100 * total / max(numeric_total, 1):.0f} %)")
 
 
 if __name__ == "__main__":
-    report(tuple(int(a) for a in sys.argv[1:]) or (0,))
+    # python tests/test_leaks.py [--lesson NN] [SEED ...]
+    args = sys.argv[1:]
+    only = ""
+    if args[:1] == ["--lesson"]:
+        only, args = args[1], args[2:]
+    report(tuple(int(a) for a in args) or (0,), only)

@@ -265,7 +265,12 @@ def _text(source: str | list[str]) -> str:
 # --- execution ---------------------------------------------------------------------------------
 
 
-def _run(nb: nbformat.NotebookNode, folder: str | os.PathLike[str], timeout: float) -> None:
+def _run(
+    nb: nbformat.NotebookNode,
+    folder: str | os.PathLike[str],
+    timeout: float,
+    kind: str = "exercise",
+) -> None:
     """Execute ``nb`` in place in a fresh kernel in ``folder``; only tagged cells may fail."""
     client = NotebookClient(
         nb,
@@ -280,7 +285,7 @@ def _run(nb: nbformat.NotebookNode, folder: str | os.PathLike[str], timeout: flo
     try:
         client.execute(env=kernel_env())
     except Exception as exc:  # CellExecutionError, timeouts, a dead kernel, ...
-        raise ExerciseError(f"executing the notebook failed: {exc}") from exc
+        raise ExerciseError(f"executing the {kind} failed: {exc}") from exc
 
 
 def execute_exercise(
@@ -360,7 +365,7 @@ def build_solution(
             cell.outputs, cell.execution_count = [], None
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        _run(rendered, out.parent, timeout)
+        _run(rendered, out.parent, timeout, kind="solution")
     except ExerciseError as exc:
         raise ExerciseError(f"{solution} (variant {variant}): {exc}") from exc
     nbformat.write(rendered, out)

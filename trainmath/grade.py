@@ -1,4 +1,4 @@
-"""Grade notebooks by running them: ``python -m trainmath.grade NOTEBOOK... [--json]``.
+"""Grade notebooks by running them: ``python -m trainmath.grade NOTEBOOK... [--variant SEED]``.
 
 Each notebook is executed top to bottom in a fresh ``python3`` kernel, in its own folder,
 with errors allowed (an unanswered question must not stop the later ones). Every
@@ -9,7 +9,11 @@ with errors allowed (an unanswered question must not stop the later ones). Every
   present, else the file name's stem (``01_compute.ipynb`` -> ``01_compute``);
 * the maximum score is the sum of the points of all the lesson's questions, so a question
   that was never checked scores 0;
-* if a question was checked several times, the last result counts.
+* if a question was checked several times, the last result counts;
+* answers are judged against the notebook's variant, recorded in its metadata
+  ``trainmath.variant`` (0 when absent), or against ``--variant SEED`` when given: an
+  instructor's roster overrides what a student's file claims, and a ``use_variant(N)`` line
+  the student edited changes nothing.
 
 Exit status: 0 when every notebook was graded (whatever the score), 2 (with a message on
 stderr) when a file cannot be read, is not a notebook, or has no answer key.
@@ -32,10 +36,17 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from trainmath.answers import Question, questions_for
-from trainmath.check import GRADE_LOG_ENV
+from trainmath.answers import Question, check_variant, questions_for, render
+from trainmath.check import GRADE_LOG_ENV, GRADE_VARIANT_ENV
 
-__all__ = ["grade_notebook", "lesson_of_notebook", "kernel_env", "GradeError", "main"]
+__all__ = [
+    "grade_notebook",
+    "lesson_of_notebook",
+    "variant_of_notebook",
+    "kernel_env",
+    "GradeError",
+    "main",
+]
 
 DEFAULT_TIMEOUT = 120.0
 
@@ -72,6 +83,7 @@ def kernel_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """
     env = dict(os.environ)
     env.pop(GRADE_LOG_ENV, None)
+    env.pop(GRADE_VARIANT_ENV, None)
     # Silences ipykernel's debugger warning about frozen modules on the terminal.
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     root = Path(__file__).resolve().parent.parent
@@ -88,6 +100,16 @@ def lesson_of_notebook(nb: nbformat.NotebookNode, path: str | os.PathLike[str]) 
     meta = nb.get("metadata", {}).get("trainmath", {})
     lesson = meta.get("lesson") if isinstance(meta, Mapping) else None
     return lesson if isinstance(lesson, str) and lesson else Path(path).stem
+
+
+def variant_of_notebook(nb: nbformat.NotebookNode) -> int:
+    """The variant a notebook records in its metadata ``trainmath.variant`` (default 0)."""
+    meta = nb.get("metadata", {}).get("trainmath", {})
+    variant = meta.get("variant", 0) if isinstance(meta, Mapping) else 0
+    try:
+        return check_variant(variant)
+    except (TypeError, ValueError):
+        return 0  # a mangled field grades as the shipped variant
 
 
 def _read_notebook(path: Path) -> nbformat.NotebookNode:
@@ -116,8 +138,10 @@ def _load(path: Path) -> tuple[nbformat.NotebookNode, str, list[Question]]:
     return nb, lesson, questions
 
 
-def _execute(nb: nbformat.NotebookNode, folder: Path, timeout: float, log: Path) -> list[str]:
-    """Run ``nb`` in a fresh kernel, logging checks to ``log``; return warnings."""
+def _execute(
+    nb: nbformat.NotebookNode, folder: Path, timeout: float, log: Path, variant: int
+) -> list[str]:
+    """Run ``nb`` in a fresh kernel, logging checks of ``variant`` to ``log``; return warnings."""
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -130,7 +154,8 @@ def _execute(nb: nbformat.NotebookNode, folder: Path, timeout: float, log: Path)
     )
     try:
         # The kernel's own stdout (not cell output) must not pollute --json output.
-        client.execute(env=kernel_env({GRADE_LOG_ENV: str(log)}), stdout=subprocess.DEVNULL)
+        env = kernel_env({GRADE_LOG_ENV: str(log), GRADE_VARIANT_ENV: str(variant)})
+        client.execute(env=env, stdout=subprocess.DEVNULL)
     except (DeadKernelError, CellTimeoutError) as exc:
         return [f"the notebook stopped early ({type(exc).__name__}: {exc}); later cells score 0"]
     except Exception as exc:  # e.g. the kernel could not start: nothing was graded
@@ -138,35 +163,42 @@ def _execute(nb: nbformat.NotebookNode, folder: Path, timeout: float, log: Path)
     return []
 
 
-def _read_log(log: Path) -> dict[str, bool]:
-    """Question id -> passed, keeping the last result of each id."""
+def _read_log(log: Path, variant: int) -> dict[str, bool]:
+    """Question id -> passed (judged in ``variant``), keeping the last result of each id."""
     results: dict[str, bool] = {}
     for line in log.read_text(encoding="utf-8").splitlines():
         try:
             record = json.loads(line)
+            if record.get("variant", variant) != variant:
+                continue
             results[str(record["id"])] = bool(record["passed"])
         except (ValueError, KeyError, TypeError):
             continue  # a torn line from a killed kernel
     return results
 
 
-def _grade(path: Path, timeout: float) -> tuple[dict[str, Any], set[str], list[str]]:
+def _grade(
+    path: Path, timeout: float, variant: int | None = None
+) -> tuple[dict[str, Any], set[str], list[str]]:
     """Grade one notebook; also return the ids that were checked, and warnings."""
     nb, _lesson, questions = _load(path)
+    if variant is None:
+        variant = variant_of_notebook(nb)
     with tempfile.TemporaryDirectory(prefix="trainmath-grade-") as tmp:
         log = Path(tmp) / "checks.jsonl"
         log.touch()
         try:
-            warnings = _execute(nb, path.resolve().parent, timeout, log)
+            warnings = _execute(nb, path.resolve().parent, timeout, log, variant)
         except GradeError as exc:
             raise GradeError(f"{path}: {exc}") from exc
-        results = _read_log(log)
+        results = _read_log(log, variant)
     rows = []
     for q in questions:
         passed = results.get(q.id, False)
         rows.append({"id": q.id, "passed": passed, "points": q.points if passed else 0})
     report = {
         "notebook": str(path),
+        "variant": variant,
         "score": sum(row["points"] for row in rows),
         "max_score": sum(q.points for q in questions),
         "questions": rows,
@@ -183,7 +215,7 @@ def _check_timeout(timeout: object) -> float:
 
 
 def grade_notebook(
-    path: str | os.PathLike[str], timeout: float = DEFAULT_TIMEOUT
+    path: str | os.PathLike[str], timeout: float = DEFAULT_TIMEOUT, variant: int | None = None
 ) -> dict[str, Any]:
     """Execute a notebook in a fresh kernel and score its lesson's questions.
 
@@ -193,31 +225,37 @@ def grade_notebook(
         The notebook. It runs with its own folder as working directory.
     timeout : float
         Per-cell time limit in seconds; a cell that runs longer is interrupted.
+    variant : int, optional
+        Grade against this variant instead of the one the notebook records.
 
     Returns
     -------
     dict
-        ``{"notebook": str, "score": int, "max_score": int, "questions": [{"id": str,
-        "passed": bool, "points": int}, ...]}``, questions in answer-key order.
+        ``{"notebook": str, "variant": int, "score": int, "max_score": int,
+        "questions": [{"id": str, "passed": bool, "points": int}, ...]}``, questions in
+        answer-key order.
 
     Raises
     ------
     GradeError
         If the file cannot be read, is not a notebook, or its lesson has no answer key.
     """
-    return _grade(Path(path), _check_timeout(timeout))[0]
+    if variant is not None:
+        variant = check_variant(variant)
+    return _grade(Path(path), _check_timeout(timeout), variant)[0]
 
 
 def _table(report: dict[str, Any], checked: set[str], lesson: str) -> str:
     """A readable per-question table for one notebook."""
     keys = {q.id: q for q in questions_for(lesson)}
-    lines = [f"{report['notebook']}  (lesson {lesson})"]
+    lines = [f"{report['notebook']}  (lesson {lesson}, variant {report['variant']})"]
     width = max(len(row["id"]) for row in report["questions"])
     for row in report["questions"]:
         q = keys[row["id"]]
         result = "correct" if row["passed"] else "wrong" if row["id"] in checked else "not checked"
         points = f"{row['points']}/{q.points}"
-        lines.append(f"  {row['id']:<{width}}  {result:<11}  {points:>5}  {q.title}")
+        title = render(q.title, q.inputs_for(report["variant"]))
+        lines.append(f"  {row['id']:<{width}}  {result:<11}  {points:>5}  {title}")
     lines.append(f"  score: {_score(report['score'], report['max_score'])}")
     return "\n".join(lines)
 
@@ -235,7 +273,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="notebook(s) to grade")
     parser.add_argument("--json", action="store_true", help="print a JSON list of reports only")
+    parser.add_argument(
+        "--variant",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="grade against this variant (default: the one each notebook records)",
+    )
     args = parse_with_timeout(parser, argv)
+    if args.variant is not None and args.variant < 0:
+        parser.error(f"--variant must be an int >= 0, got {args.variant}")
 
     paths = [Path(p) for p in args.notebooks]
     try:  # fail fast, before spending minutes running kernels
@@ -247,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reports = []
     for path, lesson in zip(paths, lessons, strict=True):
         try:
-            report, checked, warnings = _grade(path, args.timeout)
+            report, checked, warnings = _grade(path, args.timeout, args.variant)
         except GradeError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -40,9 +40,9 @@ _TOKENS = {
     "llama-3-8b": 15e12, "llama-3-70b": 15e12,
 }
 _GPUS = {"A100-80GB": "bf16", "H100-SXM": "bf16"}
-# 01.4: not the lesson's two examples, and not the relative-position models (their extra
-# projection of the position encodings is lesson 09's topic).
-_NOT_IN_01_4 = ("gpt2", "llama-3-8b", "chinchilla-70b", "gopher-280b")
+# 01.4: not the lesson's examples (GPT-2, Llama 3 8B, GPT-3 in Table D.1), and not the
+# relative-position models (their extra projection of the encodings is lesson 09's topic).
+_NOT_IN_01_4 = ("gpt2", "llama-3-8b", "gpt3-175b", "chinchilla-70b", "gopher-280b")
 
 
 def _run(rng: random.Random) -> dict:
@@ -238,9 +238,9 @@ QUESTIONS: list[Question] = [
         kind="apply",
         text=(
             '`tm.MODELS["{{model}}"]` was pre-trained on $D = {{D:count}}$ tokens (model card).\n'
-            "Suppose it were trained on ${{n_gpus:tex}}$ GPUs that each deliver {{tflops}} TFLOP/s\n"
-            "of model FLOPs. With $C = 6ND$ ($N$ = `tm.param_count`) and no interruptions,\n"
-            "how long would the run take? Answer in **days**."
+            "Suppose it were trained on ${{n_gpus:tex}}$ GPUs that each deliver\n"
+            "{{tflops}} TFLOP/s of model FLOPs. With $C = 6ND$ ($N$ = `tm.param_count`) and\n"
+            "no interruptions, how long would the run take? Answer in **days**."
         ),
         inputs={"model": "llama-3-70b", "D": 15e12, "n_gpus": 6144, "tflops": 410},
         draw=_draw_days,
