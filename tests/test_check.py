@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 
 import trainmath.answers as answers
 from trainmath.answers import Question, lesson_of, question, questions_for, register
-from trainmath.check import UNITS_SLIPS, check, evaluate
+from trainmath.check import (
+    UNITS_SLIPS,
+    agree,
+    check,
+    current_variant,
+    evaluate,
+    inputs,
+    use_variant,
+)
 
 DATA = Path(__file__).parent / "data"
 sys.path.insert(0, str(DATA))
@@ -450,3 +458,135 @@ def test_unwritable_log_warns_but_does_not_raise(tmp_path, monkeypatch, capsys):
     assert checked("99.1", 1.2e20) is True
     captured = capsys.readouterr()
     assert captured.out.startswith("✅") and "could not write the grade log" in captured.err
+
+
+# --- inputs, variants and two-level hints (issue 11) -------------------------------------------
+
+VARIANT_Q = Question(
+    "96.1",
+    "Backward FLOPs of a {{m}}-token batch",
+    lambda m, k, n: 4 * m * k * n,
+    unit="FLOP",
+    kind="apply",
+    text="X is ${{m:tex}} \\times {{k}}$, W is ${{k}} \\times {{n}}$.",
+    inputs={"m": 2048, "k": 4096, "n": 11008},
+    draw=lambda rng: {
+        "m": rng.choice([512, 1024, 4096]), "k": 4096, "n": rng.choice([8192, 14336])
+    },
+    nudge="Which two gradients does the backward pass produce?",
+    hint="dX = dY·Wᵀ and dW = Xᵀ·dY, each 2·m·k·n FLOPs.",
+)
+
+
+@pytest.fixture
+def variant_key():
+    register("96_variants", [VARIANT_Q])
+    yield VARIANT_Q
+    use_variant(0)
+
+
+def test_inputs_follow_the_variant(variant_key):
+    use_variant(0)
+    m, k, n = inputs("96.1")
+    assert (m, k, n) == (2048, 4096, 11008)
+    assert inputs("96.1").m == 2048
+    use_variant(5)
+    assert inputs("96.1") == variant_key.inputs_for(5) != variant_key.inputs_for(0)
+    assert current_variant() == 5
+
+
+def test_variants_are_deterministic_and_differ_from_the_default(variant_key):
+    for seed in range(1, 30):
+        assert variant_key.inputs_for(seed) == variant_key.inputs_for(seed)
+        assert variant_key.inputs_for(seed) != variant_key.inputs_for(0)
+
+
+def test_check_grades_against_the_notebooks_variant(variant_key, capsys):
+    use_variant(3)
+    m, k, n = inputs("96.1")
+    check("96.1", 4 * m * k * n)
+    assert one_line(capsys).startswith("✅ 96.1 correct")
+    same = variant_key.inputs_for(0) == (m, k, n)
+    assert evaluate("96.1", 4 * m * k * n, variant=0).passed is same
+
+
+def test_hints_come_in_two_levels(variant_key, capsys):
+    use_variant(0)
+    check("96.1", 1.0)
+    first = one_line(capsys)
+    assert "Hint: Which two gradients" in first and "2·m·k·n" not in first
+    check("96.1", 2.0)
+    second = one_line(capsys)
+    assert "Hint: dX = dY·Wᵀ" in second
+    check("96.1", 3.0)
+    assert "Hint: dX = dY·Wᵀ" in one_line(capsys)
+    use_variant(1)  # a new variant starts over
+    check("96.1", 1.0)
+    assert "Which two gradients" in one_line(capsys)
+
+
+def test_the_grade_variant_overrides_the_notebooks(variant_key, tmp_path, monkeypatch, capsys):
+    log = tmp_path / "log.jsonl"
+    monkeypatch.setenv("TRAINMATH_GRADE_LOG", str(log))
+    monkeypatch.setenv("TRAINMATH_GRADE_VARIANT", "0")
+    use_variant(4)  # the notebook claims variant 4 and answers it
+    m, k, n = inputs("96.1")
+    check("96.1", 4 * m * k * n)
+    assert one_line(capsys).startswith("✅")  # the learner's own feedback
+    (record,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert record["variant"] == 0 and record["passed"] is False
+
+
+def test_agree_prints_or_raises(capsys):
+    agree(6.0, 6.0 + 1e-9, what="tm.x")
+    assert capsys.readouterr().out.strip() == "agrees with tm.x: 6"
+    with pytest.raises(AssertionError, match="by hand 6 but tm.x gives 7"):
+        agree(6.0, 7.0, what="tm.x")
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "3", True, None])
+def test_use_variant_rejects_bad_seeds(bad):
+    with pytest.raises((TypeError, ValueError), match="variant must be an int >= 0"):
+        use_variant(bad)
+
+
+def test_render_fills_placeholders_and_formats():
+    from trainmath.answers import render
+
+    values = {"m": 16384, "N": 175e9, "x": 0.4}
+    assert render("$m = {{m:tex}}$, {{m:,}}, {{N:count}}, {{x:.0%}}, {{ m }}", values) == (
+        "$m = 16{,}384$, 16,384, 175B, 40%, 16384"
+    )
+    assert render("\\frac{a}{b} stays", values) == "\\frac{a}{b} stays"
+    with pytest.raises(KeyError, match="not an input"):
+        render("{{nope}}", values)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"kind": "quiz"}, ValueError, "kind of 95.1 must be one of"),
+        ({"inputs": {"m": [1, 2]}}, TypeError, "must be a plain int, float, str or bool"),
+        ({"inputs": {"m": float("nan")}}, ValueError, "must be finite"),
+        ({"inputs": {"2m": 1}}, ValueError, "identifiers"),
+        ({"text": "{{missing}}"}, ValueError, "not one of its inputs"),
+        ({"draw": 3}, TypeError, "draw of 95.1 must be a callable"),
+        ({"expected": lambda other: 1}, TypeError, "must take its inputs"),
+        ({"expected": 4.0}, TypeError, "must be a callable of its inputs"),
+    ],
+)
+def test_bad_question_declarations_are_refused(kwargs, error, match):
+    fields = {
+        "expected": lambda m: 2 * m,
+        "inputs": {"m": 3},
+        "draw": lambda rng: {"m": rng.randint(4, 9)},
+    }
+    fields.update(kwargs)
+    with pytest.raises(error, match=match):
+        Question("95.1", "A question", **fields)
+
+
+def test_a_draw_with_the_wrong_keys_is_reported():
+    q = Question("95.1", "Q", lambda m: m, inputs={"m": 3}, draw=lambda rng: {"n": 4})
+    with pytest.raises(ValueError, match=r"draw of 95.1 must return the keys \['m'\]"):
+        q.inputs_for(1)

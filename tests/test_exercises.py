@@ -324,3 +324,77 @@ def test_kernel_tagged_cell_must_raise(tmp_path):
     root = make_root(tmp_path, ("99_demo.ipynb", nb))
     with pytest.raises(ExerciseError, match="cell 0 is tagged 'raises-exception' but ran"):
         build_exercise(root / "solutions" / "99_demo.ipynb", root / "exercises" / "99_demo.ipynb")
+
+
+# --- variants of the real course (issue 11) ------------------------------------------------------
+
+COURSE = Path(__file__).resolve().parents[1]
+
+
+def test_variant_rendering_is_deterministic_and_changes_the_numbers():
+    sol = nbformat.read(COURSE / "solutions" / "01_compute.ipynb", as_version=4)
+    a, b = make_exercise(sol, variant=7), make_exercise(sol, variant=7)
+    assert [c.source for c in a.cells] == [c.source for c in b.cells]
+    assert a.metadata["trainmath"] == {"lesson": "01_compute", "variant": 7}
+    shipped = make_exercise(sol, variant=0)
+    pairs = zip(a.cells, shipped.cells, strict=True)
+    changed = [i for i, (x, y) in enumerate(pairs) if x.source != y.source]
+    assert len(changed) >= 8  # question cells and the use_variant line
+    assert "use_variant(7)" in a.cells[1].source
+
+
+def test_committed_solutions_are_variant_zero_of_their_key():
+    from trainmath.exercises import render_variant
+
+    for path in sorted((COURSE / "solutions").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        fresh = render_variant(nb, 0)
+        assert [c.source for c in nb.cells] == [c.source for c in fresh.cells], path.name
+
+
+def test_a_question_cell_of_an_unknown_question_is_an_error():
+    nb = new_notebook(cells=[new_markdown_cell("", metadata={"trainmath": {"question": "01.99"}})])
+    nb.metadata["trainmath"] = {"lesson": "01_compute"}
+    with pytest.raises(ValueError, match="cell 0: unknown question id '01.99'"):
+        make_exercise(nb)
+
+
+def test_variant_usage_errors(capsys):
+    for argv, text in [
+        (["--variant", "3"], "--variant SEED and --out DIR go together"),
+        (["--solutions"], "--solutions needs --variant"),
+        (["--variant", "-1", "--out", "x"], "--variant must be an int >= 0"),
+        (["--check", "--variant", "1", "--out", "x"], "--check compares the committed"),
+    ]:
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert text in capsys.readouterr().err
+    assert main(["--variant", "1", "--out", "x", "--lesson", "42"]) == 2
+    assert "no lesson named '42'" in capsys.readouterr().err
+
+
+def test_practice_writes_a_new_variant(tmp_path, capsys):
+    from trainmath.exercises import practice
+
+    path = practice("01", variant=12, folder=tmp_path)
+    assert path == tmp_path / "01_compute_v12.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["trainmath"] == {"lesson": "01_compute", "variant": 12}
+    assert "use_variant(12)" in nb.cells[1].source
+    assert "variant 12" in capsys.readouterr().out
+    random_path = practice("01_compute", folder=tmp_path)
+    assert random_path.name.startswith("01_compute_v")
+
+
+def test_kernel_variant_cli_round_trip(tmp_path):
+    """--variant writes executed exercises and solutions; the grader honours a roster's seed."""
+    ex_dir, sol_dir = tmp_path / "ex", tmp_path / "sol"
+    assert main(["--variant", "5", "--out", str(ex_dir), "--lesson", "01"]) == 0
+    assert main(["--variant", "5", "--out", str(sol_dir), "--lesson", "01", "--solutions"]) == 0
+    solution, exercise = sol_dir / "01_compute.ipynb", ex_dir / "01_compute.ipynb"
+    assert nbformat.read(solution, as_version=4).metadata["trainmath"]["variant"] == 5
+    full = grade_notebook(solution)
+    assert full["variant"] == 5 and full["score"] == full["max_score"]
+    assert grade_notebook(exercise)["score"] == 0
+    other = grade_notebook(solution, variant=6)
+    assert other["variant"] == 6 and other["score"] < other["max_score"] / 2
