@@ -186,7 +186,8 @@ def optimal_tokens_per_param(flops: ArrayLike, fit: str | LossFit = "hoffmann") 
     Source: Hoffmann et al. 2022, Eq. 4 (see :func:`loss_optimal`). Unlike the fixed
     rule D = 20 N, the ratio drifts with the budget unless alpha = beta: as
     C^((alpha - beta)/(alpha + beta)), i.e. C^0.097 for the printed constants (93 at the
-    Gopher budget, 143 at 1e26 FLOPs) and C^-0.025 for the Epoch fit (about 18 to 20).
+    Gopher budget, 153 at 1e26 FLOPs) and C^-0.025 for the Epoch fit (20 at 1e22 FLOPs,
+    18 at the Gopher budget, 16 at 1e26 FLOPs).
 
     Parameters
     ----------
