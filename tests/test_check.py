@@ -283,6 +283,7 @@ def test_exact_and_atol_wording():
 # The unit a question must want for each direction of each slip to be named.
 SLIP_UNITS = {
     "GB vs GiB": ("GiB", "GB"),
+    "MB vs MiB": ("MiB", "MB"),
     "TB vs TiB": ("TiB", "TB"),
     "FLOP vs PFLOP/s-day": ("PFLOP/s-day", "FLOP"),
     "seconds vs days": ("days", "s"),

@@ -144,6 +144,14 @@ UNITS_SLIPS: tuple[_Slip, ...] = (
         small_if=lambda unit: bool(re.search(r"\bGB\b", unit)),
     ),
     _Slip(
+        "MB vs MiB",
+        2**20 / 1e6,
+        "looks like MB (10^6 B) where MiB (2^20 B) is wanted",
+        "looks like MiB (2^20 B) where MB (10^6 B) is wanted",
+        large_if=lambda unit: "MiB" in unit,
+        small_if=lambda unit: bool(re.search(r"\bMB\b", unit)),
+    ),
+    _Slip(
         "TB vs TiB",
         2**40 / 1e12,
         "looks like TB (10^12 B) where TiB (2^40 B) is wanted",
