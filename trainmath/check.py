@@ -19,21 +19,16 @@ Variants: an exercise notebook states its variant in its setup cell, ``use_varia
 From then on :func:`inputs` returns that variant's numbers for a question and
 :func:`check` judges against that variant's key.
 
-When the environment variable ``TRAINMATH_GRADE_LOG`` names a file, every check appends
-one JSON line ``{"id", "passed", "points", "max_points", "variant"}`` to it; ``python -m
-trainmath.grade`` uses this to score a notebook. ``TRAINMATH_GRADE_VARIANT``, when set,
-makes those lines judge against that variant instead (an instructor's roster overrides
-what a notebook claims).
+``check`` is feedback for the learner and nothing more: ``python -m trainmath.grade`` reads
+each answer back from the kernel and judges it in its own process with its own copy of the
+key, so nothing a notebook does to ``check`` can change a score.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
-import os
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -50,15 +45,8 @@ __all__ = [
     "current_variant",
     "agree",
     "Result",
-    "GRADE_LOG_ENV",
-    "GRADE_VARIANT_ENV",
     "UNITS_SLIPS",
 ]
-
-#: Environment variable naming the file that check results are appended to.
-GRADE_LOG_ENV = "TRAINMATH_GRADE_LOG"
-#: Environment variable with the variant that logged results are judged against.
-GRADE_VARIANT_ENV = "TRAINMATH_GRADE_VARIANT"
 
 # The variant this process's notebook works on, and wrong answers so far per question
 # (for the two-level hints).
@@ -325,10 +313,6 @@ def check(qid: str, answer: object) -> None:
     if not result.passed:
         _misses[key] = _misses.get(key, 0) + 1
     print(result.line)
-    graded = os.environ.get(GRADE_VARIANT_ENV, "").strip()
-    if graded.isdigit() and int(graded) != variant:
-        result = evaluate(qid, answer, variant=int(graded))
-    _record(result, int(graded) if graded.isdigit() else variant)
 
 
 def evaluate(qid: str, answer: object, variant: int = 0, attempt: int = 2) -> Result:
@@ -502,25 +486,3 @@ def _describe(answer: object) -> str:
     if isinstance(answer, np.ndarray):
         return f"an array of shape {answer.shape}"
     return f"{type(answer).__name__} ({text})"
-
-
-# --- recording -----------------------------------------------------------------------------
-
-
-def _record(result: Result, variant: int) -> None:
-    """Append the result to the grade log, if grading; a learner's run is never broken."""
-    path = os.environ.get(GRADE_LOG_ENV)
-    if not path:
-        return
-    record = {
-        "id": result.qid,
-        "passed": result.passed,
-        "points": result.points,
-        "max_points": result.max_points,
-        "variant": variant,
-    }
-    try:
-        with open(path, "a", encoding="utf-8") as log:
-            log.write(json.dumps(record) + "\n")
-    except OSError as exc:
-        print(f"warning: could not write the grade log {path!r}: {exc}", file=sys.stderr)
