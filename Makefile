@@ -22,7 +22,7 @@ help:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -e ".[test,measure,browser]"
+	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -e ".[test,measure,browser,instructor]"
 	touch $(STAMP)
 
 # JupyterLab refuses to run as root (containers, Binder-like images) without --allow-root.

@@ -44,6 +44,7 @@ __all__ = [
     "use_variant",
     "current_variant",
     "agree",
+    "grade",
     "Result",
     "UNITS_SLIPS",
 ]
@@ -313,6 +314,23 @@ def check(qid: str, answer: object) -> None:
     if not result.passed:
         _misses[key] = _misses.get(key, 0) + 1
     print(result.line)
+
+
+def grade(qid: str, answer: object) -> None:
+    """nbgrader's test of question ``qid``: silent when ``answer`` is right, else it raises.
+
+    The solution notebooks are nbgrader source notebooks; after each answer cell a locked
+    test cell calls this, so ``nbgrader autograde`` scores with the same key as ``check``.
+
+    Raises
+    ------
+    AssertionError
+        With the learner-facing line of :func:`check` (never the expected value), when the
+        answer is wrong in this notebook's variant.
+    """
+    result = evaluate(qid, answer, variant=_state["variant"], attempt=1)
+    if not result.passed:
+        raise AssertionError(result.line)
 
 
 def evaluate(qid: str, answer: object, variant: int = 0, attempt: int = 2) -> Result:

@@ -50,6 +50,7 @@ from trainmath.grade import (
     DEFAULT_TIMEOUT,
     KERNEL_ARGS,
     KERNEL_NAME,
+    answer_calls,
     kernel_env,
     lesson_of_notebook,
     parse_with_timeout,
@@ -58,6 +59,8 @@ from trainmath.grade import (
 __all__ = [
     "make_exercise",
     "render_variant",
+    "nbgrader_structure",
+    "is_test_cell",
     "practice",
     "differences",
     "execute_exercise",
@@ -75,6 +78,9 @@ MARKDOWN_END = "<!-- END SOLUTION -->"
 MARKDOWN_PLACEHOLDER = "*Write your answer here.*"
 RAISES_TAG = "raises-exception"
 _USE_VARIANT = re.compile(r"^(\s*)use_variant\(\s*\d+\s*\)", flags=re.MULTILINE)
+# nbgrader: after each answer cell, a locked test cell worth the question's points.
+TEST_CELL = 'grade("{qid}", {expr})'
+_NBGRADER_SCHEMA = 3
 
 _MARKDOWN_BLOCK = re.compile(
     re.escape(MARKDOWN_BEGIN) + r".*?" + re.escape(MARKDOWN_END), flags=re.DOTALL
@@ -140,6 +146,72 @@ def _question_source(cell: Mapping, variant: int, where: str) -> str | None:
     raise ValueError(f"{where}: part must be 'text' or 'discussion', got {part!r}")
 
 
+def _slug(qid: str) -> str:
+    return qid.replace(".", "_")  # nbgrader ids allow letters, digits, "_" and "-" only
+
+
+def _nbgrader(grade_id: str, *, solution=False, grade=False, locked=False, points=None) -> dict:
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked,
+            "schema_version": _NBGRADER_SCHEMA, "solution": solution}
+    if points is not None:
+        meta["points"] = points
+    return meta
+
+
+def is_test_cell(cell: Mapping) -> bool:
+    """Whether ``cell`` is one of nbgrader's autograded test cells."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.get("cell_type") == "code"
+
+
+def nbgrader_structure(nb: nbformat.NotebookNode) -> None:
+    """Give a course solution notebook nbgrader's structure, in place (idempotent).
+
+    Every answer cell (a code cell with a solution block) becomes an nbgrader solution cell
+    and is followed by a locked test cell ``grade("NN.k", answer)`` worth the question's
+    points; a Markdown answer (``<!-- BEGIN SOLUTION -->``) becomes a manually graded cell
+    of 0 points; every other cell is locked (read-only). Ids follow nbgrader's rules
+    (``answer_01_1``, ``test_01_1``, ``question_01_1``, ``setup``, ``text_N``).
+    """
+    old_tests = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if is_test_cell(c)}
+    cells = []
+    texts = 0
+    for index, cell in enumerate(nb.cells):
+        if is_test_cell(cell):
+            continue
+        source = _text(cell.source)
+        qid = cell.metadata.get("trainmath", {}).get("question")
+        if cell.cell_type == "code" and BEGIN_SOLUTION in source:
+            calls = list(dict(answer_calls(source)).items())
+            if not calls:
+                raise ValueError(f"cell {index}: an answer cell must end with check(\"NN.k\", ...)")
+            cell.metadata["nbgrader"] = _nbgrader(f"answer_{_slug(calls[0][0])}", solution=True)
+            cells.append(cell)
+            for test_qid, expr in calls:
+                grade_id = f"test_{_slug(test_qid)}"
+                test = old_tests.get(grade_id) or nbformat.v4.new_code_cell(id=grade_id)
+                test.source = TEST_CELL.format(qid=test_qid, expr=expr)
+                test.metadata["nbgrader"] = _nbgrader(
+                    grade_id, grade=True, locked=True, points=question(test_qid).points
+                )
+                cells.append(test)
+            continue
+        if cell.cell_type == "markdown" and MARKDOWN_BEGIN in source:
+            name = f"discussion_{_slug(qid)}" if qid else f"answer_text_{index}"
+            cell.metadata["nbgrader"] = _nbgrader(name, solution=True, grade=True, points=0)
+        else:
+            if qid and cell.metadata["trainmath"].get("part", "text") == "text":
+                name = f"question_{_slug(qid)}"
+            elif cell.cell_type == "code" and _USE_VARIANT.search(source):
+                name = "setup"
+            else:
+                texts += 1
+                name = f"text_{texts}"
+            cell.metadata["nbgrader"] = _nbgrader(name, locked=True)
+        cells.append(cell)
+    nb.cells = cells
+
+
 def render_variant(nb: nbformat.NotebookNode, variant: int = 0) -> nbformat.NotebookNode:
     """A copy of a solution notebook with its question cells and variant set to ``variant``.
 
@@ -171,6 +243,8 @@ def render_variant(nb: nbformat.NotebookNode, variant: int = 0) -> nbformat.Note
                 stated = True
     if questions and not stated:
         raise ValueError("no code cell calls use_variant(N); the setup cell must")
+    if questions:
+        nbgrader_structure(out)
     out.metadata.setdefault("trainmath", {})["variant"] = variant
     return out
 
@@ -220,7 +294,7 @@ def make_exercise(
             cell.outputs = []
             cell.execution_count = None
             cell.metadata.pop("execution", None)  # timing of the solution run
-            if blocks:
+            if blocks or is_test_cell(cell):  # a test cell fails until its question is answered
                 tags = cell.metadata.setdefault("tags", [])
                 if RAISES_TAG not in tags:
                     tags.append(RAISES_TAG)
@@ -391,29 +465,29 @@ def _fresh(solution: Path, variant: int = 0) -> nbformat.NotebookNode:
 
 
 def _stale_questions(solution: Path) -> list[str]:
-    """Question cells of a committed solution that differ from the key's variant 0."""
+    """How a committed solution differs from its key's variant 0 (question text, nbgrader)."""
     nb = _read(solution)
     try:
         fresh = render_variant(nb, 0)
     except (TypeError, ValueError) as exc:
         raise ExerciseError(f"{solution}: {exc}") from exc
-    return [
-        f"cell {index}: question text differs from the answer key (re-render it)"
-        for index, (a, b) in enumerate(zip(nb.cells, fresh.cells, strict=True))
-        if _text(a.source) != _text(b.source)
-    ]
+    if len(nb.cells) != len(fresh.cells):
+        return [f"{len(nb.cells)} cells, expected {len(fresh.cells)} (nbgrader test cells)"]
+    found = []
+    for index, (a, b) in enumerate(zip(nb.cells, fresh.cells, strict=True)):
+        if _text(a.source) != _text(b.source):
+            found.append(f"cell {index}: source differs from the answer key's (re-render it)")
+        elif a.metadata.get("nbgrader") != b.metadata.get("nbgrader"):
+            found.append(f"cell {index}: nbgrader metadata is stale (re-render it)")
+    return found
 
 
 def _rerender_solution(solution: Path) -> bool:
     """Write the key's variant-0 question text into ``solution``; True if it changed."""
     if not _stale_questions(solution):
         return False
-    nb = _read(solution)
-    fresh = render_variant(nb, 0)
-    for cell, new in zip(nb.cells, fresh.cells, strict=True):
-        cell.source = new.source
-    nb.metadata.setdefault("trainmath", {})["variant"] = 0
-    nbformat.write(nb, solution)
+    fresh = render_variant(_read(solution), 0)  # outputs kept; new test cells have none
+    nbformat.write(fresh, solution)
     return True
 
 
