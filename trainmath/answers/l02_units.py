@@ -15,19 +15,11 @@ import random
 
 import trainmath as tm
 from trainmath.answers import Question, sig
+from trainmath.answers._published import MEGATRON_TABLE1, runs
 
 __all__ = ["QUESTIONS"]
 
-# Published runs: parameters N and training tokens D as the papers state them.
-_RUNS = {
-    "Chinchilla": (70e9, 1.4e12, "Hoffmann et al. 2022, Table 1"),
-    "Gopher": (280e9, 300e9, "Hoffmann et al. 2022, Table 1"),
-    "OPT-175B": (175e9, 180e9, "Zhang et al. 2022 (OPT)"),
-    "BLOOM": (176e9, 366e9, "BigScience 2022 (BLOOM)"),
-    "LLaMA 65B": (65.2e9, 1.4e12, "Touvron et al. 2023 (LLaMA), Table 2"),
-    "Llama 2 70B": (70e9, 2.0e12, "Touvron et al. 2023 (Llama 2), Table 1"),
-    "Llama 3 70B": (70e9, 15e12, "Llama 3 paper, arXiv:2407.21783, Sec. 1"),
-}
+_RUNS = runs("Chinchilla", "Gopher", "OPT-175B", "BLOOM", "LLaMA 65B", "Llama 2 70B", "Llama 3 70B")
 
 # GPU-hours on A100-80GB that Touvron et al. 2023 (LLaMA), Table 15 report, with N and D from
 # LLaMA's Table 2 and the OPT and BLOOM papers. (LLaMA 7B, 82,432 hours, is left out: its
@@ -52,10 +44,8 @@ _THROUGHPUT = [
     *(
         (f"Megatron-LM's {b} B model on {n:,} A100s", "Narayanan et al. 2021, Table 1",
          "A100-80GB", t)
-        for b, n, t in [
-            (1.7, 32, 137), (3.6, 64, 138), (7.5, 128, 142), (39.1, 512, 138),
-            (76.1, 1024, 140), (145.6, 1536, 148), (310.1, 1920, 155), (529.6, 2520, 163),
-        ]
+        for b, n, t in MEGATRON_TABLE1
+        if b not in (18.4, 1008.0)
     ),
     ("Llama 3 405B on 16,384 H100s", "Llama 3 paper, arXiv:2407.21783, Table 4",
      "H100-SXM", 400),

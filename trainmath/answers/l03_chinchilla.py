@@ -14,22 +14,14 @@ import random
 
 import trainmath as tm
 from trainmath.answers import Question, log_uniform
+from trainmath.answers._published import runs
 
 __all__ = ["QUESTIONS"]
 
-# Published runs: parameters N and training tokens D as the papers state them.
-_RUNS = {
-    "GPT-3 175B": (175e9, 300e9, "Brown et al. 2020, Table 2.1"),
-    "Gopher": (280e9, 300e9, "Hoffmann et al. 2022, Table 1"),
-    "Chinchilla": (70e9, 1.4e12, "Hoffmann et al. 2022, Table 1"),
-    "OPT-175B": (175e9, 180e9, "Zhang et al. 2022 (OPT)"),
-    "BLOOM": (176e9, 366e9, "BigScience 2022 (BLOOM)"),
-    "LLaMA 7B": (6.7e9, 1.0e12, "Touvron et al. 2023 (LLaMA), Table 2"),
-    "LLaMA 13B": (13.0e9, 1.0e12, "Touvron et al. 2023 (LLaMA), Table 2"),
-    "LLaMA 65B": (65.2e9, 1.4e12, "Touvron et al. 2023 (LLaMA), Table 2"),
-    "Llama 2 70B": (70e9, 2.0e12, "Touvron et al. 2023 (Llama 2), Table 1"),
-    "Llama 3 70B": (70e9, 15e12, "Llama 3 paper, arXiv:2407.21783, Sec. 1"),
-}
+_RUNS = runs(
+    "GPT-3 175B", "Gopher", "Chinchilla", "OPT-175B", "BLOOM", "LLaMA 7B", "LLaMA 13B",
+    "LLaMA 65B", "Llama 2 70B", "Llama 3 70B",
+)
 
 # 03.8: presets trained on more tokens than compute-optimal, with the tokens their papers
 # state. Llama 3 8B is the lesson's worked example, so it is not drawn.

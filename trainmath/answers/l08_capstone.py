@@ -16,6 +16,7 @@ import random
 import trainmath as tm
 from trainmath import capstone
 from trainmath.answers import Question, log_uniform, sig
+from trainmath.answers._published import runs
 
 __all__ = ["QUESTIONS"]
 
@@ -24,18 +25,10 @@ __all__ = ["QUESTIONS"]
 _RENT = {"A100-80GB": (1.2, 2.2), "H100-SXM": (1.9, 3.5), "H200": (2.5, 4.2)}
 _MFUS = [0.32, 0.35, 0.38, 0.42, 0.45, 0.48]
 
-# Published runs: parameters N and training tokens D as the papers state them.
-_RUNS = {
-    "Chinchilla": (70e9, 1.4e12, "Hoffmann et al. 2022, Table 1"),
-    "Gopher": (280e9, 300e9, "Hoffmann et al. 2022, Table 1"),
-    "GPT-3 175B": (175e9, 300e9, "Brown et al. 2020, Table D.1"),
-    "OPT-175B": (175e9, 180e9, "Zhang et al. 2022 (OPT)"),
-    "BLOOM": (176e9, 366e9, "BigScience 2022 (BLOOM)"),
-    "LLaMA 65B": (65.2e9, 1.4e12, "Touvron et al. 2023 (LLaMA), Table 2"),
-    "Llama 2 70B": (70e9, 2.0e12, "Touvron et al. 2023 (Llama 2), Table 1"),
-    "Llama 3 8B": (8e9, 15e12, "Llama 3 model card"),
-    "Llama 3 70B": (70e9, 15e12, "Llama 3 model card"),
-}
+_RUNS = runs(
+    "Chinchilla", "Gopher", "GPT-3 175B", "OPT-175B", "BLOOM", "LLaMA 65B", "Llama 2 70B",
+    "Llama 3 8B", "Llama 3 70B",
+)
 # Splits whose tokens-per-parameter ratio 08.12 borrows: the runs above, and the split that
 # Llama 3's own scaling-law fit chose for its budget (the lesson's section 2 prints that one).
 _RATIOS = {
