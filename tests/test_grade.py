@@ -263,7 +263,7 @@ def test_kernel_stuck_cell_costs_only_its_question(tmp_path):
     report = graded(tmp_path, "while True:\n    pass", timeout=2)
     assert time.perf_counter() - started < 60
     assert passed(report) == ["99.2", "99.4"]
-    assert any("cell 1 stopped" in w or "cell limit" in w for w in report["warnings"]), report
+    assert any("cell 1 ran past the 2 s cell limit" in w for w in report["warnings"]), report
 
 
 def test_kernel_exit_keeps_earlier_answers_and_warns(tmp_path):
@@ -285,7 +285,7 @@ def test_kernel_memory_limit(tmp_path):
     )
     report = grade_notebook(path, limits=Limits(memory_bytes=2**30))
     assert passed(report) == ["99.4", "99.5"]
-    assert any("cell 2" in w and "MemoryError" in w for w in report["warnings"]), report
+    assert any("cell 2 ran out of memory" in w for w in report["warnings"]), report
 
 
 def test_kernel_notebook_time_limit_stops_the_kernel(tmp_path):
@@ -389,3 +389,23 @@ def test_answer_calls_reads_the_check_lines():
     assert answer_calls(src) == [("01.1", "x * 2"), ("01.3", "f(a, b=2)")]
     assert answer_calls("%time x = 1\ncheck('01.1', x)") == [("01.1", "x")]
     assert answer_calls("def (:") == []
+
+
+COURSE = Path(__file__).resolve().parents[1]
+
+
+def test_kernel_the_whole_course_as_one_class(tmp_path):
+    """Nine solutions and nine exercises in one batch, two at a time: full marks and 0."""
+    notebooks = [
+        *sorted((COURSE / "solutions").glob("*.ipynb")),
+        *sorted((COURSE / "exercises").glob("*.ipynb")),
+    ]
+    out = tmp_path / "class.csv"
+    assert main([*map(str, notebooks), "--jobs", "2", "--csv", str(out), "--json"]) == 0
+    rows = {r["notebook"]: r for r in csv.DictReader(out.open())}
+    assert len(rows) == len(notebooks) >= 18
+    for path in notebooks:
+        row = rows[str(path)]
+        want = row["maximum"] if path.parent.name == "solutions" else "0"
+        assert row["total"] == want, (path, row["warnings"])
+        assert row["warnings"] == "", (path, row["warnings"])

@@ -433,17 +433,12 @@ def _run(
                     reply = replies.get(index, {})
                     calls = answer_calls(cell.source)
                     if reply.get("status") == "error":
-                        what = f"{reply.get('ename', 'an error')}"
-                        if reply.get("ename") == "KeyboardInterrupt":
-                            what = f"it ran past the {limits.cell_timeout:g} s cell limit"
+                        problem = _cell_error(reply, cell_no, limits)
                         if calls:
-                            ids = ", ".join(dict.fromkeys(qid for qid, _ in calls))
-                            warnings.append(f"cell {cell_no} ({ids}) stopped: {what}")
                             for qid, _ in calls:
-                                answers[qid] = _Answer(problem=f"cell {cell_no} stopped: {what}",
-                                                       cell=cell_no)
-                        elif what.startswith("it ran past"):
-                            warnings.append(f"cell {cell_no} stopped: {what}")
+                                answers[qid] = _Answer(problem=problem, cell=cell_no)
+                        if reply.get("ename") in ("KeyboardInterrupt", "MemoryError"):
+                            warnings.append(problem)  # the limits are the notebook's business
                         continue
                     if calls:
                         for qid, answer in _fetch(client, calls).items():
@@ -460,6 +455,18 @@ def _run(
         finally:
             watchdog.done.set()
     return answers, warnings
+
+
+def _cell_error(reply: Mapping[str, Any], cell_no: int, limits: Limits) -> str:
+    """Why an answer cell gave no answer, naming the cell."""
+    name = reply.get("ename", "an error")
+    if name == "KeyboardInterrupt":
+        return f"cell {cell_no} ran past the {limits.cell_timeout:g} s cell limit"
+    if name == "MemoryError":
+        return f"cell {cell_no} ran out of memory (MemoryError, limit {_gb(limits.memory_bytes)})"
+    if name == "NotImplementedError":
+        return f"cell {cell_no} still holds the placeholder (NotImplementedError)"
+    return f"cell {cell_no} raised {name}"
 
 
 def _kernel_death(exc: Exception) -> str:
@@ -488,7 +495,8 @@ def _grade(path: Path, limits: Limits, variant: int | None) -> dict[str, Any]:
             row = {"id": q.id, "passed": False, "points": 0, "status": "not answered",
                    "line": "no answer was checked"}
         elif answer.problem:
-            row = {"id": q.id, "passed": False, "points": 0, "status": "wrong",
+            status = "not answered" if answer.problem.startswith("cell ") else "wrong"
+            row = {"id": q.id, "passed": False, "points": 0, "status": status,
                    "line": answer.problem}
         else:
             result = evaluate(q.id, answer.value, variant=variant, attempt=1)
