@@ -4,8 +4,12 @@ Prints, with its target next to each figure:
 
 1. calculator update latency, per calculator of ``trainmath.widgets.CALCULATORS``: the
    time from a control's new value to new numbers and a new PNG (the observer path a
-   browser change takes), Agg backend, replaying the interaction recipes of
-   ``tests/browser/calc_recipes.py`` back and forth; median < 50 ms, p95 < 150 ms;
+   browser change takes), Agg backend, (a) in the full sweep of
+   ``trainmath.widgets.recipes.sweep``: every control across its range, several values
+   each, once, as a learner trying everything would (fresh calculator, first visit of each
+   value); (b) replaying the browser tests' interaction recipes
+   (``trainmath.widgets.recipes.RECIPES``) back and forth; median < 50 ms, p95 < 150 ms
+   for each calculator in each;
 2. each lesson notebook's execution time in a fresh kernel (kernel start to shutdown, best
    of 3), and the whole course's, next to the floor measured in the same run (a fresh
    kernel that only runs the lessons' setup imports: trainmath, numpy, matplotlib.pyplot,
@@ -17,14 +21,13 @@ Prints, with its target next to each figure:
 Timings depend on the machine and its load: the load average before and after is printed
 with the figures. Exit status 1 when a target is missed (0 with ``--no-fail``).
 
-Usage: ``python bench/run.py [--rounds N] [--skip-notebooks] [--no-fail]``
+Usage: ``python bench/run.py [--rounds N] [--calculators KEYS] [--skip-notebooks] [--no-fail]``
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import os
 import platform
 import statistics
@@ -53,14 +56,6 @@ FLOOR_SOURCE = (
 )
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def p95(values: list[float]) -> float:
     """95th percentile, nearest rank (no interpolation: an observed value)."""
     ordered = sorted(values)
@@ -78,19 +73,63 @@ class Row:
 
 # -- 1. calculator latency ------------------------------------------------------------------
 
-def calculator_latency(key: str, rounds: int) -> dict:
-    """Time ``rounds`` passes over the recipe's good changes, each there and back again."""
-    recipes = _load("calc_recipes", ROOT / "tests" / "browser" / "calc_recipes.py")
+def timed_update(calc) -> float:
+    """Seconds one full ``calc.update()`` takes (compute, render, draw, PNG)."""
+    start = time.perf_counter()
+    calc.update()
+    return time.perf_counter() - start
+
+
+def _stats(wall: list[float], cpu: list[float], failed: int) -> dict:
+    return {
+        "n": len(wall),
+        "median": statistics.median(wall),
+        "p95": p95(wall),
+        "max": max(wall),
+        "cpu_median": statistics.median(cpu),
+        "failed": failed,
+    }
+
+
+def calculator_sweep(key: str) -> tuple[dict, str]:
+    """One pass of :func:`trainmath.widgets.recipes.sweep` over a fresh calculator, timed.
+
+    Returns the statistics and the slowest control with its slowest change.
+    """
     from trainmath.widgets import CALCULATORS
+    from trainmath.widgets.recipes import sweep
 
     calc = CALCULATORS[key]()
-    recipe = recipes.recipe_for(key, calc)
+    wall, cpu, failed = [], [], 0
+    worst = (0.0, "")
+    moves = sweep(calc)
+    while True:
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            name, value = next(moves)  # sets the control: observer -> update()
+        except StopIteration:
+            break
+        t1, c1 = time.perf_counter(), time.process_time()
+        wall.append(t1 - t0)
+        cpu.append(c1 - c0)
+        failed += calc.message.value != ""
+        worst = max(worst, (t1 - t0, f"{name} = {value!r}"))
+    return _stats(wall, cpu, failed), f"{worst[1]} ({worst[0] * 1e3:.0f} ms)"
+
+
+def calculator_latency(key: str, rounds: int) -> dict:
+    """Time ``rounds`` passes over the recipe's good changes, each there and back again."""
+    from trainmath.widgets import CALCULATORS
+    from trainmath.widgets.recipes import python_value, recipe_for
+
+    calc = CALCULATORS[key]()
+    recipe = recipe_for(key, calc)
     steps = [s for s in (*recipe.changes, recipe.fix) if s.control in calc.inputs]
     # Each step toggles its control between the step's value and the value before it.
     toggles = []
     for step in steps:
         control = calc.inputs[step.control]
-        toggles.append((control, recipes.python_value(control, step), control.value))
+        toggles.append((control, python_value(control, step), control.value))
     wall, cpu, failed = [], [], 0
     for r in range(rounds + 1):  # round 0 warms caches up and is not counted
         for control, new, old in toggles:
@@ -104,33 +143,47 @@ def calculator_latency(key: str, rounds: int) -> dict:
                     wall.append(t1 - t0)
                     cpu.append(c1 - c0)
                     failed += calc.message.value != ""
-    return {
-        "n": len(wall),
-        "median": statistics.median(wall),
-        "p95": p95(wall),
-        "max": max(wall),
-        "cpu_median": statistics.median(cpu),
-        "failed": failed,
-    }
+    return _stats(wall, cpu, failed)
 
 
-def bench_calculators(rounds: int) -> list[Row]:
-    from trainmath.widgets import CALCULATORS
+def _met(s: dict) -> bool:
+    return s["median"] < UPDATE_MEDIAN_S and s["p95"] < UPDATE_P95_S
 
-    print(f"\n## Calculator update latency (Agg; {rounds} rounds of each recipe's changes, "
-          "there and back)\n")
+
+def _row(key: str, s: dict, extra: str = "") -> str:
+    ms = {k: v * 1e3 for k, v in s.items() if k not in ("n", "failed")}
+    note = f" ({s['failed']} refused)" if s["failed"] else ""
+    return (f"| {key} | {s['n']}{note} | {ms['median']:.1f} ms | {ms['p95']:.1f} ms | "
+            f"{ms['max']:.1f} ms | {ms['cpu_median']:.1f} ms |{extra}")
+
+
+def bench_sweep(keys: list[str]) -> list[Row]:
+    print("\n## Calculator update latency, full sweep (Agg; every control across its range, "
+          "once, fresh calculator)\n")
+    print("Refused: changes the calculator answers with a message (a value out of range, a "
+          "dtype the device lacks); they are timed too.\n")
+    print("| calculator | updates | median | p95 | max | CPU median | slowest change |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    rows = []
+    for key in keys:
+        s, worst = calculator_sweep(key)
+        print(_row(key, s, f" {worst} |"))
+        rows.append(Row(f"sweep latency, {key}", f"median {s['median'] * 1e3:.0f} ms, "
+                        f"p95 {s['p95'] * 1e3:.0f} ms", "< 50 ms, < 150 ms", _met(s)))
+    return rows
+
+
+def bench_calculators(keys: list[str], rounds: int) -> list[Row]:
+    print(f"\n## Calculator update latency, browser recipes (Agg; {rounds} rounds of each "
+          "recipe's changes, there and back)\n")
     print("| calculator | updates | median | p95 | max | CPU median |")
     print("|---|---:|---:|---:|---:|---:|")
     rows = []
-    for key in CALCULATORS:
+    for key in keys:
         s = calculator_latency(key, rounds)
-        ms = {k: v * 1e3 for k, v in s.items() if k not in ("n", "failed")}
-        note = f" ({s['failed']} refused)" if s["failed"] else ""
-        print(f"| {key} | {s['n']}{note} | {ms['median']:.1f} ms | {ms['p95']:.1f} ms | "
-              f"{ms['max']:.1f} ms | {ms['cpu_median']:.1f} ms |")
-        met = s["median"] < UPDATE_MEDIAN_S and s["p95"] < UPDATE_P95_S
-        rows.append(Row(f"update latency, {key}", f"median {ms['median']:.0f} ms, "
-                        f"p95 {ms['p95']:.0f} ms", "< 50 ms, < 150 ms", met))
+        print(_row(key, s))
+        rows.append(Row(f"recipe latency, {key}", f"median {s['median'] * 1e3:.0f} ms, "
+                        f"p95 {s['p95'] * 1e3:.0f} ms", "< 50 ms, < 150 ms", _met(s)))
     return rows
 
 
@@ -217,9 +270,9 @@ def bench_import(runs: int) -> list[Row]:
 # -- 4. planner -------------------------------------------------------------------------------
 
 def bench_planner(repeat: int) -> list[Row]:
-    import trainmath as tm
+    import bench_planner as planner  # next to this script (its folder is on sys.path)
 
-    planner = _load("bench_planner", ROOT / "bench" / "bench_planner.py")
+    import trainmath as tm
     print(f"\n## Planner throughput (`tm.plan_layouts`, cases of bench/bench_planner.py, "
           f"best of {repeat})\n")
     print("| case | layouts | seconds | layouts/s |")
@@ -273,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10,
                         help="passes over each calculator's recipe (default 10)")
+    parser.add_argument("--calculators", default="",
+                        help="comma-separated keys of CALCULATORS to time (default: all)")
     parser.add_argument("--floor-runs", type=int, default=3,
                         help="floor kernels to time (best of; default 3)")
     parser.add_argument("--notebook-runs", type=int, default=3,
@@ -292,7 +347,16 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     rows += bench_import(args.import_runs)
     rows += bench_planner(args.planner_repeat)
-    rows += bench_calculators(args.rounds)
+    from trainmath.widgets import CALCULATORS
+
+    keys = [k for k in args.calculators.split(",") if k] or list(CALCULATORS)
+    unknown = sorted(set(keys) - set(CALCULATORS))
+    if unknown:
+        parser.error(f"unknown calculators {unknown}; known: {', '.join(CALCULATORS)}")
+    # The sweep first, in a process where no calculator has been used yet: each value it
+    # sets is then a learner's first visit (no cache of an earlier pass helps).
+    rows += bench_sweep(keys)
+    rows += bench_calculators(keys, args.rounds)
     if not args.skip_notebooks:
         rows += bench_notebooks(args.floor_runs, args.notebook_runs)
     print(f"\nLoad average at the end: {load()}")

@@ -33,3 +33,12 @@ def test_missing_dtype_and_unknown_name():
         tm.ACCELERATORS["V100"].peak("bf16")
     with pytest.raises(ValueError, match="H100-SXM"):
         tm.get_accelerator("B200")
+
+
+def test_peak_is_the_one_lookup_and_says_what_the_device_has():
+    with pytest.raises(ValueError, match=r"dtype 'bf16' is not available on the V100 .*fp32, fp16"):
+        tm.ACCELERATORS["V100"].peak("bf16")
+    with pytest.raises(TypeError, match="dtype must be a str"):
+        tm.ACCELERATORS["H100-SXM"].peak(16)
+    with pytest.raises(ValueError, match="not available on the TPU v4"):
+        tm.plan_training_run(1e23, accelerator="TPU v4", dtype="fp8")

@@ -146,3 +146,58 @@ def test_unknown_preset_lists_valid_names():
 def test_param_count_rejects_non_config():
     with pytest.raises(TypeError, match="cfg"):
         tm.param_count("gpt2")
+
+
+# --- the GPT-3 family (Brown et al. 2020, Table 2.1) --------------------------------------------
+
+# layers, d_model, heads (XL: 16 heads of 128, 13B: d_model 5120, see GPT3_FAMILY) and the
+# exact counts lesson 02 prints, which Table D.1 rounds to 125, 356, 760, 1,320, 2,650, 6,660,
+# 12,850 and 174,600 million.
+GPT3 = {
+    "gpt3-small": (12, 768, 12, 125_226_240),
+    "gpt3-medium": (24, 1024, 16, 355_871_744),
+    "gpt3-large": (24, 1536, 16, 760_300_032),
+    "gpt3-xl": (24, 2048, 16, 1_315_723_264),
+    "gpt3-2.7b": (32, 2560, 32, 2_651_553_280),
+    "gpt3-6.7b": (32, 4096, 32, 6_658_404_352),
+    "gpt3-13b": (40, 5120, 40, 12_853_386_240),
+    "gpt3-175b": (96, 12288, 96, 174_604_259_328),
+}
+
+
+@pytest.mark.parametrize("key", GPT3)
+def test_gpt3_family_is_table_2_1(key):
+    L, d, H, exact = GPT3[key]
+    cfg = tm.get_model(key)
+    assert cfg is tm.GPT3_FAMILY[key]
+    assert (cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.d_ff) == (L, d, H, 4 * d)
+    assert (cfg.vocab_size, cfg.seq_len, cfg.position, cfg.tied_embeddings) == (
+        50257, 2048, "learned", True)
+    assert cfg == tm.ModelConfig(L, d, H, 50257, seq_len=2048, name=cfg.name)
+    assert tm.param_count(cfg) == exact
+    assert cfg.name.startswith("GPT-3 ") and "Table 2.1" in cfg.source
+
+
+def test_gpt3_family_documents_the_two_misprints():
+    assert "24 heads" in tm.GPT3_FAMILY["gpt3-xl"].source
+    assert "5140" in tm.GPT3_FAMILY["gpt3-13b"].source
+    assert tm.MODELS["gpt3-175b"] is tm.GPT3_FAMILY["gpt3-175b"]
+    assert list(tm.GPT3_FAMILY) == list(GPT3)  # smallest first
+
+
+def test_preset_tables_are_read_only():
+    for table in (tm.MODELS, tm.GPT3_FAMILY, tm.ACCELERATORS, tm.FITS, tm.SCALING_EXPONENTS,
+                  tm.FORMATS):
+        with pytest.raises(TypeError):
+            table["mine"] = None
+    mine = dict(tm.MODELS)  # the documented way to extend them
+    mine["tiny"] = tm.ModelConfig(2, 64, 4, 100)
+    assert "tiny" not in tm.MODELS
+
+
+def test_model_shape_helpers_live_in_models():
+    from trainmath import capstone, models
+
+    assert capstone.ffn_hidden_dim is models.ffn_hidden_dim is tm.ffn_hidden_dim
+    assert capstone.llama_like_config is models.llama_like_config is tm.llama_like_config
+    assert capstone.flops_in_days is tm.units.flops_in_days is tm.flops_in_days

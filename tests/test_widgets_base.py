@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from trainmath.widgets import CALCULATORS, Calculator
-from trainmath.widgets._base import legend_key
+from trainmath.widgets._paste import legend_key
 
 
 def pixels(calc: Calculator) -> np.ndarray:
@@ -31,7 +31,7 @@ def drawn_without(shortcut: str, key: str, values: dict) -> Calculator:
 def drawn_live(key: str, values: dict) -> np.ndarray:
     """The PNG of a calculator of the same kind that freezes nothing, for ``values``."""
     calc = drawn_without("freeze", key, values)
-    assert not calc._frozen
+    assert not calc._paster.items
     return pixels(calc)
 
 
@@ -49,11 +49,11 @@ def drawn_live(key: str, values: dict) -> np.ndarray:
 )
 def test_frozen_legend_gives_the_same_pixels_as_a_live_one(key, changes):
     calc = CALCULATORS[key]()
-    assert calc._frozen, "this calculator should freeze its legend"
+    assert calc._paster.items, "this calculator should freeze its legend"
     assert np.array_equal(pixels(calc), drawn_live(key, calc.values()))
     for change in changes:
         assert calc.set(**change)
-        frozen = calc._frozen[0]
+        frozen = calc._paster.items[0]
         assert frozen.image is not None and frozen.image.get_visible()
         assert not frozen.artist.get_visible()  # pasted, not laid out again
         assert np.array_equal(pixels(calc), drawn_live(key, calc.values())), change
@@ -89,19 +89,27 @@ class _Toy(Calculator):
 
 def test_changed_legend_text_is_drawn_live_then_recaptured():
     calc = _Toy()
-    frozen = calc._frozen[0]
+    frozen = calc._paster.items[0]
     assert frozen.shown == legend_key(calc._legend)
     assert calc.set(x=2.0)
     assert frozen.shown[0] == ("line to 2",)
     assert not calc._legend.get_visible() and frozen.image.get_visible()
 
 
-def test_freezing_a_legend_inside_the_axes_is_refused():
+def test_freezing_a_legend_inside_the_axes_is_refused_in_the_widget():
     class Inside(_Toy):
         where = {"loc": "upper left"}
 
-    with pytest.raises(ValueError, match="overlaps an axes"):
-        Inside()
+    calc = Inside()  # no traceback: the widget says why, and draws the legend live
+    assert "overlaps an axes" in calc.message.value
+    assert not calc._paster.items and calc._legend.get_visible()
+    assert calc.set(x=2.0)  # from then on an ordinary live legend
+    assert calc.message.value == "" and calc._legend.get_visible()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Calculator, "freeze", lambda self, *args, **kwargs: None)
+        live = Inside()
+        assert live.set(x=2.0)
+    assert np.array_equal(pixels(calc), pixels(live))
 
 
 def test_a_legend_over_the_axes_can_be_frozen_when_asked_for():
@@ -110,10 +118,10 @@ def test_a_legend_over_the_axes_can_be_frozen_when_asked_for():
 
         def setup_figure(self, fig: Figure) -> None:
             super().setup_figure(fig)
-            self._frozen[0].over_axes = True
+            self._paster.items[0].over_axes = True
 
     calc = Over()
-    assert calc._frozen[0].image is not None and not calc._legend.get_visible()
+    assert calc._paster.items[0].image is not None and not calc._legend.get_visible()
 
 
 def test_freezing_anything_but_a_legend_needs_a_key():

@@ -17,9 +17,14 @@ __all__ = [
     "positive",
     "nonnegative",
     "positive_int",
+    "scalar_int",
     "fraction",
+    "flag",
+    "zero_stage",
+    "divides",
     "choice",
     "lookup",
+    "instance",
     "result",
 ]
 
@@ -96,6 +101,69 @@ def positive_int(name: str, value: Any, *, minimum: int = 1) -> int | np.ndarray
     if not np.all(np.asarray(out) >= minimum):
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return out
+
+
+def scalar_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    """A single integer >= ``minimum`` (not an array): a shape, a seed, a cluster size."""
+    out = positive_int(name, value, minimum=minimum)
+    if not isinstance(out, int):
+        raise TypeError(f"{name} must be a single integer >= {minimum}, got an array ({value!r})")
+    return out
+
+
+def flag(name: str, value: Any, *, allow_none: bool = False) -> bool | None:
+    """``True`` or ``False`` (or ``None`` with ``allow_none``); 0, 1 and "False" are refused."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, (bool, np.bool_)):
+        allowed = "True, False or None" if allow_none else "True or False"
+        raise TypeError(f"{name} must be {allowed}, got {type(value).__name__} ({value!r})")
+    return bool(value)
+
+
+def zero_stage(name: str, value: Any) -> int | np.ndarray:
+    """A ZeRO stage (Rajbhandari et al. 2019) 0, 1, 2 or 3, or an array of them.
+
+    0 is plain data parallelism; 1 shards the optimizer states, 2 also the gradients, 3 also
+    the weights. 1.5, -1 and 4 get the same message.
+    """
+    try:
+        out = positive_int(name, value, minimum=0)
+        ok = not np.any(np.asarray(out) > 3)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be a ZeRO stage 0, 1, 2 or 3, got {value!r}") from None
+    return out
+
+
+def divides(name: str, value: Any, of_name: str, of_value: Any, *, note: str = "") -> None:
+    """Check that the integer(s) ``value`` divide ``of_value`` (elementwise for arrays).
+
+    ``note`` is added to the message, e.g. ``"unless head_dim is given"``.
+    """
+    if np.any(np.asarray(of_value) % np.asarray(value)):
+        extra = f" {note}" if note else ""
+        raise ValueError(
+            f"{name} must divide {of_name}{extra} (got {name}={value!r}, {of_name}={of_value!r})"
+        )
+
+
+def instance(name: str, value: Any, cls: type) -> Any:
+    """``value`` itself when it is a ``cls`` (a ModelConfig, an Accelerator), else a TypeError.
+
+    The message says how to get one when the class has an ``EXAMPLE`` attribute, e.g.
+    ``"tm.get_model('gpt2')"``.
+    """
+    if not isinstance(value, cls):
+        example = getattr(cls, "EXAMPLE", "")
+        how = f" (e.g. {example})" if example else ""
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise TypeError(
+            f"{name} must be a trainmath.{cls.__name__}{how}, got {type(value).__name__} ({shown})"
+        )
+    return value
 
 
 def choice(name: str, value: Any, allowed: Iterable[str]) -> str:

@@ -8,8 +8,10 @@ choice, since nvidia-smi reports 81,559 MiB (79.6 GiB) for the card.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import ClassVar
 
 from trainmath import _validate as v
 
@@ -36,9 +38,27 @@ class Accelerator:
     bandwidth: float | None
     source: str = field(default="", compare=False)
 
+    #: How to get one, for the message of a function given something else (not a field).
+    EXAMPLE: ClassVar[str] = "tm.ACCELERATORS['H100-SXM'] or tm.get_accelerator('H100-SXM')"
+
     def peak(self, dtype: str = "bf16") -> float:
-        """Dense peak FLOP/s in ``dtype``; ValueError lists the dtypes this device has."""
-        return float(v.lookup(f"dtype for {self.name}", dtype, self.peak_flops))
+        """Dense peak FLOP/s in ``dtype``, the one place a peak is looked up.
+
+        A dtype the device has no peak for (a V100 has no bf16) raises a ValueError that
+        lists the dtypes it has.
+        """
+        have = ", ".join(self.peak_flops)
+        if not isinstance(dtype, str):
+            raise TypeError(
+                f"dtype must be a str, one of {have} on the {self.name}, "
+                f"got {type(dtype).__name__} ({dtype!r})"
+            )
+        if dtype not in self.peak_flops:
+            raise ValueError(
+                f"dtype {dtype!r} is not available on the {self.name} "
+                f"(it has dense peaks for {have}); choose one of those"
+            )
+        return float(self.peak_flops[dtype])
 
 
 def _acc(name, peaks_tflops, memory_gb, bandwidth_gbs, source) -> Accelerator:
@@ -47,7 +67,8 @@ def _acc(name, peaks_tflops, memory_gb, bandwidth_gbs, source) -> Accelerator:
     return Accelerator(name, peaks, memory_gb * 1e9, bw, source)
 
 
-ACCELERATORS: dict[str, Accelerator] = {
+#: Presets, read-only (copy with ``dict(tm.ACCELERATORS)`` to add your own).
+ACCELERATORS: Mapping[str, Accelerator] = MappingProxyType({
     "V100": _acc(
         "V100", {"fp32": 15.7, "fp16": 125}, 32, 900,
         "NVIDIA V100 data sheet (SXM2 32 GB); no bf16 support",
@@ -74,7 +95,7 @@ ACCELERATORS: dict[str, Accelerator] = {
         "TPU v4", {"bf16": 275}, 32, 1200,
         "Jouppi et al. 2023 (TPU v4), Table 1; Google Cloud TPU v4 docs",
     ),
-}
+})
 
 
 def get_accelerator(name_or_acc) -> Accelerator:

@@ -18,8 +18,9 @@ each layer's input, 2sbh.
 
 :func:`activation_memory_breakdown` returns the same bytes tensor by tensor
 (:data:`ACTIVATION_TERMS` describes each one); :func:`selective_recompute_saving`,
-:func:`attention_score_crossover` and :func:`recompute_flops_overhead` give the numbers
-that decide between the recomputation strategies.
+:func:`attention_score_crossover` and :func:`trainmath.compute.recompute_flops_overhead`
+(FLOPs live in :mod:`trainmath.compute`) give the numbers that decide between the
+recomputation strategies.
 """
 
 from __future__ import annotations
@@ -39,8 +40,6 @@ __all__ = [
     "activation_memory_breakdown",
     "selective_recompute_saving",
     "attention_score_crossover",
-    "RECOMPUTE_CONVENTIONS",
-    "recompute_flops_overhead",
 ]
 
 RECOMPUTE = ("none", "selective", "full")
@@ -90,11 +89,9 @@ def activation_memory_per_layer(
     h = v.positive_int("d_model", d_model)
     a = v.positive_int("n_heads", n_heads)
     t = v.positive_int("tp", tp)
-    if not isinstance(sequence_parallel, bool):
-        raise TypeError(f"sequence_parallel must be True or False, got {sequence_parallel!r}")
+    v.flag("sequence_parallel", sequence_parallel)
     v.choice("recompute", recompute, RECOMPUTE)
-    if np.any(np.asarray(a) % np.asarray(t)):
-        raise ValueError(f"tp must divide n_heads (got tp={tp!r}, n_heads={n_heads!r})")
+    v.divides("tp", tp, "n_heads", n_heads)
     s, b, h, a, t = (np.asarray(x, dtype=float) for x in (s, b, h, a, t))
     sbh = s * b * h
     if recompute == "full":
@@ -249,13 +246,11 @@ def activation_memory_breakdown(
     h = v.positive_int("d_model", d_model)
     a = v.positive_int("n_heads", n_heads)
     t = v.positive_int("tp", tp)
-    for name, flag in (("sequence_parallel", sequence_parallel), ("dropout", dropout)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    v.flag("sequence_parallel", sequence_parallel)
+    v.flag("dropout", dropout)
     v.choice("recompute", recompute, RECOMPUTE)
     nbytes = v.positive("act_bytes", act_bytes)
-    if np.any(np.asarray(a) % np.asarray(t)):
-        raise ValueError(f"tp must divide n_heads (got tp={tp!r}, n_heads={n_heads!r})")
+    v.divides("tp", tp, "n_heads", n_heads)
     s, b, h, a, t = (np.asarray(x, dtype=float) for x in (s, b, h, a, t))
     units = {"sbh": s * b * h, "as2b": a * s * s * b}
 
@@ -343,65 +338,7 @@ def attention_score_crossover(d_model, n_heads, *, tp=1, sequence_parallel=False
     h = v.positive_int("d_model", d_model)
     a = v.positive_int("n_heads", n_heads)
     t = v.positive_int("tp", tp)
-    if not isinstance(sequence_parallel, bool):
-        raise TypeError(f"sequence_parallel must be True or False, got {sequence_parallel!r}")
-    if np.any(np.asarray(a) % np.asarray(t)):
-        raise ValueError(f"tp must divide n_heads (got tp={tp!r}, n_heads={n_heads!r})")
+    v.flag("sequence_parallel", sequence_parallel)
+    v.divides("tp", tp, "n_heads", n_heads)
     h, a, t = (np.asarray(x, dtype=float) for x in (h, a, t))
     return v.result(_linear_coefficient(t, sequence_parallel) * h * t / (5 * a))
-
-
-#: How to count the extra FLOPs of recomputation (see :func:`recompute_flops_overhead`).
-RECOMPUTE_CONVENTIONS = ("redone", "korthikanti")
-
-
-def recompute_flops_overhead(cfg, seq_len=None, recompute: str = "selective", *,
-                             convention: str = "redone"):
-    """Extra FLOPs of activation recomputation, as a fraction of the model's FLOPs.
-
-    Two counts, both worth knowing:
-
-    * ``"redone"``: the work actually repeated in the backward pass,
-      :func:`trainmath.compute.recompute_flops_per_token` over
-      :func:`trainmath.compute.flops_per_token` (PaLM's count). Selective recomputation
-      repeats the forward QK^T and attention-over-V, ``4 L (H h_d) s`` per token: 0.9 %
-      for GPT-3 175B at s = 2048. Full recomputation repeats the whole forward pass of
-      the layers: about 33 %.
-    * ``"korthikanti"``: the paper's count (Korthikanti et al. 2022, Sec. 5 and App. A),
-      relative to its model FLOPs ``72 B L s h^2 (1 + s/(6h) + V/(12hL))`` (Eq. 7).
-      Selective recomputation is charged the whole attention term once more,
-      ``(s/(6h)) / (1 + s/(6h) + V/(12hL))``, i.e. forward *and* backward of QK^T and
-      attention-over-V: 2.7 % for GPT-3, three times the work redone. Full recomputation:
-      ``96(1 + s/(6h) + V/(16hL)) / (72(1 + s/(6h) + V/(12hL))) - 1`` (Narayanan et al.
-      2021, Eq. 3 over Eq. 7), about 33 %.
-
-    Parameters
-    ----------
-    cfg : ModelConfig
-    seq_len : int or array, optional
-        Sequence length s (defaults to ``cfg.seq_len``).
-    recompute : {"none", "selective", "full"}
-    convention : {"redone", "korthikanti"}
-
-    Assumptions: matmul FLOPs only (softmax, dropout and norms recomputed for free); the
-    Megatron count assumes a GPT-style layer (d_ff = 4h, no GQA) and uses ``d_model`` as h.
-    """
-    from trainmath.compute import flops_per_token, megatron_model_flops, recompute_flops_per_token
-    from trainmath.models import ModelConfig
-
-    if not isinstance(cfg, ModelConfig):
-        raise TypeError(f"cfg must be a trainmath.ModelConfig, got {type(cfg).__name__}")
-    s = cfg.seq_len if seq_len is None else v.positive_int("seq_len", seq_len)
-    v.choice("recompute", recompute, RECOMPUTE)
-    v.choice("convention", convention, RECOMPUTE_CONVENTIONS)
-    s_arr = np.asarray(s, dtype=float)
-    if recompute == "none":
-        return v.result(0.0 * s_arr)
-    if convention == "redone":
-        extra = recompute_flops_per_token(cfg, s, recompute)
-        return v.result(np.asarray(extra) / np.asarray(flops_per_token(cfg, s)))
-    L, h, V = cfg.n_layers, cfg.d_model, cfg.vocab_size
-    model = np.asarray(megatron_model_flops(1, s, L, h, V))
-    if recompute == "selective":
-        return v.result(12.0 * L * s_arr**2 * h / model)  # 72 L s h^2 * s/(6h), once more
-    return v.result(np.asarray(megatron_model_flops(1, s, L, h, V, recompute=True)) / model - 1)

@@ -14,7 +14,6 @@ is new physics, only bookkeeping, with its assumptions written down.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -31,9 +30,11 @@ from trainmath.chinchilla import (
     loss_optimal,
 )
 from trainmath.compute import training_flops, training_time
-from trainmath.models import ModelConfig, param_count
-from trainmath.units import SECONDS_PER_DAY, budget_to_flops, cost, flops_from_rate, gpu_hours
+from trainmath.models import ffn_hidden_dim, llama_like_config
+from trainmath.units import SECONDS_PER_DAY, budget_to_flops, cost, flops_in_days, gpu_hours
 
+# ffn_hidden_dim, llama_like_config (model shapes) and flops_in_days (a unit conversion) live
+# in models and units; they stay importable from here, where lesson 08 first uses them.
 __all__ = [
     "PLAN_RULES",
     "LLAMA3_405B_RUN",
@@ -69,176 +70,6 @@ LLAMA3_405B_RUN = MappingProxyType({
     "scaling_law_n_params": 402e9,
     "scaling_law_n_tokens": 16.55e12,
 })
-
-
-def ffn_hidden_dim(d_model, ffn_multiplier=1.3, multiple_of=1024):
-    """Width of a Llama SwiGLU MLP, with Meta's rounding rule.
-
-    Start from the 4d of a GELU MLP, take 2/3 of it (three SwiGLU matrices then hold as many
-    weights as two GELU ones, Shazeer 2020), scale by ``ffn_multiplier``, and round *up* to
-    a multiple of ``multiple_of``::
-
-        h = int(2 * 4d / 3); h = int(ffn_multiplier * h); h = multiple_of * ceil(h / multiple_of)
-
-    Source: Meta's reference implementation (github.com/meta-llama/llama3, ``llama/model.py``,
-    ``FeedForward``) and the released ``params.json`` files: Llama 3 8B (d 4096, x1.3,
-    multiple 1024) -> 14,336; 70B (8192, x1.3, 4096) -> 28,672; 405B (16384, x1.2, 4096)
-    -> 53,248; Llama 2 7B (4096, no multiplier, 256) -> 11,008.
-
-    Parameters
-    ----------
-    d_model : int or array
-        Hidden size d.
-    ffn_multiplier : float
-        Meta's ``ffn_dim_multiplier`` (1.0 for "none").
-    multiple_of : int
-        Rounding granule.
-
-    Returns
-    -------
-    int or array of int
-    """
-    d = v.positive_int("d_model", d_model)
-    mult = v.positive("ffn_multiplier", ffn_multiplier)
-    m = v.positive_int("multiple_of", multiple_of)
-    h = np.floor(np.floor(2 * 4 * np.asarray(d, dtype=np.int64) / 3) * mult).astype(np.int64)
-    out = m * ((h + m - 1) // m)
-    return int(out) if np.ndim(out) == 0 else out
-
-
-def _llama_config(d: int, n_layers: int, *, head_dim, n_kv_heads, vocab_size, seq_len,
-                  ffn_multiplier, ffn_multiple, name) -> ModelConfig:
-    return ModelConfig(
-        n_layers, d, d // head_dim, vocab_size,
-        d_ff=ffn_hidden_dim(d, ffn_multiplier, ffn_multiple), n_kv_heads=n_kv_heads,
-        head_dim=head_dim, seq_len=seq_len, mlp="swiglu", norm="rmsnorm", bias=False,
-        tied_embeddings=False, position="rope", name=name,
-        source="trainmath.capstone.llama_like_config (Llama 3 recipe, scaled)",
-    )
-
-
-def llama_like_config(
-    n_params,
-    *,
-    aspect_ratio=128.0,
-    head_dim: int = 128,
-    n_kv_heads: int = 8,
-    vocab_size: int = 128256,
-    seq_len: int = 8192,
-    ffn_multiplier=1.3,
-    ffn_multiple: int = 1024,
-    name: str | None = None,
-) -> ModelConfig:
-    """A plausible Llama-3-style shape with about ``n_params`` parameters.
-
-    The recipe of the Llama 3 family (Llama 3 paper, arXiv:2407.21783, Table 3): RMSNorm,
-    rotary positions, no biases, an untied LM head, SwiGLU with :func:`ffn_hidden_dim`,
-    grouped-query attention with 8 KV heads of size 128, a 128,256-token vocabulary. The
-    width d is a multiple of ``head_dim * n_kv_heads`` (1024) so that the heads split into
-    whole KV groups; among those widths the one whose depth comes closest to
-    ``d / L = aspect_ratio`` is chosen, and then the number of layers L that brings
-    :func:`trainmath.models.param_count` closest to ``n_params``.
-
-    Real models sit at d/L of about 100 to 130 (Llama 3 8B 128, 70B 102, 405B 130; Llama 2
-    7B 128). With the defaults, Llama 3 8B's count gives back exactly its shape
-    (32 layers, d 4096, d_ff 14,336).
-
-    Parameters
-    ----------
-    n_params : float
-        Target parameter count (a single number).
-    aspect_ratio : float
-        Wanted d_model / n_layers.
-    head_dim, n_kv_heads, vocab_size, seq_len : int
-        Head size, key/value heads, vocabulary, pre-training context.
-    ffn_multiplier, ffn_multiple
-        As in :func:`ffn_hidden_dim` (Llama 3 8B/70B use 1.3; 405B 1.2 with 4096).
-    name : str, optional
-        Display name (default ``"Llama-like <N>"``).
-
-    Returns
-    -------
-    ModelConfig
-        Its ``param_count`` is within half a layer of the target: about 1.5 % for models of
-        a few billion parameters, less for larger ones.
-
-    Raises
-    ------
-    ValueError
-        If ``n_params`` is too small to hold the embeddings and one layer at the smallest
-        width (the message gives the minimum).
-    """
-    n = v.positive("n_params", n_params)
-    if np.ndim(n):
-        raise TypeError("n_params must be a single number (one model), got an array")
-    r = v.positive("aspect_ratio", aspect_ratio)
-    hd = _scalar("head_dim", head_dim)
-    kv = _scalar("n_kv_heads", n_kv_heads)
-    V = _scalar("vocab_size", vocab_size)
-    s = _scalar("seq_len", seq_len)
-    mult = float(v.positive("ffn_multiplier", ffn_multiplier))
-    granule = _scalar("ffn_multiple", ffn_multiple)
-    if name is not None and not isinstance(name, str):
-        raise TypeError(f"name must be a str, got {type(name).__name__}")
-    kw = dict(head_dim=hd, n_kv_heads=kv, vocab_size=V, seq_len=s, ffn_multiplier=mult,
-              ffn_multiple=granule, name=name or f"Llama-like {fmt.count(n)}")
-
-    step = hd * kv
-    best = None
-    for k in range(1, 1025):  # widths up to 1024 granules (d = 1,048,576 with the defaults)
-        d = k * step
-        one = param_count(_llama_config(d, 1, **kw))
-        two = param_count(_llama_config(d, 2, **kw))
-        per_layer, fixed = two - one, 2 * one - two
-        depth = (n - fixed) / per_layer
-        if depth < 0.5:
-            break
-        miss = abs(math.log(d / depth / r))
-        if best is None or miss < best[0]:
-            best = (miss, d, max(1, round(depth)))
-        if d / depth > r:  # d / L only grows with d from here on
-            break
-    if best is None:
-        smallest = param_count(_llama_config(step, 1, **kw))
-        raise ValueError(
-            f"n_params must be at least about {smallest:.3g} for a Llama-like model with "
-            f"vocab_size={V} (embeddings + one layer at d = {step}), got {n_params!r}"
-        )
-    return _llama_config(best[1], best[2], **kw)
-
-
-def _scalar(name: str, value) -> int:
-    out = v.positive_int(name, value)
-    if not isinstance(out, int):
-        raise TypeError(f"{name} must be a single integer, got an array")
-    return out
-
-
-def flops_in_days(days, n_gpus, peak_flops, mfu=1.0):
-    """FLOPs a cluster delivers in ``days``: ``C = n_gpus * peak * MFU * days * 86400``.
-
-    The inverse of :func:`trainmath.compute.training_time` (C = tau T, Kaplan et al. 2020,
-    Sec. 2.1): what a time budget on a given cluster buys.
-
-    Parameters
-    ----------
-    days : float or array
-        Wall-clock days of training, > 0.
-    n_gpus : int or array
-        Accelerators.
-    peak_flops : float or array
-        Dense peak FLOP/s of one accelerator in the training dtype.
-    mfu : float or array
-        Model FLOPs utilisation in (0, 1].
-
-    Assumptions: the utilisation holds for the whole time (no restarts or idle days unless
-    folded into ``mfu``).
-    """
-    d = v.positive("days", days)
-    n = v.positive_int("n_gpus", n_gpus)
-    peak = v.positive("peak_flops", peak_flops)
-    u = v.fraction("mfu", mfu)
-    return flops_from_rate(n * peak * u, d * SECONDS_PER_DAY)
 
 
 def min_gpus_for_model_states(n_params, gpu_memory_bytes, *, bytes_per_param=16.0,

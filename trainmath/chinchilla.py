@@ -19,7 +19,9 @@ extrapolations, and absolute losses do not transfer to other data sets or tokeni
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -74,12 +76,12 @@ CHINCHILLA_TABLE3: tuple[tuple[float, float, float], ...] = (
 #: Exponents (a, b) of N_opt ∝ C^a and D_opt ∝ C^b, Hoffmann et al. 2022, Table 2.
 #: Kaplan et al. 2020 put most of a larger budget into parameters; all three
 #: Chinchilla approaches split it about evenly.
-SCALING_EXPONENTS: dict[str, tuple[float, float]] = {
+SCALING_EXPONENTS: Mapping[str, tuple[float, float]] = MappingProxyType({
     "Chinchilla Approach 1 (fixed model sizes)": (0.50, 0.50),
     "Chinchilla Approach 2 (IsoFLOP profiles)": (0.49, 0.51),
     "Chinchilla Approach 3 (parametric fit)": (0.46, 0.54),
     "Kaplan et al. 2020": (0.73, 0.27),
-}
+})
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ class LossFit:
     source: str
 
 
-FITS: dict[str, LossFit] = {
+FITS: Mapping[str, LossFit] = MappingProxyType({
     "hoffmann": LossFit(
         1.69, 406.4, 410.7, 0.34, 0.28,
         "Hoffmann et al. 2022, App. D.2, Eq. 10 (constants as printed, rounded)",
@@ -109,7 +111,7 @@ FITS: dict[str, LossFit] = {
         1.8172, 482.01, 2085.43, 0.3478, 0.3658,
         "Besiroglu et al. 2024 (Epoch AI), arXiv:2404.10102, replication of Approach 3",
     ),
-}
+})
 
 
 def chinchilla_optimal(

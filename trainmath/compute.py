@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainmath import _validate as v
+from trainmath.activations import RECOMPUTE
 from trainmath.models import ModelConfig, matmul_params
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "achieved_flops_per_gpu",
     "megatron_model_flops",
     "recompute_flops_per_token",
+    "RECOMPUTE_CONVENTIONS",
+    "recompute_flops_overhead",
 ]
 
 
@@ -57,11 +60,9 @@ def flops_per_token(cfg: ModelConfig, seq_len=None, *, causal: bool = False):
     Only matmuls are counted (softmax, norms, activations and biases are O(d) per token
     and neglected); no activation recomputation (that is hardware FLOPs, not model FLOPs).
     """
-    if not isinstance(cfg, ModelConfig):
-        raise TypeError(f"cfg must be a trainmath.ModelConfig, got {type(cfg).__name__}")
+    v.instance("cfg", cfg, ModelConfig)
     s = _seq(cfg, seq_len)
-    if not isinstance(causal, bool):
-        raise TypeError(f"causal must be True or False, got {causal!r}")
+    v.flag("causal", causal)
     attention = 12.0 * cfg.n_layers * cfg.attn_dim * s
     if causal:
         attention = attention / 2
@@ -161,8 +162,7 @@ def megatron_model_flops(batch, seq_len, n_layers, d_model, vocab_size, *, recom
     L = v.positive("n_layers", n_layers)
     h = v.positive("d_model", d_model)
     V = v.positive("vocab_size", vocab_size)
-    if not isinstance(recompute, bool):
-        raise TypeError(f"recompute must be True or False, got {recompute!r}")
+    v.flag("recompute", recompute)
     if recompute:
         return v.result(96.0 * b * s * L * h**2 * (1 + s / (6 * h) + V / (16 * L * h)))
     return v.result(72.0 * b * s * L * h**2 * (1 + s / (6 * h) + V / (12 * h * L)))
@@ -182,10 +182,7 @@ def recompute_flops_per_token(cfg: ModelConfig, seq_len=None, recompute: str = "
       attention term s/(6h) again (forward and backward); we count only the work redone.
     * ``"none"``: 0.
     """
-    from trainmath.activations import RECOMPUTE
-
-    if not isinstance(cfg, ModelConfig):
-        raise TypeError(f"cfg must be a trainmath.ModelConfig, got {type(cfg).__name__}")
+    v.instance("cfg", cfg, ModelConfig)
     s = _seq(cfg, seq_len)
     v.choice("recompute", recompute, RECOMPUTE)
     attention_fwd = 4.0 * cfg.n_layers * cfg.attn_dim * s
@@ -195,3 +192,54 @@ def recompute_flops_per_token(cfg: ModelConfig, seq_len=None, recompute: str = "
         return v.result(attention_fwd)
     layer_weights = matmul_params(cfg) - cfg.vocab_size * cfg.d_model
     return v.result(2.0 * layer_weights + attention_fwd)
+
+
+#: How to count the extra FLOPs of recomputation (see :func:`recompute_flops_overhead`).
+RECOMPUTE_CONVENTIONS = ("redone", "korthikanti")
+
+
+def recompute_flops_overhead(cfg, seq_len=None, recompute: str = "selective", *,
+                             convention: str = "redone"):
+    """Extra FLOPs of activation recomputation, as a fraction of the model's FLOPs.
+
+    Two counts, both worth knowing:
+
+    * ``"redone"``: the work actually repeated in the backward pass,
+      :func:`recompute_flops_per_token` over :func:`flops_per_token` (PaLM's count).
+      Selective recomputation repeats the forward QK^T and attention-over-V,
+      ``4 L (H h_d) s`` per token: 0.9 % for GPT-3 175B at s = 2048. Full recomputation
+      repeats the whole forward pass of the layers: about 33 %.
+    * ``"korthikanti"``: the paper's count (Korthikanti et al. 2022, Sec. 5 and App. A),
+      relative to its model FLOPs ``72 B L s h^2 (1 + s/(6h) + V/(12hL))`` (Eq. 7).
+      Selective recomputation is charged the whole attention term once more,
+      ``(s/(6h)) / (1 + s/(6h) + V/(12hL))``, i.e. forward *and* backward of QK^T and
+      attention-over-V: 2.7 % for GPT-3, three times the work redone. Full recomputation:
+      ``96(1 + s/(6h) + V/(16hL)) / (72(1 + s/(6h) + V/(12hL))) - 1`` (Narayanan et al.
+      2021, Eq. 3 over Eq. 7), about 33 %.
+
+    Parameters
+    ----------
+    cfg : ModelConfig
+    seq_len : int or array, optional
+        Sequence length s (defaults to ``cfg.seq_len``).
+    recompute : {"none", "selective", "full"}
+    convention : {"redone", "korthikanti"}
+
+    Assumptions: matmul FLOPs only (softmax, dropout and norms recomputed for free); the
+    Megatron count assumes a GPT-style layer (d_ff = 4h, no GQA) and uses ``d_model`` as h.
+    """
+    v.instance("cfg", cfg, ModelConfig)
+    s = cfg.seq_len if seq_len is None else v.positive_int("seq_len", seq_len)
+    v.choice("recompute", recompute, RECOMPUTE)
+    v.choice("convention", convention, RECOMPUTE_CONVENTIONS)
+    s_arr = np.asarray(s, dtype=float)
+    if recompute == "none":
+        return v.result(0.0 * s_arr)
+    if convention == "redone":
+        extra = recompute_flops_per_token(cfg, s, recompute)
+        return v.result(np.asarray(extra) / np.asarray(flops_per_token(cfg, s)))
+    L, h, V = cfg.n_layers, cfg.d_model, cfg.vocab_size
+    model = np.asarray(megatron_model_flops(1, s, L, h, V))
+    if recompute == "selective":
+        return v.result(12.0 * L * s_arr**2 * h / model)  # 72 L s h^2 * s/(6h), once more
+    return v.result(np.asarray(megatron_model_flops(1, s, L, h, V, recompute=True)) / model - 1)

@@ -26,13 +26,16 @@ This module imports ml_dtypes; ``import trainmath`` loads it lazily on first use
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import ml_dtypes
 import numpy as np
 
 from trainmath import _validate as v
+from trainmath.models import ModelConfig, get_model, param_count
 
 __all__ = [
     "NumberFormat",
@@ -139,7 +142,7 @@ def _int(name: str, dtype, description: str) -> NumberFormat:
     )
 
 
-FORMATS: dict[str, NumberFormat] = {
+FORMATS: Mapping[str, NumberFormat] = MappingProxyType({
     "fp32": _float("fp32", np.float32, "IEEE 754 binary32, single precision"),
     "fp16": _float("fp16", np.float16, "IEEE 754 binary16, half precision"),
     "bf16": _float("bf16", ml_dtypes.bfloat16, "bfloat16: fp32's range, 8 bits of precision"),
@@ -149,7 +152,7 @@ FORMATS: dict[str, NumberFormat] = {
     "fp8_e5m2": _float("fp8_e5m2", ml_dtypes.float8_e5m2, "OCP FP8 E5M2 (IEEE-like, has inf)"),
     "int8": _int("int8", np.int8, "two's-complement 8-bit integer"),
     "int4": _int("int4", ml_dtypes.int4, "two's-complement 4-bit integer (two per byte)"),
-}
+})
 
 
 def get_format(name: str) -> NumberFormat:
@@ -789,8 +792,6 @@ def weight_memory(model: Any, fmt: str | NumberFormat) -> float:
     >>> weight_memory("llama-3-8b", "bf16") / 1e9   # 8,030,261,248 params x 2 B
     16.060522496
     """
-    from trainmath.models import ModelConfig, get_model, param_count
-
     f = _format(fmt)
     if isinstance(model, (str, ModelConfig)):
         n = param_count(get_model(model))

@@ -49,6 +49,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
 import numpy as np
 
 from trainmath import _validate as v
+from trainmath.activations import ACTIVATION_TERMS
 from trainmath.models import ModelConfig
 
 __all__ = [
@@ -103,16 +104,7 @@ def _device(device) -> torch.device:
 
 
 def _check_cfg(cfg) -> ModelConfig:
-    if not isinstance(cfg, ModelConfig):
-        raise TypeError(f"cfg must be a trainmath.ModelConfig, got {type(cfg).__name__}")
-    return cfg
-
-
-def _int(name: str, value) -> int:
-    out = v.positive_int(name, value)
-    if not isinstance(out, int):
-        raise TypeError(f"{name} must be a single integer, got an array")
-    return out
+    return v.instance("cfg", cfg, ModelConfig)
 
 
 # --- the model --------------------------------------------------------------------------------
@@ -446,11 +438,8 @@ def build_model(
     if not isinstance(p, float) or p >= 1:
         raise ValueError(f"dropout must be a single probability in [0, 1), got {dropout!r}")
     v.choice("attention", attention, ATTENTION_KINDS)
-    if not isinstance(fused_dropout, bool):
-        raise TypeError(f"fused_dropout must be True or False, got {fused_dropout!r}")
-    seed = v.positive_int("seed", seed, minimum=0)
-    if not isinstance(seed, int):
-        raise TypeError("seed must be a single integer, got an array")
+    v.flag("fused_dropout", fused_dropout)
+    seed = v.scalar_int("seed", seed, minimum=0)
     if cfg.position == "rope" and cfg.head_dim % 2:
         raise ValueError(f"head_dim must be even for rotary positions, got {cfg.head_dim}")
     factory = {"dtype": _dtype(dtype), "device": _device(device)}
@@ -527,8 +516,8 @@ def _by_op(counter: FlopCounterMode) -> MappingProxyType:
 def _tokens(model: TransformerLM, batch, seq_len) -> tuple[torch.Tensor, int, int]:
     if not isinstance(model, TransformerLM):
         raise TypeError(f"model must come from build_model, got {type(model).__name__}")
-    b = _int("batch", batch)
-    s = model.cfg.seq_len if seq_len is None else _int("seq_len", seq_len)
+    b = v.scalar_int("batch", batch)
+    s = model.cfg.seq_len if seq_len is None else v.scalar_int("seq_len", seq_len)
     if model.cfg.position == "learned" and s > model.cfg.seq_len:
         raise ValueError(
             f"seq_len must be <= cfg.seq_len={model.cfg.seq_len} (learned positions), got {s}"
@@ -744,8 +733,6 @@ class SavedActivations:
         """Bytes per Korthikanti term (:attr:`SavedTensor.term`), in the order of
         :data:`trainmath.ACTIVATION_TERMS`, then ``"causal_mask"``, ``"norm_stats"`` and
         ``"other"``; terms with nothing saved are 0."""
-        from trainmath.activations import ACTIVATION_TERMS
-
         found = self.bytes_by(operator.attrgetter("term"))
         keys = [*ACTIVATION_TERMS, "causal_mask", "norm_stats", "other"]
         return {k: found.get(k, 0) for k in keys}

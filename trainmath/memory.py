@@ -77,15 +77,11 @@ def params_per_gpu(cfg: ModelConfig, *, tp=1, pp=1):
     and the last stage (its layers + final norm + LM head, a copy of the embedding when
     tied), with ``ceil(L/pp)`` layers each; vocabulary matrices are split ``tp`` ways.
     """
-    if not isinstance(cfg, ModelConfig):
-        raise TypeError(f"cfg must be a trainmath.ModelConfig, got {type(cfg).__name__}")
+    v.instance("cfg", cfg, ModelConfig)
     t = np.asarray(v.positive_int("tp", tp), dtype=float)
     p = np.asarray(v.positive_int("pp", pp))
-    if np.any(cfg.n_kv_heads % t):  # n_kv_heads divides n_heads, so this covers both
-        raise ValueError(
-            f"tp must divide n_kv_heads={cfg.n_kv_heads} (Megatron splits whole KV groups), "
-            f"got {tp!r}"
-        )
+    # n_kv_heads divides n_heads, so this covers both
+    v.divides("tp", tp, "n_kv_heads", cfg.n_kv_heads, note="(Megatron splits whole KV groups)")
     vocab = cfg.vocab_size * cfg.d_model / t
     position = cfg.seq_len * cfg.d_model if cfg.position == "learned" else 0
     layers = layers_per_stage(cfg.n_layers, p) * _tp_layer_params(cfg, t)
@@ -152,8 +148,7 @@ def memory_per_gpu(
     and logits' activations, temporary buffers, communication buckets and allocator
     fragmentation are not counted (real runs need headroom: plan for ~10-20 % more).
     """
-    if not isinstance(cfg, ModelConfig):
-        raise TypeError(f"cfg must be a trainmath.ModelConfig, got {type(cfg).__name__}")
+    v.instance("cfg", cfg, ModelConfig)
     s = cfg.seq_len if seq_len is None else v.positive_int("seq_len", seq_len)
     b = v.positive_int("micro_batch", micro_batch)
     m = v.positive_int("n_microbatches", n_microbatches)
@@ -163,12 +158,9 @@ def memory_per_gpu(
     t = v.positive_int("tp", tp)
     v.lookup("optimizer", optimizer, OPTIMIZER_BYTES_PER_PARAM)
     v.choice("recompute", recompute, RECOMPUTE)
-    if np.any(np.asarray(s) % np.asarray(c)):
-        raise ValueError(f"cp must divide seq_len={s!r}, got {cp!r}")
+    v.divides("cp", c, "seq_len", s)
 
-    stage = np.asarray(v.positive_int("zero_stage", zero_stage, minimum=0))
-    if np.any(stage > 3):
-        raise ValueError(f"zero_stage must be 0, 1, 2 or 3, got {zero_stage!r}")
+    stage = np.asarray(v.zero_stage("zero_stage", zero_stage))
 
     n = np.asarray(params_per_gpu(cfg, tp=t, pp=p))
     # ZeRO shards a state once the stage reaches it: 1 optimizer, 2 + gradients, 3 + weights

@@ -10,18 +10,28 @@ of the standard PyTorch implementation (a tied matrix counted once, no rotary bu
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import ClassVar
+
+import numpy as np
 
 from trainmath import _validate as v
+from trainmath import fmt
 
 __all__ = [
     "ModelConfig",
     "MODELS",
+    "GPT3_FAMILY",
     "param_count",
     "embedding_params",
     "non_embedding_params",
     "matmul_params",
     "get_model",
+    "ffn_hidden_dim",
+    "llama_like_config",
 ]
 
 MLP_KINDS = ("gelu", "swiglu")
@@ -79,32 +89,29 @@ class ModelConfig:
     name: str = ""
     source: str = field(default="", compare=False)
 
+    #: How to get one, for the message of a function given something else (not a field).
+    EXAMPLE: ClassVar[str] = "tm.MODELS['gpt2'] or tm.get_model('gpt2')"
+
     def __post_init__(self) -> None:
         for arg in ("n_layers", "d_model", "n_heads", "vocab_size", "seq_len"):
-            object.__setattr__(self, arg, _scalar_int(arg, getattr(self, arg)))
-        d_ff = 4 * self.d_model if self.d_ff is None else _scalar_int("d_ff", self.d_ff)
+            object.__setattr__(self, arg, v.scalar_int(arg, getattr(self, arg)))
+        d_ff = 4 * self.d_model if self.d_ff is None else v.scalar_int("d_ff", self.d_ff)
         object.__setattr__(self, "d_ff", d_ff)
-        kv = self.n_heads if self.n_kv_heads is None else _scalar_int("n_kv_heads", self.n_kv_heads)
-        if kv > self.n_heads or self.n_heads % kv:
-            raise ValueError(
-                f"n_kv_heads must divide n_heads={self.n_heads} (1..n_heads), got {kv}"
-            )
+        kv = self.n_heads if self.n_kv_heads is None else self.n_kv_heads
+        kv = v.scalar_int("n_kv_heads", kv)
+        v.divides("n_kv_heads", kv, "n_heads", self.n_heads, note="(1..n_heads)")
         object.__setattr__(self, "n_kv_heads", kv)
         if self.head_dim is None:
-            if self.d_model % self.n_heads:
-                raise ValueError(
-                    f"n_heads must divide d_model={self.d_model} unless head_dim is given, "
-                    f"got n_heads={self.n_heads}"
-                )
+            v.divides("n_heads", self.n_heads, "d_model", self.d_model,
+                      note="unless head_dim is given")
             object.__setattr__(self, "head_dim", self.d_model // self.n_heads)
         else:
-            object.__setattr__(self, "head_dim", _scalar_int("head_dim", self.head_dim))
+            object.__setattr__(self, "head_dim", v.scalar_int("head_dim", self.head_dim))
         v.choice("mlp", self.mlp, MLP_KINDS)
         v.choice("norm", self.norm, NORM_KINDS)
         v.choice("position", self.position, POSITION_KINDS)
         for arg in ("bias", "tied_embeddings"):
-            if not isinstance(getattr(self, arg), bool):
-                raise TypeError(f"{arg} must be True or False, got {getattr(self, arg)!r}")
+            object.__setattr__(self, arg, v.flag(arg, getattr(self, arg)))
         for arg in ("name", "source"):
             if not isinstance(getattr(self, arg), str):
                 raise TypeError(f"{arg} must be a str, got {getattr(self, arg)!r}")
@@ -124,17 +131,8 @@ class ModelConfig:
         return replace(self, **changes)
 
 
-def _scalar_int(name: str, value) -> int:
-    out = v.positive_int(name, value)
-    if not isinstance(out, int):
-        raise TypeError(f"{name} must be a single integer, got an array")
-    return out
-
-
 def _check_cfg(cfg) -> ModelConfig:
-    if not isinstance(cfg, ModelConfig):
-        raise TypeError(f"cfg must be a trainmath.ModelConfig, got {type(cfg).__name__}")
-    return cfg
+    return v.instance("cfg", cfg, ModelConfig)
 
 
 def _norm_params(cfg: ModelConfig) -> int:
@@ -230,6 +228,19 @@ def _gpt2(name: str, n_layers: int, d_model: int, n_heads: int) -> ModelConfig:
     )
 
 
+_GPT3 = "Brown et al. 2020 (GPT-3), Table 2.1; architecture as GPT-2"
+
+
+def _gpt3(name: str, n_layers: int, d_model: int, n_heads: int, note: str = "") -> ModelConfig:
+    # Table 2.1: n_ctx 2048, d_ff = 4 d_model; GPT-2's architecture and 50,257-token vocabulary
+    # with learned positions and a tied LM head (the alternating sparse attention layers
+    # have the same weights as dense ones).
+    return ModelConfig(
+        n_layers, d_model, n_heads, 50257, seq_len=2048, name=name,
+        source=_GPT3 + (f"; {note}" if note else ""),
+    )
+
+
 def _llama(name: str, L: int, d: int, H: int, kv: int, d_ff: int, V: int, s: int, src: str):
     return ModelConfig(
         L, d, H, V, d_ff=d_ff, n_kv_heads=kv, seq_len=s, mlp="swiglu", norm="rmsnorm",
@@ -250,16 +261,41 @@ def _deepmind(name: str, L: int, d: int, H: int, src: str) -> ModelConfig:
 _LLAMA2 = "Touvron et al. 2023 (Llama 2), Table 1 and HF config.json"
 _LLAMA3 = "Llama 3 herd paper (arXiv:2407.21783), Table 3 and HF config.json"
 
-#: Presets of real models. ``seq_len`` is the pre-training context length.
-MODELS: dict[str, ModelConfig] = {
+#: The eight GPT-3 sizes of Brown et al. 2020, Table 2.1 (n_ctx 2048, d_ff = 4 d_model,
+#: GPT-2's architecture and vocabulary), read-only, smallest first: a family of one recipe
+#: at eight widths, for sweeps (lessons 02 and 09). ``gpt3-175b`` is also in :data:`MODELS`;
+#: :func:`get_model` finds all of them. Table 2.1 has two slips: GPT-3 XL's 24 heads of 128
+#: would be 3,072 wide, not its d_model of 2,048 (the preset keeps d_model and uses 16 heads
+#: of 128; the parameter count depends only on d_model), and GPT-3 13B's d_model of 5,140
+#: is not 40 heads x 128 = 5,120 (the preset uses 5,120; lesson 02 compares the two).
+GPT3_FAMILY: Mapping[str, ModelConfig] = MappingProxyType({
+    "gpt3-small": _gpt3("GPT-3 Small", 12, 768, 12),
+    "gpt3-medium": _gpt3("GPT-3 Medium", 24, 1024, 16),
+    "gpt3-large": _gpt3("GPT-3 Large", 24, 1536, 16),
+    "gpt3-xl": _gpt3(
+        "GPT-3 XL", 24, 2048, 16,
+        "Table 2.1 prints 24 heads of d_head 128, but 24 x 128 = 3072 != d_model 2048: "
+        "16 heads of 128 here (the parameter count depends only on d_model)",
+    ),
+    "gpt3-2.7b": _gpt3("GPT-3 2.7B", 32, 2560, 32),
+    "gpt3-6.7b": _gpt3("GPT-3 6.7B", 32, 4096, 32),
+    "gpt3-13b": _gpt3(
+        "GPT-3 13B", 40, 5120, 40,
+        "Table 2.1 prints d_model 5140, which 40 heads of d_head 128 cannot tile "
+        "(40 x 128 = 5120): d_model 5120 here",
+    ),
+    "gpt3-175b": _gpt3("GPT-3 175B", 96, 12288, 96),
+})
+
+#: Presets of real models, read-only (copy with ``dict(tm.MODELS)`` to add your own).
+#: ``seq_len`` is the pre-training context length. The smaller GPT-3 sizes are in
+#: :data:`GPT3_FAMILY`.
+MODELS: Mapping[str, ModelConfig] = MappingProxyType({
     "gpt2": _gpt2("GPT-2 small", 12, 768, 12),
     "gpt2-medium": _gpt2("GPT-2 medium", 24, 1024, 16),
     "gpt2-large": _gpt2("GPT-2 large", 36, 1280, 20),
     "gpt2-xl": _gpt2("GPT-2 XL", 48, 1600, 25),
-    "gpt3-175b": ModelConfig(
-        96, 12288, 96, 50257, seq_len=2048, name="GPT-3 175B",
-        source="Brown et al. 2020 (GPT-3), Table 2.1; architecture as GPT-2",
-    ),
+    "gpt3-175b": GPT3_FAMILY["gpt3-175b"],
     "llama-2-7b": _llama("Llama 2 7B", 32, 4096, 32, 32, 11008, 32000, 4096, _LLAMA2),
     "llama-2-13b": _llama("Llama 2 13B", 40, 5120, 40, 40, 13824, 32000, 4096, _LLAMA2),
     "llama-2-70b": _llama("Llama 2 70B", 80, 8192, 64, 8, 28672, 32000, 4096, _LLAMA2),
@@ -278,11 +314,154 @@ MODELS: dict[str, ModelConfig] = {
     "gopher-280b": _deepmind(
         "Gopher 280B", 80, 16384, 128, "Rae et al. 2021 (Gopher), Table 1; Hoffmann et al. Table 4"
     ),
-}
+})
+
+
+# --- Llama-style shapes for a parameter budget (lesson 08) ---------------------------------
+
+
+def ffn_hidden_dim(d_model, ffn_multiplier=1.3, multiple_of=1024):
+    """Width of a Llama SwiGLU MLP, with Meta's rounding rule.
+
+    Start from the 4d of a GELU MLP, take 2/3 of it (three SwiGLU matrices then hold as many
+    weights as two GELU ones, Shazeer 2020), scale by ``ffn_multiplier``, and round *up* to
+    a multiple of ``multiple_of``::
+
+        h = int(2 * 4d / 3); h = int(ffn_multiplier * h); h = multiple_of * ceil(h / multiple_of)
+
+    Source: Meta's reference implementation (github.com/meta-llama/llama3, ``llama/model.py``,
+    ``FeedForward``) and the released ``params.json`` files: Llama 3 8B (d 4096, x1.3,
+    multiple 1024) -> 14,336; 70B (8192, x1.3, 4096) -> 28,672; 405B (16384, x1.2, 4096)
+    -> 53,248; Llama 2 7B (4096, no multiplier, 256) -> 11,008.
+
+    Parameters
+    ----------
+    d_model : int or array
+        Hidden size d.
+    ffn_multiplier : float
+        Meta's ``ffn_dim_multiplier`` (1.0 for "none").
+    multiple_of : int
+        Rounding granule.
+
+    Returns
+    -------
+    int or array of int
+    """
+    d = v.positive_int("d_model", d_model)
+    mult = v.positive("ffn_multiplier", ffn_multiplier)
+    m = v.positive_int("multiple_of", multiple_of)
+    h = np.floor(np.floor(2 * 4 * np.asarray(d, dtype=np.int64) / 3) * mult).astype(np.int64)
+    out = m * ((h + m - 1) // m)
+    return int(out) if np.ndim(out) == 0 else out
+
+
+def _llama_config(d: int, n_layers: int, *, head_dim, n_kv_heads, vocab_size, seq_len,
+                  ffn_multiplier, ffn_multiple, name) -> ModelConfig:
+    return ModelConfig(
+        n_layers, d, d // head_dim, vocab_size,
+        d_ff=ffn_hidden_dim(d, ffn_multiplier, ffn_multiple), n_kv_heads=n_kv_heads,
+        head_dim=head_dim, seq_len=seq_len, mlp="swiglu", norm="rmsnorm", bias=False,
+        tied_embeddings=False, position="rope", name=name,
+        source="trainmath.llama_like_config (Llama 3 recipe, scaled)",
+    )
+
+
+def llama_like_config(
+    n_params,
+    *,
+    aspect_ratio=128.0,
+    head_dim: int = 128,
+    n_kv_heads: int = 8,
+    vocab_size: int = 128256,
+    seq_len: int = 8192,
+    ffn_multiplier=1.3,
+    ffn_multiple: int = 1024,
+    name: str | None = None,
+) -> ModelConfig:
+    """A plausible Llama-3-style shape with about ``n_params`` parameters.
+
+    The recipe of the Llama 3 family (Llama 3 paper, arXiv:2407.21783, Table 3): RMSNorm,
+    rotary positions, no biases, an untied LM head, SwiGLU with :func:`ffn_hidden_dim`,
+    grouped-query attention with 8 KV heads of size 128, a 128,256-token vocabulary. The
+    width d is a multiple of ``head_dim * n_kv_heads`` (1024) so that the heads split into
+    whole KV groups; among those widths the one whose depth comes closest to
+    ``d / L = aspect_ratio`` is chosen, and then the number of layers L that brings
+    :func:`trainmath.models.param_count` closest to ``n_params``.
+
+    Real models sit at d/L of about 100 to 130 (Llama 3 8B 128, 70B 102, 405B 130; Llama 2
+    7B 128). With the defaults, Llama 3 8B's count gives back exactly its shape
+    (32 layers, d 4096, d_ff 14,336).
+
+    Parameters
+    ----------
+    n_params : float
+        Target parameter count (a single number).
+    aspect_ratio : float
+        Wanted d_model / n_layers.
+    head_dim, n_kv_heads, vocab_size, seq_len : int
+        Head size, key/value heads, vocabulary, pre-training context.
+    ffn_multiplier, ffn_multiple
+        As in :func:`ffn_hidden_dim` (Llama 3 8B/70B use 1.3; 405B 1.2 with 4096).
+    name : str, optional
+        Display name (default ``"Llama-like <N>"``).
+
+    Returns
+    -------
+    ModelConfig
+        Its ``param_count`` is within half a layer of the target: about 1.5 % for models of
+        a few billion parameters, less for larger ones.
+
+    Raises
+    ------
+    ValueError
+        If ``n_params`` is too small to hold the embeddings and one layer at the smallest
+        width (the message gives the minimum).
+    """
+    n = v.positive("n_params", n_params)
+    if np.ndim(n):
+        raise TypeError("n_params must be a single number (one model), got an array")
+    r = v.positive("aspect_ratio", aspect_ratio)
+    hd = v.scalar_int("head_dim", head_dim)
+    kv = v.scalar_int("n_kv_heads", n_kv_heads)
+    V = v.scalar_int("vocab_size", vocab_size)
+    s = v.scalar_int("seq_len", seq_len)
+    mult = float(v.positive("ffn_multiplier", ffn_multiplier))
+    granule = v.scalar_int("ffn_multiple", ffn_multiple)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    kw = dict(head_dim=hd, n_kv_heads=kv, vocab_size=V, seq_len=s, ffn_multiplier=mult,
+              ffn_multiple=granule, name=name or f"Llama-like {fmt.count(n)}")
+
+    step = hd * kv
+    best = None
+    for k in range(1, 1025):  # widths up to 1024 granules (d = 1,048,576 with the defaults)
+        d = k * step
+        one = param_count(_llama_config(d, 1, **kw))
+        two = param_count(_llama_config(d, 2, **kw))
+        per_layer, fixed = two - one, 2 * one - two
+        depth = (n - fixed) / per_layer
+        if depth < 0.5:
+            break
+        miss = abs(math.log(d / depth / r))
+        if best is None or miss < best[0]:
+            best = (miss, d, max(1, round(depth)))
+        if d / depth > r:  # d / L only grows with d from here on
+            break
+    if best is None:
+        smallest = param_count(_llama_config(step, 1, **kw))
+        raise ValueError(
+            f"n_params must be at least about {smallest:.3g} for a Llama-like model with "
+            f"vocab_size={V} (embeddings + one layer at d = {step}), got {n_params!r}"
+        )
+    return _llama_config(best[1], best[2], **kw)
+
+
+# Every preset by name, for get_model.
+_PRESETS = MappingProxyType({**MODELS, **GPT3_FAMILY})
 
 
 def get_model(name_or_cfg: str | ModelConfig) -> ModelConfig:
-    """A preset by name (see :data:`MODELS`) or a :class:`ModelConfig` passed through."""
+    """A preset by name (:data:`MODELS` or :data:`GPT3_FAMILY`), or a ModelConfig passed through."""
     if isinstance(name_or_cfg, ModelConfig):
         return name_or_cfg
-    return v.lookup("model", name_or_cfg, MODELS)
+    return v.lookup("model", name_or_cfg, _PRESETS)

@@ -115,15 +115,6 @@ STATE_PARTS = ("weights", "gradients", "grad_buffer", "master", "momentum", "var
 _FP32_BYTES = DTYPE_BYTES["fp32"]
 
 
-def _check_flag(name: str, value, *, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, (bool, np.bool_)):
-        allowed = "True, False or None" if allow_none else "True or False"
-        raise TypeError(f"{name} must be {allowed}, got {type(value).__name__} ({value!r})")
-    return bool(value)
-
-
 def training_bytes_per_param(
     *,
     param_dtype: str = "bf16",
@@ -179,8 +170,8 @@ def training_bytes_per_param(
     p = float(bytes_per_param(param_dtype))
     g = p if grad_dtype is None else float(bytes_per_param(grad_dtype))
     states = v.lookup("optimizer", optimizer, OPTIMIZER_STATES)
-    master = _check_flag("master", master, allow_none=True)
-    grad_buffer = _check_flag("grad_buffer", grad_buffer)
+    master = v.flag("master", master, allow_none=True)
+    grad_buffer = v.flag("grad_buffer", grad_buffer)
     if master is None:
         keep_master = "master" in states and p < _FP32_BYTES
     elif master and "master" not in states:
@@ -206,13 +197,6 @@ def training_bytes_per_param(
     }
     out["total"] = sum(out.values())
     return out
-
-
-def _zero_stage(zero_stage):
-    stage = v.positive_int("zero_stage", zero_stage, minimum=0)
-    if np.any(np.asarray(stage) > 3):
-        raise ValueError(f"zero_stage must be 0, 1, 2 or 3, got {zero_stage!r}")
-    return stage
 
 
 #: ZeRO stage from which each part is sharded over the data-parallel group.
@@ -268,7 +252,7 @@ def training_state_breakdown(
     counted.
     """
     n = v.nonnegative("n_params", n_params)
-    stage = np.asarray(_zero_stage(zero_stage))
+    stage = np.asarray(v.zero_stage("zero_stage", zero_stage))
     d = np.asarray(v.positive_int("dp", dp), dtype=float)
     per_param = training_bytes_per_param(
         param_dtype=param_dtype, grad_dtype=grad_dtype, optimizer=optimizer, master=master,
@@ -333,7 +317,7 @@ def min_gpus_to_fit(
     n = np.asarray(v.nonnegative("n_params", n_params))
     mem = np.asarray(v.positive("memory_bytes", memory_bytes))
     budget = mem * np.asarray(v.fraction("usable_fraction", usable_fraction))
-    stage = np.asarray(_zero_stage(zero_stage))
+    stage = np.asarray(v.zero_stage("zero_stage", zero_stage))
     per_param = training_bytes_per_param(
         param_dtype=param_dtype, grad_dtype=grad_dtype, optimizer=optimizer, master=master,
         grad_buffer=grad_buffer,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainmath import _validate as v
+from trainmath.activations import RECOMPUTE
 
 __all__ = [
     "zero_memory_per_gpu",
@@ -68,9 +69,7 @@ def zero_memory_per_gpu(n_params, dp, stage, *, param_bytes=2, grad_bytes=2, opt
     """
     n = v.nonnegative("n_params", n_params)
     d = v.positive_int("dp", dp)
-    st = v.positive_int("stage", stage, minimum=0)
-    if np.any(np.asarray(st) > 3):
-        raise ValueError(f"stage must be a ZeRO stage 0, 1, 2 or 3, got {stage!r}")
+    st = v.zero_stage("stage", stage)
     p = v.nonnegative("param_bytes", param_bytes)
     g = v.nonnegative("grad_bytes", grad_bytes)
     o = v.nonnegative("optimizer_bytes", optimizer_bytes)
@@ -172,9 +171,7 @@ def data_parallel_comm_bytes(
     """
     n = v.nonnegative("n_params", n_params)
     d = v.positive_int("dp", dp)
-    st = np.asarray(v.positive_int("zero_stage", zero_stage, minimum=0))
-    if np.any(st > 3):
-        raise ValueError(f"zero_stage must be 0, 1, 2 or 3, got {zero_stage!r}")
+    st = np.asarray(v.zero_stage("zero_stage", zero_stage))
     m = np.asarray(v.positive_int("n_microbatches", n_microbatches))
     p = v.nonnegative("param_bytes", param_bytes)
     g = v.nonnegative("grad_bytes", grad_bytes)
@@ -213,8 +210,6 @@ def tensor_parallel_comm_bytes(
     Assumptions: ring all-reduce (:func:`collective_bytes`); the embedding's and LM
     head's vocabulary-parallel collectives are left out (once per model, not per layer).
     """
-    from trainmath.activations import RECOMPUTE
-
     s = v.positive_int("seq_len", seq_len)
     b = v.positive_int("micro_batch", micro_batch)
     h = v.positive_int("d_model", d_model)
@@ -256,8 +251,6 @@ def context_parallel_comm_bytes(
     the backward pass rather than gathered again; no overlap with attention (an upper
     bound: Llama 3 overlaps part of it).
     """
-    from trainmath.activations import RECOMPUTE
-
     s = v.positive_int("seq_len", seq_len)
     b = v.positive_int("micro_batch", micro_batch)
     kv = v.positive("kv_dim", kv_dim)
@@ -387,10 +380,10 @@ def pipeline_schedule(
 
     Assumptions: no communication time, equal stages, a pass cannot be split.
     """
-    p = v.positive_int("pp", pp)
-    m = v.positive_int("n_microbatches", n_microbatches)
+    p = v.scalar_int("pp", pp)
+    m = v.scalar_int("n_microbatches", n_microbatches)
     for name, value in (("pp", p), ("n_microbatches", m)):
-        if not isinstance(value, int) or value > 64:
+        if value > 64:
             raise ValueError(f"{name} must be a single integer in 1..64, got {value!r}")
     v.choice("schedule", schedule, SCHEDULES)
     tf = float(v.positive("forward_time", forward_time))

@@ -198,8 +198,9 @@ def step_time(
         below), ``tp_comm_time``, ``cp_comm_time``, ``pp_comm_time``, ``dp_comm_time``
         (exposed seconds) and ``mfu``.
     """
-    if not isinstance(dp_overlap, bool):
-        raise TypeError(f"dp_overlap must be True or False, got {dp_overlap!r}")
+    v.instance("cfg", cfg, ModelConfig)
+    v.instance("accelerator", accelerator, Accelerator)
+    v.flag("dp_overlap", dp_overlap)
     peak = accelerator.peak(dtype)
     eff = v.fraction("efficiency", efficiency)
     fast = _node_bandwidth(accelerator, node_bandwidth)
@@ -318,19 +319,10 @@ def plan_layouts(
     """
     cfg = get_model(model)
     acc = get_accelerator(accelerator)
-    n = v.positive_int("n_gpus", n_gpus)
-    if not isinstance(n, int):
-        raise TypeError("n_gpus must be a single integer")
-    s = cfg.seq_len if seq_len is None else v.positive_int("seq_len", seq_len)
-    if not isinstance(s, int):
-        raise TypeError("seq_len must be a single integer")
-    tokens = v.positive_int("global_batch_tokens", global_batch_tokens)
-    if not isinstance(tokens, int):
-        raise TypeError("global_batch_tokens must be a single integer")
-    if tokens % s:
-        raise ValueError(
-            f"global_batch_tokens must be a multiple of seq_len={s}, got {global_batch_tokens!r}"
-        )
+    n = v.scalar_int("n_gpus", n_gpus)
+    s = cfg.seq_len if seq_len is None else v.scalar_int("seq_len", seq_len)
+    tokens = v.scalar_int("global_batch_tokens", global_batch_tokens)
+    v.divides("seq_len", s, "global_batch_tokens", tokens)
     n_seq = tokens // s
     v.fraction("efficiency", efficiency)
     limit = acc.memory_bytes * v.fraction("memory_fraction", memory_fraction)
@@ -338,14 +330,11 @@ def plan_layouts(
     acc.peak(dtype)
     _node_bandwidth(acc, node_bandwidth)
     node = v.positive_int("gpus_per_node", gpus_per_node)
-    if not isinstance(dp_overlap, bool):
-        raise TypeError(f"dp_overlap must be True or False, got {dp_overlap!r}")
+    v.flag("dp_overlap", dp_overlap)
     for r in recomputes:
         v.choice("recomputes", r, RECOMPUTE)
     mbs = [v.positive_int("micro_batches", b) for b in micro_batches]
-    stages = [v.positive_int("zero_stages", z, minimum=0) for z in zero_stages]
-    if any(z > 3 for z in stages):
-        raise ValueError(f"zero_stages must be in 0..3, got {zero_stages!r}")
+    stages = [v.zero_stage("zero_stages", z) for z in zero_stages]
     vs = [v.positive_int("interleaves", i) for i in interleaves]
     max_tp = v.positive_int("max_tp", max_tp)
     max_cp = v.positive_int("max_cp", max_cp)

@@ -25,6 +25,7 @@ __all__ = [
     "from_pflop_days",
     "gpu_hours",
     "gpu_hours_to_flops",
+    "flops_in_days",
     "cost",
     "COMPUTE_UNITS",
     "SPARSITY_2_4_SPEEDUP",
@@ -83,6 +84,33 @@ def gpu_hours_to_flops(hours, peak_flops, mfu=1.0):
     peak = v.positive("peak_flops", peak_flops)
     u = v.fraction("mfu", mfu)
     return v.result(h * SECONDS_PER_HOUR * peak * u)
+
+
+def flops_in_days(days, n_gpus, peak_flops, mfu=1.0):
+    """FLOPs a cluster delivers in ``days``: ``C = n_gpus * peak * MFU * days * 86400``.
+
+    The inverse of :func:`trainmath.compute.training_time` (C = tau T, Kaplan et al. 2020,
+    Sec. 2.1): what a time budget on a given cluster buys.
+
+    Parameters
+    ----------
+    days : float or array
+        Wall-clock days of training, > 0.
+    n_gpus : int or array
+        Accelerators.
+    peak_flops : float or array
+        Dense peak FLOP/s of one accelerator in the training dtype.
+    mfu : float or array
+        Model FLOPs utilisation in (0, 1].
+
+    Assumptions: the utilisation holds for the whole time (no restarts or idle days unless
+    folded into ``mfu``).
+    """
+    d = v.positive("days", days)
+    n = v.positive_int("n_gpus", n_gpus)
+    peak = v.positive("peak_flops", peak_flops)
+    u = v.fraction("mfu", mfu)
+    return flops_from_rate(n * peak * u, d * SECONDS_PER_DAY)
 
 
 def cost(gpu_hours, price_per_gpu_hour):

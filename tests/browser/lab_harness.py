@@ -577,7 +577,7 @@ class Calculator:
         return self.root.locator(f'[data-tm-input="{name}"]')
 
     def perform(self, step: Any, kind: str) -> None:
-        """Do ``step`` (a calc_recipes.Step) on a control of ``kind``, as a person would."""
+        """Do ``step`` (a recipes.Step) on a control of ``kind``, as a person would."""
         control = self.control(step.control)
         control.scroll_into_view_if_needed()
         if step.click:

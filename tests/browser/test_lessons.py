@@ -8,7 +8,7 @@ with it as a person would (type in a box and press Enter, press arrow keys on a 
 pick a dropdown entry, click a checkbox) and check that numbers and plot change; type one
 bad value and check for a clear message, the last good result kept, and recovery.
 
-Which controls to touch lives in calc_recipes.py (one place for every calculator).
+Which controls to touch lives in trainmath/widgets/recipes.py (one place for every calculator).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import re
 from pathlib import Path
 
 import pytest
-from calc_recipes import kind_of, recipe_for
 from lab_harness import lesson_names
 
 from trainmath.widgets import CALCULATORS
+from trainmath.widgets.recipes import kind_of, recipe_for
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = lesson_names()

@@ -13,9 +13,8 @@ import pytest
 
 matplotlib.use("Agg")
 
-from calc_recipes import RECIPES, kind_of, python_value, recipe_for  # noqa: E402
-
 from trainmath.widgets import CALCULATORS  # noqa: E402
+from trainmath.widgets.recipes import RECIPES, kind_of, python_value, recipe_for  # noqa: E402
 
 KEYS = sorted(CALCULATORS)
 
@@ -70,7 +69,7 @@ def test_recipes_name_registered_calculators_and_real_controls():
 
 def test_generic_recipe_covers_a_calculator_without_one():
     calc = CALCULATORS["compute"]()
-    from calc_recipes import generic_recipe
+    from trainmath.widgets.recipes import generic_recipe
 
     recipe = generic_recipe(calc)
     assert recipe.changes[0].control == "model"  # first dropdown, next entry
@@ -87,3 +86,17 @@ def test_every_dropdown_shows_an_entry(key):
     blank = [name for name, c in calc.inputs.items()
              if isinstance(c, W.Dropdown) and c.index is None]
     assert not blank, f"{key}: dropdowns showing no entry: {blank} (use a non-None value)"
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_sweep_of_every_control_shows_numbers_or_a_message(key):
+    """``make bench``'s full sweep: every value either updates or is refused with a message."""
+    from trainmath.widgets.recipes import sweep
+
+    calc = CALCULATORS[key]()
+    swept = set()
+    for name, _value in sweep(calc):
+        swept.add(name)
+        assert "Traceback" not in calc.message.value
+    assert swept == set(calc.inputs), f"controls never changed: {set(calc.inputs) - swept}"
+    assert calc.values() == CALCULATORS[key]().values(), "the sweep ends where it started"

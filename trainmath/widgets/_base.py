@@ -14,20 +14,15 @@ from __future__ import annotations
 
 import html
 import io
-import math
-import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import ipywidgets as W
-import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.image import FigureImage
-from matplotlib.legend import Legend
+
+from trainmath.widgets._paste import PasteError, Paster
 
 __all__ = ["Calculator", "table_html", "error_html"]
 
@@ -36,6 +31,9 @@ _CSS = (
     ".tm-calc td{padding:2px 10px 2px 0}.tm-calc td.v{font-weight:600;text-align:right}"
     ".tm-err{color:#b00020;font-weight:600}</style>"
 )
+
+#: What ``compute`` (and ``render``) may raise for bad input: shown as a message.
+INPUT_ERRORS = (ValueError, TypeError, ZeroDivisionError, OverflowError)
 
 
 def table_html(rows: list[tuple[str, str]]) -> str:
@@ -46,47 +44,9 @@ def table_html(rows: list[tuple[str, str]]) -> str:
     return f"{_CSS}<div class='tm-calc'><table>{body}</table></div>"
 
 
-def accelerator_peak(accelerator: str, dtype: str) -> tuple[Any, float]:
-    """The accelerator preset and its dense peak FLOP/s in ``dtype``, for a calculator.
-
-    Raises a ValueError a learner can act on (which dtypes this device has) when the device
-    has no peak for ``dtype`` (a V100 has no bf16).
-    """
-    import trainmath as tm
-
-    acc = tm.get_accelerator(accelerator)
-    if dtype not in acc.peak_flops:
-        have = ", ".join(acc.peak_flops)
-        raise ValueError(
-            f"dtype {dtype!r} is not available on the {acc.name} "
-            f"(it has dense peaks for {have}); choose one of those"
-        )
-    return acc, acc.peak(dtype)
-
-
 def error_html(exc: BaseException) -> str:
     """A readable error line for bad input."""
     return f"{_CSS}<div class='tm-err'>⚠ {html.escape(str(exc))}</div>"
-
-
-def legend_key(legend: Legend) -> Hashable:
-    """What a legend shows: its entries' texts and which entries are visible."""
-    return (
-        tuple(t.get_text() for t in legend.get_texts()),
-        tuple(t.get_visible() for t in legend.get_texts()),
-        tuple(h.get_visible() for h in legend.legend_handles if h is not None),
-    )
-
-
-@dataclass
-class _Frozen:
-    """An artist drawn once and then pasted as pixels (see :meth:`Calculator.freeze`)."""
-
-    artist: Artist
-    key: Callable[[], Hashable]
-    over_axes: bool = False
-    shown: Hashable = None  # key of the pixels in ``image``; None: not captured yet
-    image: FigureImage | None = None
 
 
 class Calculator:
@@ -113,13 +73,14 @@ class Calculator:
         self.last: Any = None
         self.figure: Figure | None = None
         self._layout_frozen = False
-        self._frozen: list[_Frozen] = []
+        self._paster: Paster | None = None
         children: list[W.Widget] = [W.HTML(f"<b>{html.escape(self.title)}</b>")]
         children += list(self.inputs.values())
         children += [self.message, self.result]
         if self.figsize is not None:
             self.figure = Figure(figsize=self.figsize, dpi=90, layout="constrained")
             FigureCanvasAgg(self.figure)
+            self._paster = Paster(self.figure)
             self.setup_figure(self.figure)
             # align_self: not stretched to the box's width (an upscaled PNG looks blurred).
             self.image = W.Image(format="png",
@@ -153,20 +114,15 @@ class Calculator:
                over_axes: bool = False) -> None:
         """Draw ``artist`` live once, then paste its pixels on later updates.
 
-        For a legend outside every axes: laying a legend out costs about a third of a
-        redraw (12 ms of 35 for the planner's seven entries), while pasting its pixels
-        costs well under one. ``key`` says what the artist shows (default for legends:
-        :func:`legend_key`); when it changes, the artist is drawn live again and
-        recaptured. Call from ``setup_figure``; the artist's own visibility is then the
-        base class's to switch. The first update checks that the artist's box overlaps
-        no axes, where changing data could show through; ``over_axes=True`` skips that
-        check for an artist over an axes where nothing under it ever changes.
+        For a legend outside every axes (see :mod:`trainmath.widgets._paste` for the cost
+        and the rule). ``key`` says what the artist shows (default for legends:
+        :func:`~trainmath.widgets._paste.legend_key`); when it changes, the artist is drawn
+        live again and recaptured. Call from ``setup_figure``; the artist's own visibility
+        is then the paster's to switch. An artist that overlaps an axes is drawn live and
+        the widget says why, unless ``over_axes=True`` (nothing under it ever changes).
         """
-        if key is None:
-            if not isinstance(artist, Legend):
-                raise TypeError(f"key is required for a {type(artist).__name__}")
-            key = partial(legend_key, artist)
-        self._frozen.append(_Frozen(artist, key, over_axes))
+        assert self._paster is not None, "freeze needs a figure (call it from setup_figure)"
+        self._paster.add(artist, key, over_axes=over_axes)
 
     # -- machinery ----------------------------------------------------------------
     def values(self) -> dict[str, Any]:
@@ -191,31 +147,29 @@ class Calculator:
         """Recompute and redraw; returns False (and shows a message) for bad input."""
         try:
             out = self.compute(**self.values())
-        except (ValueError, TypeError, ZeroDivisionError, OverflowError) as exc:
+            text = self.render(out)
+        except INPUT_ERRORS as exc:
             self.message.value = error_html(exc)
             return False
         self.last = out
         self.message.value = ""
-        self.result.value = self.render(out)
+        self.result.value = text
         if self.figure is not None:
             self.draw(out)
-            self._refresh_image()
+            try:
+                self._refresh_image()
+            except PasteError as exc:  # the picture is right (drawn live); say why
+                self.message.value = error_html(exc)
         return True
 
     def _refresh_image(self) -> None:
-        stale = [f for f in self._frozen if f.shown is None or f.key() != f.shown]
-        for f in stale:  # draw these live this time
-            f.artist.set_visible(True)
-            if f.image is not None:
-                f.image.set_visible(False)
+        stale = self._paster.before_draw()
         buf = io.BytesIO()
         # Fast zlib level: the PNG is a few tens of kB either way and this is the hot path.
-        # dpi: the figure's own, so the canvas holds the pixels just saved (for freeze).
+        # dpi: the figure's own, so the canvas holds the pixels just saved (for pasting).
         self.figure.savefig(buf, format="png", dpi=self.figure.dpi,
                             pil_kwargs={"compress_level": 1})
         self.image.value = buf.getvalue()
-        for f in stale:
-            self._capture(f)
         if not self._layout_frozen:
             self._layout_frozen = True
             # Solve the constrained layout once, on the first draw, then keep the axes where
@@ -226,6 +180,7 @@ class Calculator:
             if self.figure.get_layout_engine() is not None:  # rcParams asked for one
                 self.figure.set_layout_engine("none")
             self._pin_axis_labels()
+        self._paster.after_draw(stale)
 
     def _pin_axis_labels(self) -> None:
         """Keep each x-axis label where the first draw put it, as the layout is kept.
@@ -241,35 +196,6 @@ class Calculator:
             if label.get_text() and label.get_visible():
                 where = label.get_transform().transform(label.get_position())
                 ax.xaxis.set_label_coords(*ax.transAxes.inverted().transform(where))
-
-    def _capture(self, f: _Frozen) -> None:
-        """Copy the artist's pixels from the canvas just drawn into a figure image."""
-        fig = self.figure
-        renderer = fig.canvas.get_renderer()
-        box = f.artist.get_window_extent(renderer)
-        if not f.over_axes and any(box.overlaps(ax.get_window_extent(renderer))
-                                   for ax in fig.axes):
-            raise ValueError(f"freeze: the {type(f.artist).__name__} overlaps an axes")
-        pixels = np.asarray(fig.canvas.buffer_rgba())
-        height, width = pixels.shape[:2]
-        x0, x1 = max(0, math.floor(box.x0)), min(width, math.ceil(box.x1))
-        y0, y1 = max(0, math.floor(box.y0)), min(height, math.ceil(box.y1))
-        patch = pixels[height - y1:height - y0, x0:x1].copy()  # rows run top down
-        if f.image is None:
-            f.image = fig.figimage(patch, xo=x0, yo=y0, origin="upper",
-                                   zorder=f.artist.get_zorder())
-        else:
-            f.image.set_data(patch)
-            f.image.ox, f.image.oy = x0, y0
-            f.image.set_visible(True)
-        f.artist.set_visible(False)
-        f.shown = f.key()
-
-    def timed_update(self) -> float:
-        """Seconds one full update takes (used by the benchmark)."""
-        start = time.perf_counter()
-        self.update()
-        return time.perf_counter() - start
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

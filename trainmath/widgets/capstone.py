@@ -104,6 +104,7 @@ class CapstoneCalculator(Calculator):
 
     # -- controls ---------------------------------------------------------------------
     def controls(self) -> dict[str, W.Widget]:
+        self._budget_by_unit: dict[str, float] = {}  # the box per unit, one budget
         common = {"style": _STYLE, "layout": _WIDE}
         return {
             "budget_unit": W.Dropdown(options=_BUDGETS, value="flops",
@@ -128,6 +129,34 @@ class CapstoneCalculator(Calculator):
                 value=2048, description="sequences per step", **common
             ),
         }
+
+    def _on_change(self, change: dict) -> None:
+        # A learner who picks another unit for the budget means the same budget in that
+        # unit: the box is rewritten to it (67.86 days, not 3.8e25 days), so the plan
+        # stays and nothing needs searching again; going back shows the value typed there.
+        # ``set`` does not come here: there the budget box holds what it is given.
+        if change["owner"] is self.inputs["budget_unit"] and self.message.value == "":
+            self._rewrite_budget(change["old"], change["new"])
+        else:
+            self._budget_by_unit = {}  # another budget now: earlier values are stale
+        super()._on_change(change)
+
+    def _rewrite_budget(self, old_unit: str, new_unit: str) -> None:
+        p, budget = self.last.plan, self.inputs["budget"]
+        self._budget_by_unit[old_unit] = budget.value
+        value = self._budget_by_unit.get(new_unit)
+        if value is None:
+            per_flop = {
+                "flops": 1.0,
+                "days": 1.0 / capstone.flops_in_days(1.0, p.n_gpus, p.peak_flops, p.mfu),
+                "usd": tm.flops_to_cost(1.0, p.peak_flops, p.mfu, p.price_per_gpu_hour),
+            }[new_unit]
+            value = float(f"{p.budget_flops * per_flop:.4g}")
+        budget.unobserve(self._on_change, names="value")
+        try:
+            budget.value = value
+        finally:
+            budget.observe(self._on_change, names="value")
 
     def update(self) -> bool:
         rule = self.inputs["rule"].value

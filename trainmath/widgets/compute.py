@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 import trainmath as tm
 from trainmath import fmt
-from trainmath.widgets._base import Calculator, accelerator_peak, table_html
+from trainmath.widgets._base import Calculator, table_html
 
 __all__ = ["ComputeCalculator", "ComputeResult", "CUSTOM"]
 
@@ -115,7 +115,8 @@ class ComputeCalculator(Calculator):
 
     # -- numbers ----------------------------------------------------------------------
     def compute(self, model, n_params, tokens, accelerator, dtype, n_gpus, mfu, seq_len):
-        acc, peak = accelerator_peak(accelerator, dtype)
+        acc = tm.get_accelerator(accelerator)
+        peak = acc.peak(dtype)  # ValueError naming the dtypes it has: a message
         if model == CUSTOM:
             name, n, n_matmul = "custom model", n_params, None
             flops_6nd = tm.training_flops(n, tokens)

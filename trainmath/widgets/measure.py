@@ -74,31 +74,53 @@ class MeasureResult:
         )
 
 
-@functools.lru_cache(maxsize=64)
-def _measure(cfg: tm.ModelConfig, batch: int, seq_len: int, dropout: bool) -> MeasureResult:
+def _measure_module():
     try:
         from trainmath import measure
     except ImportError as exc:
         raise ValueError(f"this calculator needs PyTorch: {exc}") from None
-    model = measure.build_model(cfg, device="meta", dtype="bf16")
-    flops = measure.measure_config_flops(cfg, batch, seq_len)
-    block = measure.build_model(
-        cfg.replace(n_layers=1), device="meta", dtype="bf16", dropout=0.1 if dropout else 0.0
-    )
-    saved = measure.block_saved_activations(block, batch, seq_len)
+    return measure
+
+
+# Each measurement is cached on what it depends on, so that a control which does not change
+# it does not repeat it: the parameters depend on the model only, the FLOPs not on dropout,
+# and one block's saved bytes not on the number of layers.
+@functools.lru_cache(maxsize=64)
+def _params(cfg: tm.ModelConfig) -> int:
+    measure = _measure_module()
+    return measure.count_params(measure.build_model(cfg, device="meta", dtype="bf16"))
+
+
+@functools.lru_cache(maxsize=64)
+def _flops(cfg: tm.ModelConfig, batch: int, seq_len: int):
+    return _measure_module().measure_config_flops(cfg, batch, seq_len)
+
+
+@functools.lru_cache(maxsize=64)
+def _block_saved(one_layer: tm.ModelConfig, batch: int, seq_len: int, dropout: bool) -> int:
+    measure = _measure_module()
+    block = measure.build_model(one_layer, device="meta", dtype="bf16",
+                                dropout=0.1 if dropout else 0.0)
+    return measure.block_saved_activations(block, batch, seq_len).total
+
+
+@functools.lru_cache(maxsize=64)
+def _measure(cfg: tm.ModelConfig, batch: int, seq_len: int, dropout: bool) -> MeasureResult:
+    flops = _flops(cfg, batch, seq_len)
+    saved = _block_saved(cfg.replace(n_layers=1), batch, seq_len, dropout)
     korthikanti = tm.activation_memory_breakdown(
         seq_len, batch, cfg.d_model, cfg.n_heads, dropout=dropout
     )
-    extras = measure.activation_extras(cfg, seq_len, batch, stats_bytes=4)  # fp32 on meta
+    extras = _measure_module().activation_extras(cfg, seq_len, batch, stats_bytes=4)  # fp32 on meta
     tokens = batch * seq_len
     n = tm.param_count(cfg)
     return MeasureResult(
         cfg=cfg, batch=batch, seq_len=seq_len, dropout=dropout,
-        params_measured=measure.count_params(model), params_predicted=n,
+        params_measured=_params(cfg), params_predicted=n,
         flops_measured=flops.total, flops_predicted=tm.flops_per_token(cfg, seq_len) * tokens,
         flops_6nd=tm.training_flops(n, tokens),
         backward_over_forward=flops.backward / flops.forward,
-        saved_measured=saved.total, saved_korthikanti=sum(korthikanti.values()),
+        saved_measured=saved, saved_korthikanti=sum(korthikanti.values()),
         saved_extras=sum(extras.values()),
     )
 

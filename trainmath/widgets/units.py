@@ -22,7 +22,7 @@ from matplotlib.ticker import NullLocator
 
 import trainmath as tm
 from trainmath import fmt
-from trainmath.widgets._base import Calculator, accelerator_peak, table_html
+from trainmath.widgets._base import Calculator, table_html
 
 __all__ = ["UnitsCalculator", "UnitsResult"]
 
@@ -104,7 +104,8 @@ class UnitsCalculator(Calculator):
 
     # -- numbers ----------------------------------------------------------------------
     def compute(self, value, unit, accelerator, dtype, mfu, price) -> UnitsResult:
-        acc, peak = accelerator_peak(accelerator, dtype)
+        acc = tm.get_accelerator(accelerator)
+        peak = acc.peak(dtype)  # ValueError naming the dtypes it has: a message
         if value == 0:
             raise ValueError("value (the amount to convert) must be > 0, got 0")
         args = {"peak_flops": peak, "mfu": mfu, "price_per_gpu_hour": price}

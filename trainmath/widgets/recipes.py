@@ -18,24 +18,30 @@ each recipe must redraw the plot.
 
 :func:`python_value` turns a step into the value the control holds afterwards, so the
 same recipes drive the benchmark (``bench/run.py``) and a browser-free self-check
-(``test_recipes.py``) without a browser.
+(``tests/browser/test_recipes.py``) without a browser.
+
+:func:`sweep` goes further than the recipes, as a learner trying everything would: every
+control of a calculator across its range, several values each, then back (``make bench``
+times it).
 
 Calculators without an entry in :data:`RECIPES` get :func:`generic_recipe`: pick the
 next entry of the first dropdown, type twice the value of the first enabled number box,
 then a negative number (which must be refused), then the original value back.
 
-This module imports only ipywidgets (no Playwright), so the benchmark can load it.
+This module imports only ipywidgets (no Playwright, no matplotlib): the browser tests and
+``bench/run.py`` import it as ``trainmath.widgets.recipes``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as W
 
 __all__ = ["Step", "Recipe", "RECIPES", "recipe_for", "generic_recipe", "python_value",
-           "kind_of"]
+           "kind_of", "sweep_values", "sweep"]
 
 
 @dataclass(frozen=True)
@@ -199,7 +205,7 @@ def generic_recipe(calc: Any) -> Recipe:
     if box is None:
         raise LookupError(
             f"{type(calc).__name__}: no enabled number box for the generic recipe; "
-            "add a recipe to tests/browser/calc_recipes.py"
+            "add a recipe to trainmath/widgets/recipes.py"
         )
     control = calc.inputs[box]
     integer = isinstance(control, (W.IntText, W.BoundedIntText))
@@ -246,3 +252,61 @@ def python_value(control: W.Widget, step: Step) -> Any:
         return step.text
     raise ValueError(f"{step.control}: cannot type into a {type(control).__name__}")
 
+
+
+#: Factors applied to a number box's starting value by :func:`sweep_values` (a box has no
+#: range of its own: a learner tries a hundredth to a hundred times what it shows).
+SWEEP_FACTORS = (0.01, 0.1, 0.5, 2.0, 10.0, 100.0)
+#: What :func:`sweep_values` types into a free-text box (e.g. the formats calculator's number).
+SWEEP_TEXTS = ("1e-8", "0.3", "65504", "-2.5", "1e10")
+#: Values :func:`sweep_values` takes along a slider's range, ends included.
+SWEEP_SLIDER_POINTS = 6
+
+
+def sweep_values(control: W.Widget) -> list[Any]:
+    """The values :func:`sweep` sets ``control`` to, across its range.
+
+    A dropdown or toggle buttons: every entry. A checkbox: the other state. A slider:
+    :data:`SWEEP_SLIDER_POINTS` values evenly from ``min`` to ``max`` (on its step). A
+    number box: its value times each of :data:`SWEEP_FACTORS` (integers at least 1). A
+    text box: :data:`SWEEP_TEXTS`. The control's own value is left out.
+    """
+    kind = kind_of(control)
+    if kind == "picker":
+        values = list(control._options_values)
+    elif kind == "checkbox":
+        values = [not control.value]
+    elif kind == "slider":
+        n = SWEEP_SLIDER_POINTS
+        raw = [control.min + (control.max - control.min) * i / (n - 1) for i in range(n)]
+        if isinstance(control.value, float):
+            values = [round(round(x / control.step) * control.step, 12) for x in raw]
+        else:
+            values = [int(round(x)) for x in raw]
+    elif kind == "box":
+        start = control.value or 1
+        if isinstance(control, (W.IntText, W.BoundedIntText)):
+            values = list(dict.fromkeys(max(1, int(start * f)) for f in SWEEP_FACTORS))
+        else:
+            values = [float(start * f) for f in SWEEP_FACTORS]
+    elif kind == "text":
+        values = list(SWEEP_TEXTS)
+    else:
+        values = []
+    return [x for x in values if x != control.value]
+
+
+def sweep(calc: Any) -> Iterator[tuple[str, Any]]:
+    """Set every control of ``calc`` to each of its :func:`sweep_values`, then back.
+
+    One control at a time, in display order, through the observer (as a browser change
+    goes); disabled controls too (a learner can switch them on). Yields ``(name, value)``
+    after each change, so the caller can time it and look at the calculator.
+    """
+    for name, control in calc.inputs.items():
+        start = control.value
+        for value in [*sweep_values(control), start]:
+            if control.value == value:
+                continue
+            control.value = value
+            yield name, value
