@@ -35,7 +35,6 @@ import ast
 import contextlib
 import csv
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -55,6 +54,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from trainmath import _validate as v
 from trainmath.answers import Question, check_variant, questions_for, render
 from trainmath.check import evaluate
 
@@ -142,11 +142,7 @@ class Limits:
 
     def __post_init__(self) -> None:
         for name in ("cell_timeout", "notebook_timeout", "memory_bytes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be > 0, got {value!r}")
+            v.positive(name, getattr(self, name))
 
 
 def kernel_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -525,14 +521,6 @@ def _public(report: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_limit(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
-    return float(value)
-
-
 def grade_notebook(
     path: str | os.PathLike[str],
     timeout: float = DEFAULT_TIMEOUT,
@@ -565,7 +553,7 @@ def grade_notebook(
     GradeError
         If the file cannot be read, is not a notebook, or its lesson has no answer key.
     """
-    timeout = _check_limit("timeout", timeout)
+    timeout = float(v.positive("timeout", timeout))
     if variant is not None:
         variant = check_variant(variant)
     base = limits or Limits()
