@@ -14,7 +14,8 @@ PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sa
 
 help:
 	@echo "make lab    open the course in JupyterLab (creates .venv on first use)"
-	@echo "make test   run every check: ruff, unit and property tests, nbval over every notebook,"
+	@echo "make test   run every check: ruff, the docstrings' examples, unit and property tests,"
+	@echo "            nbval over every notebook,"
 	@echo "            real-browser tests of JupyterLab when a Chromium is installed"
 	@echo "make bench  print calculator latency, notebook times, import time, planner throughput"
 
@@ -36,6 +37,7 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m trainmath.exercises --check
+	$(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules trainmath
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_NBVAL) tests $(NOTEBOOKS)
 
 # Maintainers: regenerate exercises from solutions, re-execute every notebook in place.

@@ -46,8 +46,8 @@ def test_breakdown_sums_exactly_to_the_per_layer_formula_at_t1():
     for s, b, h, a in [(1024, 2, 1024, 16), (128, 512, 4096, 16), (2048, 1, 12288, 96)]:
         for rc in tm.RECOMPUTE:
             d = tm.activation_memory_breakdown(s, b, h, a, recompute=rc)
-            assert list(d) == list(tm.ACTIVATION_TERMS)
-            assert sum(d.values()) == tm.activation_memory_per_layer(s, b, h, a, recompute=rc)
+            assert list(d) == [*tm.ACTIVATION_TERMS, "total"]
+            assert d.total == tm.activation_memory_per_layer(s, b, h, a, recompute=rc)
 
 
 @pytest.mark.parametrize(("tp", "sp"), LAYOUTS)
@@ -57,7 +57,7 @@ def test_breakdown_sums_to_table2_under_parallelism(tp, sp, rc):
                                        recompute=rc)
     expected = tm.activation_memory_per_layer(2048, 1, 12288, 96, tp=tp, sequence_parallel=sp,
                                               recompute=rc)
-    assert sum(d.values()) == pytest.approx(expected, rel=1e-12)
+    assert d.total == pytest.approx(expected, rel=1e-12)
 
 
 def test_breakdown_gpt3_values_by_hand():
@@ -76,7 +76,7 @@ def test_full_recompute_keeps_only_the_layer_input():
     for sp, t in [(False, 8), (True, 8)]:
         d = tm.activation_memory_breakdown(2048, 1, 12288, 96, tp=t, sequence_parallel=sp,
                                            recompute="full")
-        assert [k for k, x in d.items() if x] == ["attn_norm_input"]
+        assert [k for k, x in d.parts().items() if x] == ["attn_norm_input"]
         assert d["attn_norm_input"] == 2 * 2048 * 12288 / (t if sp else 1)
 
 
@@ -93,16 +93,16 @@ def test_fp32_activations_and_no_dropout():
     sbh = s * b * h
     # 16 values per sbh at 4 bytes + two 1-byte masks; scores 2 values at 4 B + 1-byte mask.
     fp32 = tm.activation_memory_breakdown(s, b, h, a, act_bytes=4)
-    assert sum(fp32.values()) == sbh * (66 + 9 * a * s / h)
+    assert fp32.total == sbh * (66 + 9 * a * s / h)
     # Without dropout: no masks and no separate dropout output: sbh(32 + 2as/h).
     nodrop = tm.activation_memory_breakdown(s, b, h, a, dropout=False)
-    assert sum(nodrop.values()) == sbh * (32 + 2 * a * s / h)
+    assert nodrop.total == sbh * (32 + 2 * a * s / h)
     assert nodrop["softmax_dropout_output"] == nodrop["mlp_dropout_mask"] == 0
 
 
 def test_seed_001_example_gives_235_gb_not_67_51():
     # Seed 001: s=128, b=512, h=4096, L=24, a=16, t=1 printed "~67.51 GB".
-    total = 24 * sum(tm.activation_memory_breakdown(128, 512, 4096, 16).values())
+    total = 24 * tm.activation_memory_breakdown(128, 512, 4096, 16).total
     assert total == 128 * 512 * 4096 * 24 * 36.5 == 235_149_459_456
     # Neither the printed expression (s left out), nor GiB, nor one layer, nor the formula
     # without the score term gives 67.51.
@@ -215,7 +215,7 @@ def test_breakdown_always_sums_to_the_formula(s, b, hd, a, layout, rc):
     assert all(x >= 0 for x in d.values())
     expected = tm.activation_memory_per_layer(s, b, h, a, tp=t, sequence_parallel=sp,
                                               recompute=rc)
-    assert sum(d.values()) == pytest.approx(expected, rel=1e-12)
+    assert d.total == pytest.approx(expected, rel=1e-12)
 
 
 @given(st.integers(1, 65536), st.integers(1, 64), st.sampled_from([8, 16, 32]), layouts)

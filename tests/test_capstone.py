@@ -136,19 +136,20 @@ def test_llama_like_config_bad_input(args, kwargs, exc, word):
 
 def test_flops_in_days_llama3_405b():
     # 16,384 H100 at 40 % MFU for 68 days is about Llama 3 405B's 3.8e25 FLOPs.
-    c = cp.flops_in_days(68, 16384, H100_BF16, 0.4)
+    c = tm.flops_in_days(68, 16384, H100_BF16, 0.4)
     assert c == pytest.approx(16384 * H100_BF16 * 0.4 * 68 * 86400)
     assert c == pytest.approx(3.8e25, rel=0.01)
+    assert cp.flops_in_days is tm.flops_in_days  # still importable from here
 
 
 @given(st.floats(0.01, 1e4), st.integers(1, 100_000), st.floats(1e12, 5e15), st.floats(0.01, 1.0))
 def test_flops_in_days_inverts_training_time(days, n, peak, mfu):
-    c = cp.flops_in_days(days, n, peak, mfu)
+    c = tm.flops_in_days(days, n, peak, mfu)
     assert tm.training_time(c, n, peak, mfu) / 86400 == pytest.approx(days, rel=1e-12)
 
 
 def test_flops_in_days_broadcasts():
-    out = cp.flops_in_days(np.array([1.0, 2.0]), 8, H100_BF16, 0.5)
+    out = tm.flops_in_days(np.array([1.0, 2.0]), 8, H100_BF16, 0.5)
     assert out.shape == (2,) and out[1] == pytest.approx(2 * out[0])
 
 
@@ -159,40 +160,38 @@ def test_flops_in_days_broadcasts():
 )
 def test_flops_in_days_bad_input(args, word):
     with pytest.raises(ValueError, match=word):
-        cp.flops_in_days(*args)
+        tm.flops_in_days(*args)
 
 
-def test_min_gpus_for_model_states():
-    # 405.85B x 16 B = 6.49 TB over 80 GB H100s: 81.2 -> 82 GPUs.
-    assert cp.min_gpus_for_model_states(LLAMA3["n_params"], H100.memory_bytes) == 82
+def test_memory_floor_is_min_gpus_to_fit_at_zero_3():
+    # The lesson's floor: model states of mixed-precision AdamW (16 B/param) spread over every
+    # GPU, ZeRO stage 3. 405.85B x 16 B = 6.49 TB over 80 GB H100s: 81.2 -> 82 GPUs.
+    assert not hasattr(cp, "min_gpus_for_model_states")
+    assert tm.min_gpus_to_fit(LLAMA3["n_params"], H100.memory_bytes, zero_stage=3) == 82
     # ZeRO, Fig. 1: 7.5B x 16 B = 120 GB -> two 80 GB GPUs; exactly full -> 1.
-    assert cp.min_gpus_for_model_states(7.5e9, 80e9) == 2
-    assert cp.min_gpus_for_model_states(5e9, 80e9) == 1
-    assert cp.min_gpus_for_model_states(5e9, 80e9, memory_fraction=0.9) == 2
-    assert cp.min_gpus_for_model_states(7.5e9, 80e9, bytes_per_param=2) == 1
-    out = cp.min_gpus_for_model_states(np.array([7.5e9, 405.85e9]), 80e9)
+    assert tm.min_gpus_to_fit(7.5e9, 80e9, zero_stage=3) == 2
+    assert tm.min_gpus_to_fit(5e9, 80e9, zero_stage=3) == 1
+    assert tm.min_gpus_to_fit(5e9, 80e9, zero_stage=3, usable_fraction=0.9) == 2
+    out = tm.min_gpus_to_fit(np.array([7.5e9, 405.85e9]), 80e9, zero_stage=3)
     assert out.tolist() == [2, 82]
 
 
-@given(st.floats(1e6, 1e14), st.floats(1e9, 2e11), st.floats(1.0, 20.0))
-def test_min_gpus_is_the_smallest_that_holds(n, mem, bpp):
-    k = cp.min_gpus_for_model_states(n, mem, bytes_per_param=bpp)
-    need = n * bpp
-    assert k >= 1
-    assert k * mem >= need * (1 - 1e-9)
-    assert (k - 1) * mem < need * (1 + 1e-9)
+@given(st.floats(1e6, 1e14), st.floats(1e9, 2e11), st.floats(0.05, 1.0))
+def test_memory_floor_is_ceil_16n_over_usable_memory(n, mem, fraction):
+    k = tm.min_gpus_to_fit(n, mem, zero_stage=3, usable_fraction=fraction)
+    need, usable = 16 * n, fraction * mem
+    assert k >= 1 and k == int(k)
+    assert k * usable >= need * (1 - 1e-9)
+    assert (k - 1) * usable < need * (1 + 1e-9)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "word"),
-    [({"n_params": 0, "gpu_memory_bytes": 8e10}, "n_params"),
-     ({"n_params": 1e9, "gpu_memory_bytes": 0}, "gpu_memory_bytes"),
-     ({"n_params": 1e9, "gpu_memory_bytes": 8e10, "bytes_per_param": -2}, "bytes_per_param"),
-     ({"n_params": 1e9, "gpu_memory_bytes": 8e10, "memory_fraction": 90}, "memory_fraction")],
-)
-def test_min_gpus_bad_input(kwargs, word):
-    with pytest.raises(ValueError, match=word):
-        cp.min_gpus_for_model_states(**kwargs)
+def test_plan_budget_and_cluster_rate_use_the_core():
+    plan = cp.plan_training_run(usd=5e6, accelerator="H100-SXM", n_gpus=1024, mfu=0.4,
+                                price_per_gpu_hour=2.5)
+    assert plan.budget_flops == tm.budget_to_flops(5e6, H100_BF16, 0.4, 2.5)
+    assert plan.cluster_flops == tm.delivered_flop_rate(1024, H100_BF16, 0.4)
+    assert plan.seconds == tm.training_time(plan.flops, 1024, H100_BF16, 0.4)
+    assert plan.cost == pytest.approx(tm.flops_to_cost(plan.flops, H100_BF16, 0.4, 2.5))
 
 
 # --- plans ---------------------------------------------------------------------------------
@@ -244,7 +243,7 @@ def test_llama3_405b_reality_check():
 def test_days_and_usd_budgets():
     by_days = cp.plan_training_run(days=30, n_gpus=2048, mfu=0.35)
     assert by_days.days == pytest.approx(30, rel=1e-12)
-    assert by_days.budget_flops == pytest.approx(cp.flops_in_days(30, 2048, H100_BF16, 0.35))
+    assert by_days.budget_flops == pytest.approx(tm.flops_in_days(30, 2048, H100_BF16, 0.35))
     by_usd = cp.plan_training_run(usd=1e7, n_gpus=2048, price_per_gpu_hour=2.5)
     assert by_usd.cost == pytest.approx(1e7, rel=1e-12)
     assert by_usd.gpu_hours == pytest.approx(4e6, rel=1e-12)

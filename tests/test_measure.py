@@ -5,6 +5,8 @@ Skipped as a whole when PyTorch is not installed (``pip install -e ".[measure]"`
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 import pytest
 
@@ -214,6 +216,83 @@ def test_config_flops_extrapolate_exactly():
         M.build_model(relative, device="meta"), 2, 8)
 
 
+@pytest.mark.parametrize("n_layers", [1, 3])
+@pytest.mark.parametrize(
+    "cfg",
+    [GPT, LLAMA, LLAMA.replace(n_kv_heads=1),
+     GPT.replace(position="relative", norm="rmsnorm", bias=False)],
+    ids=["gpt", "llama", "mqa", "relative"],
+)
+def test_flop_parts_add_up_to_the_whole_model(cfg, n_layers):
+    # outer + L x block, operator by operator, is what counting all L blocks gives.
+    cfg = cfg.replace(n_layers=n_layers)
+    parts = M.measure_flop_parts(cfg, 2, 9)
+    direct = M.measure_flops(M.build_model(cfg, device="meta"), 2, 9)
+    assert parts.total(n_layers) == direct == M.measure_config_flops(cfg, 2, 9)
+    assert (parts.batch, parts.seq_len, parts.outer.tokens, parts.block.tokens) == (2, 9, 18, 18)
+    assert parts.scalable == (cfg.position != "relative")
+    assert "bmm" not in parts.outer.forward_by_op  # attention is all in the block
+
+
+@FAST
+@given(configs(positions=("learned", "rope")), st.integers(1, 4), st.integers(1, 24))
+def test_flop_parts_rescale_exactly_to_any_shape(cfg, batch, seq_len):
+    # The fast path of the lesson 09 calculator: one count at a small shape, rescaled.
+    cfg = cfg.replace(seq_len=max(cfg.seq_len, seq_len, 8))
+    rescaled = M.measure_flop_parts(cfg, 2, 8).at(batch, seq_len)
+    assert rescaled == M.measure_flop_parts(cfg, batch, seq_len)
+    assert rescaled.total(cfg.n_layers) == M.measure_flops(
+        M.build_model(cfg, device="meta"), batch, seq_len)
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama-2-7b", "mistral-7b", "llama-3.1-405b"])
+@pytest.mark.parametrize(("batch", "seq_len"), [(1, 1), (1, 4096), (3, 1000)])
+def test_rescaled_presets_equal_counting_again(name, batch, seq_len):
+    cfg = tm.MODELS[name]
+    seq_len = min(seq_len, cfg.seq_len)
+    parts = M.measure_flop_parts(cfg, 2, 8)
+    assert parts.at(batch, seq_len).total(cfg.n_layers) == M.measure_config_flops(
+        cfg, batch, seq_len)
+
+
+def test_flop_parts_that_do_not_rescale_say_so():
+    relative = M.measure_flop_parts(GPT.replace(position="relative"), 2, 8)
+    sdpa = M.measure_flop_parts(GPT, 2, 8, attention="sdpa")
+    for parts in (relative, sdpa):
+        assert not parts.scalable
+        with pytest.raises(ValueError, match="rescale"):
+            parts.at(1, 4)
+    parts = M.measure_flop_parts(GPT, 2, 8)
+    assert parts.at(2, 8) is parts
+    # A count that is not a multiple of b s^k is no matmul of that shape: refused.
+    odd = M.FlopCount(7, 14, MappingProxyType({"mm": 7}), MappingProxyType({"mm": 14}), 16)
+    with pytest.raises(ValueError, match="multiple"):
+        M.FlopParts(odd, parts.block, 2, 8, True).at(3, 8)
+    other = M.FlopCount(16, 32, MappingProxyType({"conv": 16}),
+                        MappingProxyType({"conv": 32}), 16)
+    with pytest.raises(ValueError, match="conv"):
+        M.FlopParts(other, parts.block, 2, 8, True).at(3, 8)
+    with pytest.raises(ValueError, match="n_layers"):
+        parts.total(0)
+    with pytest.raises(ValueError, match="batch"):
+        parts.at(0, 8)
+    with pytest.raises(TypeError, match="cfg"):
+        M.measure_flop_parts(M.build_model(GPT))
+
+
+@pytest.mark.parametrize("name", list(tm.MODELS))
+def test_config_params_equal_counting_the_whole_model(name):
+    cfg = tm.MODELS[name]
+    whole = M.count_params(M.build_model(cfg, device="meta", dtype="bf16"))
+    assert M.count_config_params(cfg) == whole == tm.param_count(cfg)
+
+
+@FAST
+@given(configs())
+def test_config_params_of_random_configs(cfg):
+    assert M.count_config_params(cfg) == M.count_params(M.build_model(cfg, device="meta"))
+
+
 def test_six_nd_misses_attention_and_counts_the_embedding():
     # GPT-3 175B (Brown et al. 2020, Table 2.1): 6N is 2.7 % below the exact count at
     # s = 2048 (attention, s/(6d)); Llama 3 8B: its 525M-value input table is in N but
@@ -265,7 +344,7 @@ def test_bf16_block_with_dropout_matches_korthikanti_plus_extras(h, a, s, b):
     # Term by term, every one of Korthikanti's tensors is there with its exact size.
     by_term = saved.by_term()
     expected = tm.activation_memory_breakdown(s, b, h, a)
-    for key, value in expected.items():
+    for key, value in expected.parts().items():
         assert by_term[key] == value, key
     assert by_term["causal_mask"] == extras["causal_mask"]
     assert by_term["norm_stats"] == extras["norm_stats"]
@@ -315,7 +394,7 @@ def test_without_dropout(dtype):
     act = 2 if dtype == "bf16" else 4
     expected = tm.activation_memory_breakdown(s, b, h, a, act_bytes=act, dropout=False)
     extras = M.activation_extras(cfg, s, b, stats_bytes=act)
-    assert saved.total == sum(expected.values()) + sum(extras.values())
+    assert saved.total == expected.total + sum(extras.values())
 
 
 def test_fp32_block_with_dropout():
@@ -324,7 +403,7 @@ def test_fp32_block_with_dropout():
     saved = M.block_saved_activations(model, b, s)
     expected = tm.activation_memory_breakdown(s, b, h, a, act_bytes=4)
     extras = M.activation_extras(cfg, s, b, stats_bytes=4)
-    assert saved.total == sum(expected.values()) + sum(extras.values())
+    assert saved.total == expected.total + sum(extras.values())
 
 
 def test_unfused_dropout_saves_noise_in_the_activation_dtype():
@@ -356,7 +435,7 @@ def test_activation_closed_form_property(h, a, s, b, dropout):
     saved = M.block_saved_activations(model, b, s)
     expected = tm.activation_memory_breakdown(s, b, h, a, dropout=dropout)
     extras = M.activation_extras(cfg, s, b, stats_bytes=4)
-    assert saved.total == sum(expected.values()) + sum(extras.values())
+    assert saved.total == expected.total + sum(extras.values())
 
 
 def test_measurement_leaves_no_hooks_and_counts_views_once():

@@ -17,15 +17,21 @@ def test_reduces_to_zero_memory(name, stage, dp):
     m = tm.memory_per_gpu(cfg, zero_stage=stage, dp=dp)
     expected = tm.zero_memory_per_gpu(tm.param_count(cfg), dp, stage)
     assert m.model_states == pytest.approx(expected, rel=1e-12)
-    assert m["params"] + m["grads"] + m["optimizer"] == pytest.approx(expected, rel=1e-12)
+    assert m.weights + m.gradients + m.optimizer == pytest.approx(expected, rel=1e-12)
+    assert m.total == m.model_states + m.activations
 
 
-def test_reduces_to_zero_memory_with_other_dtypes_and_optimizers():
+@pytest.mark.parametrize("master", [None, True])
+def test_reduces_to_zero_memory_with_other_dtypes_and_optimizers(master):
     n = tm.param_count(GPT2)
-    m = tm.memory_per_gpu(GPT2, zero_stage=2, dp=4, param_dtype="fp32", grad_dtype="fp32",
-                          optimizer="adamw-8bit")
+    kw = dict(param_dtype="fp32", grad_dtype="fp32", optimizer="adamw-8bit", master=master)
+    m = tm.memory_per_gpu(GPT2, zero_stage=2, dp=4, **kw)
+    # pure fp32 keeps no master copy unless forced: 1 + 1 (8-bit moments) or 4 + 1 + 1
+    k = 2 if master is None else 6
     assert m.model_states == pytest.approx(
-        tm.zero_memory_per_gpu(n, 4, 2, param_bytes=4, grad_bytes=4, optimizer_bytes=6))
+        tm.zero_memory_per_gpu(n, 4, 2, param_bytes=4, grad_bytes=4, optimizer_bytes=k))
+    assert m.model_states == pytest.approx(
+        tm.training_state_breakdown(n, zero_stage=2, dp=4, **kw).total)
 
 
 @pytest.mark.parametrize("tp,sp", [(1, False), (2, False), (4, True), (12, True)])
@@ -142,3 +148,75 @@ def test_recompute_flops():
     assert tm.recompute_flops_per_token(cfg, recompute="none") == 0
     with pytest.raises(ValueError, match="recompute"):
         tm.recompute_flops_per_token(cfg, recompute="half")
+
+
+# --- one memory model: interleaving inside it, one breakdown type ---------------------------
+
+
+@pytest.mark.parametrize("pp,m,il", [(2, 8, 2), (4, 16, 2), (4, 16, 4), (8, 16, 2)])
+def test_interleaving_scales_the_first_stage_activations(pp, m, il):
+    cfg = tm.MODELS["llama-3-8b"]
+    plain = tm.memory_per_gpu(cfg, pp=pp, n_microbatches=m)
+    inter = tm.memory_per_gpu(cfg, pp=pp, n_microbatches=m, interleave=il)
+    factor = tm.pipeline_in_flight(pp, m, il) / min(pp, m)
+    assert factor > 1
+    assert inter.activations == pytest.approx(plain.activations * factor, rel=1e-12)
+    assert inter.model_states == plain.model_states  # the GPU still holds L/pp layers
+
+
+def test_interleaving_needs_a_pipeline():
+    with pytest.raises(ValueError, match="interleave > 1 needs pp > 1"):
+        tm.memory_per_gpu(GPT2, interleave=2)
+
+
+def test_planner_columns_are_memory_per_gpu():
+    lay = tm.plan_layouts("llama-3-8b", "H100-SXM", 64, interleaves=(1, 2))
+    cfg = tm.MODELS["llama-3-8b"]
+    for i in [0, 1, len(lay) // 2, len(lay) - 1, *np.flatnonzero(lay["interleave"] > 1)[:3]]:
+        r = lay.row(int(i))
+        m = tm.memory_per_gpu(
+            cfg, micro_batch=r["micro_batch"], n_microbatches=r["n_microbatches"],
+            interleave=r["interleave"], zero_stage=r["zero_stage"], dp=r["dp"], tp=r["tp"],
+            pp=r["pp"], cp=r["cp"], sequence_parallel=bool(r["sequence_parallel"]),
+            recompute=r["recompute"],
+        )
+        for key in ("weights", "gradients", "optimizer", "activations", "total"):
+            assert r[key] == pytest.approx(getattr(m, key), rel=1e-12), key
+
+
+def test_fp32_weights_keep_no_master_copy_here_either():
+    m = tm.memory_per_gpu(GPT2, param_dtype="fp32")
+    n = tm.param_count(GPT2)
+    assert m.master == 0 and m.model_states == 16 * n
+    assert tm.memory_per_gpu(GPT2, param_dtype="fp32", master=True).model_states == 20 * n
+
+
+def test_memory_breakdown_is_one_read_only_type():
+    m = tm.memory_per_gpu(GPT2, tp=1, dp=2, zero_stage=1)
+    assert list(m) == [*tm.MEMORY_PARTS, "total"]
+    assert m.total == pytest.approx(sum(m.parts().values()), rel=1e-15)
+    assert m.optimizer == m.grad_buffer + m.master + m.momentum + m.variance
+    with pytest.raises(AttributeError, match="read-only"):
+        m.total = 0
+    with pytest.raises(TypeError):
+        m["total"] = 0
+    with pytest.raises(AttributeError, match="no part 'params'"):
+        m.params  # noqa: B018
+    with pytest.raises(ValueError, match="must not contain 'total'"):
+        tm.Breakdown({"a": 1, "total": 1})
+    with pytest.raises(ValueError, match="has the parts"):
+        tm.MemoryBreakdown({"weights": 1})
+    assert "MemoryBreakdown(weights=" in repr(m)
+    # every breakdown of the library is a Breakdown with a total
+    for b in (tm.training_bytes_per_param(), tm.training_state_breakdown(1e9),
+              tm.activation_memory_breakdown(2048, 1, 4096, 32)):
+        assert isinstance(b, tm.Breakdown) and b.total == sum(b.parts().values())
+
+
+@pytest.mark.parametrize("part,first", [("weights", 3), ("gradients", 2), ("master", 1),
+                                        ("grad_buffer", 1), ("optimizer", 1)])
+def test_zero_partitions_is_the_one_rule(part, first):
+    got = tm.zero_partitions(part, np.arange(4), 8)
+    assert list(got) == [8.0 if s >= first else 1.0 for s in range(4)]
+    with pytest.raises(ValueError, match="unknown part"):
+        tm.zero_partitions("activations", 1, 8)

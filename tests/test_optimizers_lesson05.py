@@ -62,12 +62,13 @@ def test_pure_fp32_keeps_no_master_copy():
     # Megatron-LM README: fp32 param, fp32 grads = 16 B/param (weights 4, grads 4, moments 8).
     b = tm.training_bytes_per_param(param_dtype="fp32")
     assert (b["weights"], b["gradients"], b["master"], b["total"]) == (4, 4, 0, 16)
-    # Forcing the redundant copy gives the seed's 20 B/param: 7B -> 140 GB, the same as
-    # training_state_memory, which always counts AdamW's master copy.
+    # Forcing the redundant copy gives the seed's 20 B/param: 7B -> 140 GB (weights 28,
+    # AdamW 84, gradients 28 GB).
     forced = tm.training_bytes_per_param(param_dtype="fp32", master=True)
     assert forced["total"] == 20
-    seed = tm.training_state_memory(7e9, param_dtype="fp32", grad_dtype="fp32")
+    seed = tm.training_state_breakdown(7e9, param_dtype="fp32", master=True)
     assert 7e9 * forced["total"] == seed["total"] == 140e9
+    assert (seed.weights, seed.optimizer, seed.gradients) == (28e9, 84e9, 28e9)
     correct = tm.training_state_breakdown(7e9, param_dtype="fp32")
     assert correct["total"] == 112e9
     assert correct["weights"] == correct["gradients"] == 28e9
@@ -149,16 +150,16 @@ def test_breakdown_agrees_with_memory_per_gpu(name):
     for stage in range(4):
         m = tm.memory_per_gpu(cfg, zero_stage=stage, dp=16)
         b = tm.training_state_breakdown(tm.param_count(cfg), zero_stage=stage, dp=16)
-        assert b["weights"] == pytest.approx(m["params"])
-        assert b["gradients"] == pytest.approx(m["grads"])
-        assert b["master"] + b["momentum"] + b["variance"] == pytest.approx(m["optimizer"])
+        assert b.parts() == pytest.approx({**m.parts(), "activations": 0.0})
+        assert b.optimizer == pytest.approx(m.optimizer)
 
 
-def test_stage_0_equals_training_state_memory():
+def test_stage_0_is_n_times_the_bytes_per_parameter():
     for opt in ["adamw", "adamw-8bit", "sgd-momentum", "lion"]:
-        old = tm.training_state_memory(1e9, optimizer=opt)
+        per_param = tm.training_bytes_per_param(optimizer=opt)
         new = tm.training_state_breakdown(1e9, optimizer=opt)
-        assert new["total"] == old["total"]
+        assert new.total == 1e9 * per_param.total
+        assert new.total == 1e9 * (4 + tm.OPTIMIZER_BYTES_PER_PARAM[opt])
 
 
 def test_breakdown_broadcasts():

@@ -283,7 +283,7 @@ def test_planner_columns_add_up():
     assert np.allclose(layouts["comm_time"], comm)
     assert np.allclose(layouts["step_time"],
                        layouts["compute_time"] + layouts["bubble_time"] + layouts["comm_time"])
-    parts = sum(layouts[k] for k in ("params", "grads", "optimizer", "activations"))
+    parts = sum(layouts[k] for k in ("weights", "gradients", "optimizer", "activations"))
     assert np.allclose(layouts["total"], parts)
     assert np.all(layouts["tp_comm_time"][layouts["tp"] == 1] == 0)
     assert np.all(layouts["cp_comm_time"][layouts["cp"] == 1] == 0)

@@ -97,7 +97,7 @@ def test_llama2_7b_implied_utilisation_independent_arithmetic():
     c = tm.training_flops(tm.param_count(tm.MODELS["llama-2-7b"]), 2.0e12)
     by_hand = 6 * 6_738_415_616 * 2.0e12 / (184_320 * 3600) / 312e12
     assert tm.implied_utilisation(c, 184_320, A100) == pytest.approx(by_hand, rel=1e-12)
-    assert tm.implied_flops_per_gpu(c, 184_320) == pytest.approx(121.9e12, rel=1e-3)
+    assert tm.achieved_flops_per_gpu(c, 1, 184_320 * 3600) == pytest.approx(121.9e12, rel=1e-3)
     assert by_hand == pytest.approx(0.3906, abs=1e-4)
 
 
@@ -138,7 +138,7 @@ def test_convert_compute_known_values():
     assert hours == pytest.approx(500)
     usd = tm.flops_to_cost(1e24, H100, 0.4, 2.0)
     assert usd == pytest.approx(1e24 / (H100 * 0.4) / 3600 * 2.0)
-    assert tm.budget_to_flops(usd, 2.0, H100, 0.4) == pytest.approx(1e24)
+    assert tm.budget_to_flops(usd, H100, 0.4, 2.0) == pytest.approx(1e24)
 
 
 def test_gpu_hours_depend_on_accelerator_dtype_and_utilisation():
@@ -250,8 +250,8 @@ def test_gb_gib_round_trip(x):
         (lambda: tm.implied_utilisation(1e20, 10, 0), "peak_flops"),
         (lambda: tm.implied_utilisation(-1e20, 10, 1e15), "flops"),
         (lambda: tm.flops_to_cost(1e20, 1e15, 40, 2.0), "mfu"),
-        (lambda: tm.budget_to_flops(1e6, 0, 1e15), "price_per_gpu_hour"),
-        (lambda: tm.budget_to_flops(-1, 2, 1e15), "budget"),
+        (lambda: tm.budget_to_flops(1e6, 1e15, 0.4, 0), "price_per_gpu_hour"),
+        (lambda: tm.budget_to_flops(-1, 1e15, 0.4, 2), "budget"),
         (lambda: tm.convert_compute(1, "PFLOPs", "FLOP"), "from_unit"),
         (lambda: tm.convert_compute(1, "FLOP", "GPU-hours"), "to_unit"),
         (lambda: tm.convert_compute(1, "FLOP", "GPU-hour"), "peak_flops"),

@@ -13,6 +13,8 @@ from widget_contract import (  # noqa: E402
 )
 
 import trainmath as tm  # noqa: E402
+from trainmath import measure as M  # noqa: E402
+from trainmath.widgets import measure as wm  # noqa: E402
 from trainmath.widgets.measure import CUSTOM_GPT, CUSTOM_LLAMA, MeasureCalculator  # noqa: E402
 
 
@@ -91,3 +93,47 @@ def test_bad_value_shows_message_and_keeps_last_result(calc, change, word):
     fix = {"model": CUSTOM_GPT, "n_layers": 2, "d_model": 128, "n_heads": 2, "n_kv_heads": 2,
            "seq_len": 64, "batch": 1}
     assert_bad_value_refused(calc, change, word, fix)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"n_layers": 7, "batch": 1, "seq_len": 100},
+        {"model": CUSTOM_LLAMA, "n_kv_heads": 2, "seq_len": 33, "batch": 3},
+        {"model": CUSTOM_LLAMA, "n_layers": 2, "d_model": 128, "n_heads": 4, "n_kv_heads": 1,
+         "seq_len": 1, "dropout": False},
+        {"model": "gpt2", "seq_len": 1024, "batch": 1},
+        {"model": "llama-2-7b", "seq_len": 4096, "batch": 2},
+    ],
+)
+def test_fast_path_shows_what_measuring_the_whole_model_shows(calc, change):
+    # The calculator counts FLOPs once per architecture and rescales, and counts parameters
+    # from one block: the numbers must be those of measuring the model itself.
+    assert calc.set(**change)
+    out = calc.last
+    cfg, b, s = out.cfg, out.batch, out.seq_len
+    if cfg.n_layers <= 8:  # the whole model, block by block (0.03 s a block)
+        model = M.build_model(cfg, device="meta", dtype="bf16")
+        params, flops = M.count_params(model), M.measure_flops(model, b, s)
+    else:  # tested equal to the whole model in test_measure.py
+        params, flops = M.count_params(M.build_model(cfg, device="meta", dtype="bf16")), \
+            M.measure_config_flops(cfg, b, s)
+    block = M.build_model(cfg.replace(n_layers=1), device="meta", dtype="bf16",
+                          dropout=0.1 if out.dropout else 0.0)
+    assert out.params_measured == params
+    assert out.flops_measured == flops.total
+    assert out.backward_over_forward == flops.backward / flops.forward
+    assert out.saved_measured == M.block_saved_activations(block, b, s).total
+
+
+def test_depth_batch_and_seq_len_count_no_flops_again(calc):
+    # Only a new architecture is counted; depth, batch and sequence length are rescaled.
+    calc.set(model=CUSTOM_GPT, d_model=192, n_heads=3)
+    misses = wm._flop_parts.cache_info().misses
+    for change in ({"n_layers": 9}, {"batch": 7}, {"seq_len": 77}, {"seq_len": 4000},
+                   {"n_kv_heads": 1}, {"dropout": False}):
+        assert calc.set(**change)
+    assert wm._flop_parts.cache_info().misses == misses
+    calc.set(n_heads=6)
+    assert wm._flop_parts.cache_info().misses == misses + 1

@@ -123,7 +123,7 @@ def test_fewer_layouts_than_slots_leave_empty_bars(calc):
     assert calc.set(model="gpt2", n_gpus=1, seq_len=1024, global_batch_tokens=1024)
     n = len(calc.last.top)
     assert n < TOP
-    widths = [r.get_width() for r in calc._mem_bars["params"]]
+    widths = [r.get_width() for r in calc._mem_bars["weights"]]
     assert all(w == 0 for w in widths[n:])
 
 

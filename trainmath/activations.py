@@ -31,6 +31,7 @@ from types import MappingProxyType
 import numpy as np
 
 from trainmath import _validate as v
+from trainmath._breakdown import Breakdown
 
 __all__ = [
     "RECOMPUTE",
@@ -43,6 +44,19 @@ __all__ = [
 ]
 
 RECOMPUTE = ("none", "selective", "full")
+
+
+def _layer_shape(seq_len, micro_batch, d_model, n_heads, tp, sequence_parallel, recompute):
+    """Validated s, b, h, a, t of one layer (as float arrays) and its options."""
+    s = v.positive_int("seq_len", seq_len)
+    b = v.positive_int("micro_batch", micro_batch)
+    h = v.positive_int("d_model", d_model)
+    a = v.positive_int("n_heads", n_heads)
+    t = v.positive_int("tp", tp)
+    v.flag("sequence_parallel", sequence_parallel)
+    v.choice("recompute", recompute, RECOMPUTE)
+    v.divides("tp", tp, "n_heads", n_heads)
+    return tuple(np.asarray(x, dtype=float) for x in (s, b, h, a, t))
 
 
 def activation_memory_per_layer(
@@ -84,15 +98,8 @@ def activation_memory_per_layer(
     1-byte dropout masks; the attention scores are materialised (no FlashAttention).
     Embeddings, the final norm and the loss are not part of a layer.
     """
-    s = v.positive_int("seq_len", seq_len)
-    b = v.positive_int("micro_batch", micro_batch)
-    h = v.positive_int("d_model", d_model)
-    a = v.positive_int("n_heads", n_heads)
-    t = v.positive_int("tp", tp)
-    v.flag("sequence_parallel", sequence_parallel)
-    v.choice("recompute", recompute, RECOMPUTE)
-    v.divides("tp", tp, "n_heads", n_heads)
-    s, b, h, a, t = (np.asarray(x, dtype=float) for x in (s, b, h, a, t))
+    s, b, h, a, t = _layer_shape(seq_len, micro_batch, d_model, n_heads, tp,
+                                 sequence_parallel, recompute)
     sbh = s * b * h
     if recompute == "full":
         out = 2 * sbh / t if sequence_parallel else 2 * sbh
@@ -197,13 +204,13 @@ def activation_memory_breakdown(
     recompute: str = "none",
     act_bytes=2,
     dropout: bool = True,
-) -> dict:
+) -> Breakdown:
     """Bytes of each tensor one transformer layer stores for the backward pass, per GPU.
 
     Korthikanti et al. 2022, Sec. 4.1 derive the per-layer total tensor by tensor; this
-    function returns those tensors as a dict (keys and meanings in
-    :data:`ACTIVATION_TERMS`), so ``sum(d.values())`` is the layer's total. With the
-    defaults the sum equals :func:`activation_memory_per_layer` for every ``tp``,
+    function returns those tensors as a :class:`~trainmath.memory.Breakdown` (keys and
+    meanings in :data:`ACTIVATION_TERMS`) whose ``total`` is the layer's. With the
+    defaults the total equals :func:`activation_memory_per_layer` for every ``tp``,
     ``sequence_parallel`` and ``recompute`` (exactly, in integer arithmetic, for t = 1):
 
     * per-token terms 2 + 2 + 4 + 2 + 2 + 1 (attention) + 2 + 8 + 8 + 1 (MLP) + 2 + 2
@@ -231,9 +238,9 @@ def activation_memory_breakdown(
 
     Returns
     -------
-    dict
+    Breakdown
         Key -> bytes (float, or array when an input is an array), in the order of
-        :data:`ACTIVATION_TERMS`; absent tensors are 0.
+        :data:`ACTIVATION_TERMS` (absent tensors are 0), then ``total``.
 
     Assumptions
     -----------
@@ -241,17 +248,10 @@ def activation_memory_breakdown(
     d_ff = 4h, multi-head attention), attention scores materialised (no FlashAttention),
     every saved tensor counted once and nothing else (no temporary buffers).
     """
-    s = v.positive_int("seq_len", seq_len)
-    b = v.positive_int("micro_batch", micro_batch)
-    h = v.positive_int("d_model", d_model)
-    a = v.positive_int("n_heads", n_heads)
-    t = v.positive_int("tp", tp)
-    v.flag("sequence_parallel", sequence_parallel)
+    s, b, h, a, t = _layer_shape(seq_len, micro_batch, d_model, n_heads, tp,
+                                 sequence_parallel, recompute)
     v.flag("dropout", dropout)
-    v.choice("recompute", recompute, RECOMPUTE)
     nbytes = v.positive("act_bytes", act_bytes)
-    v.divides("tp", tp, "n_heads", n_heads)
-    s, b, h, a, t = (np.asarray(x, dtype=float) for x in (s, b, h, a, t))
     units = {"sbh": s * b * h, "as2b": a * s * s * b}
 
     out = {}
@@ -265,8 +265,8 @@ def activation_memory_breakdown(
         size = units[term.shape] * (term.values * per_value * kept)
         if term.tp_split or sequence_parallel:
             size = size / t
-        out[key] = v.result(size)
-    return out
+        out[key] = size
+    return Breakdown(out)
 
 
 # --- choosing a recomputation strategy ------------------------------------------------------

@@ -29,12 +29,21 @@ from trainmath.chinchilla import (
     inference_aware_optimal,
     loss_optimal,
 )
-from trainmath.compute import training_flops, training_time
+from trainmath.compute import training_flops
 from trainmath.models import ffn_hidden_dim, llama_like_config
-from trainmath.units import SECONDS_PER_DAY, budget_to_flops, cost, flops_in_days, gpu_hours
+from trainmath.units import (
+    SECONDS_PER_DAY,
+    budget_to_flops,
+    cost,
+    delivered_flop_rate,
+    flops_in_days,
+    gpu_hours,
+    training_time,
+)
 
-# ffn_hidden_dim, llama_like_config (model shapes) and flops_in_days (a unit conversion) live
-# in models and units; they stay importable from here, where lesson 08 first uses them.
+# ffn_hidden_dim, llama_like_config (model shapes) and flops_in_days (the compute/time/cost
+# core of trainmath.units) live in models and units; they stay importable from here, where
+# lesson 08 first used them. Lessons call them as tm.<name>.
 __all__ = [
     "PLAN_RULES",
     "LLAMA3_405B_RUN",
@@ -42,7 +51,6 @@ __all__ = [
     "ffn_hidden_dim",
     "llama_like_config",
     "flops_in_days",
-    "min_gpus_for_model_states",
     "plan_run",
     "plan_training_run",
 ]
@@ -70,42 +78,6 @@ LLAMA3_405B_RUN = MappingProxyType({
     "scaling_law_n_params": 402e9,
     "scaling_law_n_tokens": 16.55e12,
 })
-
-
-def min_gpus_for_model_states(n_params, gpu_memory_bytes, *, bytes_per_param=16.0,
-                              memory_fraction=1.0):
-    """Fewest accelerators whose memory can hold the model states at all.
-
-    ``ceil(N * bytes_per_param / (gpu_memory_bytes * memory_fraction))``: weights, gradients
-    and optimizer states spread perfectly over every GPU (ZeRO stage 3 / FSDP over all of
-    them). 16 bytes per parameter is mixed-precision AdamW: bf16 weights 2 + bf16 gradients
-    2 + fp32 master, momentum and variance 12 (Rajbhandari et al. 2019, Sec. 3.1).
-
-    A necessary condition, not a sufficient one: activations, buffers and fragmentation
-    come on top, and real layouts shard less evenly (see :func:`trainmath.plan_layouts`).
-
-    Parameters
-    ----------
-    n_params : float or array
-        Parameters N.
-    gpu_memory_bytes : float or array
-        Memory of one accelerator in bytes (e.g. ``tm.ACCELERATORS["H100-SXM"].memory_bytes``).
-    bytes_per_param : float
-        Model-state bytes per parameter.
-    memory_fraction : float
-        Share of the memory the states may use, in (0, 1].
-
-    Returns
-    -------
-    int or array of int
-    """
-    n = v.positive("n_params", n_params)
-    mem = v.positive("gpu_memory_bytes", gpu_memory_bytes)
-    bpp = v.positive("bytes_per_param", bytes_per_param)
-    frac = v.fraction("memory_fraction", memory_fraction)
-    # Round away float noise before the ceiling (16 * 5e9 / 80e9 is exactly 1).
-    need = np.ceil(np.round(n * bpp / (mem * frac), 9)).astype(np.int64)
-    return int(need) if np.ndim(need) == 0 else need
 
 
 @dataclass(frozen=True)
@@ -174,7 +146,7 @@ class TrainingPlan:
     @property
     def cluster_flops(self):
         """Delivered FLOP/s of the whole cluster, n_gpus x peak x MFU."""
-        return v.result(np.asarray(self.n_gpus) * self.peak_flops * np.asarray(self.mfu))
+        return delivered_flop_rate(self.n_gpus, self.peak_flops, self.mfu)
 
     @property
     def lifetime_flops(self):
@@ -230,9 +202,10 @@ def plan_run(
 ) -> TrainingPlan:
     """Plan a run whose model size N and tokens D are already chosen.
 
-    ``C = 6ND`` (:func:`trainmath.training_flops`), ``T = C / (n_gpus * peak * MFU)``
-    (:func:`trainmath.training_time`), GPU-hours ``C / (peak * MFU) / 3600`` and cost
-    GPU-hours x price (:mod:`trainmath.units`).
+    ``C = 6ND`` (:func:`trainmath.training_flops`), then the compute/time/cost core of
+    :mod:`trainmath.units`: ``T = C / (n_gpus * peak * MFU)``
+    (:func:`trainmath.training_time`), GPU-hours ``C / (peak * MFU) / 3600``
+    (:func:`trainmath.gpu_hours`) and cost GPU-hours x price (:func:`trainmath.cost`).
 
     Parameters
     ----------
@@ -298,7 +271,7 @@ def plan_training_run(
     """Plan a run from a budget: choose N and D, then time, GPU-hours and cost.
 
     The budget is exactly one of ``flops`` (compute C), ``days`` (wall clock on the cluster:
-    C = n_gpus * peak * MFU * days, :func:`flops_in_days`) or ``usd`` (money:
+    C = n_gpus * peak * MFU * days, :func:`trainmath.flops_in_days`) or ``usd`` (money:
     C = usd / price * 3600 * peak * MFU, :func:`trainmath.budget_to_flops`). Then:
 
     * ``"chinchilla"``: D = k N with k = ``tokens_per_param`` (20 in Hoffmann et al.
@@ -348,11 +321,7 @@ def plan_training_run(
     elif days is not None:
         budget = flops_in_days(days, n_gpu, peak, u)
     else:
-        if not np.all(np.asarray(price) > 0):
-            raise ValueError(
-                f"price_per_gpu_hour must be > 0 for a budget in usd, got {price_per_gpu_hour!r}"
-            )
-        budget = budget_to_flops(v.positive("usd", usd), price, peak, u)
+        budget = budget_to_flops(v.positive("usd", usd), peak, u, price_per_gpu_hour)
     d_inf = 0.0
     if rule == "chinchilla":
         n, d = chinchilla_optimal(budget, tokens_per_param)

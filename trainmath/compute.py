@@ -1,4 +1,4 @@
-"""Training compute: FLOPs per token, C = 6ND, time on a cluster, and utilisation.
+"""Training compute: FLOPs per token, C = 6ND, and model FLOPs utilisation.
 
 Why 6: a weight w multiplies one activation per token in the forward pass (a multiply
 and an add: 2 FLOPs) and, in the backward pass, is used once to send the gradient back
@@ -7,6 +7,11 @@ to its input and once to form its own gradient (2 + 2 FLOPs). So training costs
 2022, App. F). Attention adds FLOPs that grow with the sequence length s but involve
 no weights: 12 * L * (H * head_dim) * s per token for forward + backward
 (Chowdhery et al. 2022 (PaLM), App. B).
+
+Time on a cluster, GPU-hours and cost are :mod:`trainmath.units`' compute/time/cost core
+(``C = tau T``, ``tau = n_gpus * peak * MFU``: :func:`~trainmath.units.training_time`,
+:func:`~trainmath.units.delivered_flop_rate`, :func:`~trainmath.units.achieved_flops_per_gpu`,
+...); :func:`mfu` reads that equation from a throughput log.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import numpy as np
 from trainmath import _validate as v
 from trainmath.activations import RECOMPUTE
 from trainmath.models import ModelConfig, matmul_params
+from trainmath.units import delivered_flop_rate
 
 __all__ = [
     "flops_per_token",
@@ -23,9 +29,7 @@ __all__ = [
     "training_flops",
     "forward_flops",
     "backward_flops",
-    "training_time",
     "mfu",
-    "achieved_flops_per_gpu",
     "megatron_model_flops",
     "recompute_flops_per_token",
     "RECOMPUTE_CONVENTIONS",
@@ -105,47 +109,30 @@ def backward_flops(n_params, n_tokens):
     return v.result(4.0 * v.positive("n_params", n_params) * v.positive("n_tokens", n_tokens))
 
 
-def training_time(flops, n_gpus, peak_flops, mfu=1.0):
-    """Wall-clock seconds to do ``flops`` on a cluster: T = C / tau, tau = n * peak * MFU.
-
-    Parameters
-    ----------
-    flops : float or array
-        Total FLOPs C (a count, not a rate).
-    n_gpus : int or array
-        Number of accelerators.
-    peak_flops : float or array
-        Dense peak FLOP/s of one accelerator in the training dtype.
-    mfu : float or array
-        Model FLOPs utilisation in (0, 1]; 1.0 gives the lower bound.
-    """
-    c = v.positive("flops", flops)
-    n = v.positive_int("n_gpus", n_gpus)
-    peak = v.positive("peak_flops", peak_flops)
-    u = v.fraction("mfu", mfu)
-    return v.result(c / (n * peak * u))
-
-
 def mfu(tokens_per_second, flops_per_token, n_gpus, peak_flops):
     """Model FLOPs utilisation (PaLM, Chowdhery et al. 2022, App. B).
 
-    ``MFU = tokens/s * FLOPs per token / (n_gpus * peak FLOP/s)``: the share of the
-    hardware's peak spent on the model's own FLOPs. Recomputed activations do not
-    count (that would be hardware FLOPs utilisation, HFU).
+    ``MFU = tokens/s * FLOPs per token / (n_gpus * peak FLOP/s)``: the model FLOP/s the
+    run achieved over the cluster's peak rate (:func:`trainmath.units.delivered_flop_rate`
+    at MFU 1), i.e. the share of the hardware's peak spent on the model's own FLOPs.
+
+    Parameters
+    ----------
+    tokens_per_second : float or array
+        Throughput of the whole cluster.
+    flops_per_token : float or array
+        Model FLOPs per token (:func:`flops_per_token`, or 6N).
+    n_gpus : int or array
+        Accelerators.
+    peak_flops : float or array
+        Dense peak FLOP/s of one accelerator in the training dtype.
+
+    Assumptions: recomputed activations do not count (that would be hardware FLOPs
+    utilisation, HFU); a dense (not 2:4-sparse) peak.
     """
     tps = v.positive("tokens_per_second", tokens_per_second)
     fpt = v.positive("flops_per_token", flops_per_token)
-    n = v.positive_int("n_gpus", n_gpus)
-    peak = v.positive("peak_flops", peak_flops)
-    return v.result(tps * fpt / (n * peak))
-
-
-def achieved_flops_per_gpu(flops, n_gpus, seconds):
-    """Average FLOP/s each accelerator delivered: C / (n * T)."""
-    c = v.positive("flops", flops)
-    n = v.positive_int("n_gpus", n_gpus)
-    t = v.positive("seconds", seconds)
-    return v.result(c / (n * t))
+    return v.result(tps * fpt / delivered_flop_rate(n_gpus, peak_flops))
 
 
 def megatron_model_flops(batch, seq_len, n_layers, d_model, vocab_size, *, recompute=False):

@@ -6,10 +6,10 @@ fp32 master weights, momentum and variance = 4 + 4 + 4 = 12 bytes per parameter,
 top of 2-byte (bf16/fp16) weights and 2-byte gradients, 16 bytes in all.
 
 Lesson 05 adds the state by part (:func:`training_bytes_per_param`, which keeps a master
-copy only when the weights are narrower than fp32), its split over data-parallel GPUs
-under ZeRO (:func:`training_state_breakdown`), the smallest number of GPUs that holds it
-(:func:`min_gpus_to_fit`) and the published conventions side by side
-(:data:`BYTES_PER_PARAM_CONVENTIONS`: 12, 16, 18, 20, 10 and pure fp32's 16).
+copy only when the weights are narrower than fp32) and the published conventions side by
+side (:data:`BYTES_PER_PARAM_CONVENTIONS`: 12, 16, 18, 20, 10 and pure fp32's 16). What
+those bytes come to on a GPU, partitioned by ZeRO or not, is :mod:`trainmath.memory`'s
+(:func:`~trainmath.memory.training_state_breakdown`, :func:`~trainmath.memory.min_gpus_to_fit`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-import numpy as np
-
 from trainmath import _validate as v
+from trainmath._breakdown import Breakdown
 
 __all__ = [
     "DTYPE_BYTES",
@@ -27,12 +26,9 @@ __all__ = [
     "OPTIMIZER_BYTES_PER_PARAM",
     "bytes_per_param",
     "model_memory",
-    "training_state_memory",
     # lesson 05: training state by part, the competing conventions, "will it fit?"
     "STATE_PARTS",
     "training_bytes_per_param",
-    "training_state_breakdown",
-    "min_gpus_to_fit",
     "BytesConvention",
     "BYTES_PER_PARAM_CONVENTIONS",
     "convention_memory",
@@ -80,31 +76,6 @@ def model_memory(n_params, dtype: str = "bf16"):
     return v.result(n * bytes_per_param(dtype))
 
 
-def training_state_memory(
-    n_params, *, param_dtype: str = "bf16", grad_dtype: str = "bf16", optimizer: str = "adamw"
-) -> dict:
-    """Model-state bytes of training without sharding: weights + gradients + optimizer.
-
-    Returns a dict with ``params``, ``grads``, ``optimizer`` and ``total`` in bytes.
-    Mixed-precision AdamW (bf16 weights and gradients) gives 2 + 2 + 12 = 16 B/param
-    (Rajbhandari et al. 2019, Sec. 3.1). Activations are separate (see
-    :mod:`trainmath.activations`).
-
-    The optimizer term always includes the optimizer's fp32 master copy when it lists one
-    (``OPTIMIZER_BYTES_PER_PARAM``), also for fp32 weights, where the copy is redundant;
-    :func:`training_bytes_per_param` decides as mixed-precision training does.
-    """
-    n = v.nonnegative("n_params", n_params)
-    opt = v.lookup("optimizer", optimizer, OPTIMIZER_BYTES_PER_PARAM)
-    out = {
-        "params": v.result(n * bytes_per_param(param_dtype)),
-        "grads": v.result(n * bytes_per_param(grad_dtype)),
-        "optimizer": v.result(n * opt),
-    }
-    out["total"] = v.result(out["params"] + out["grads"] + out["optimizer"])
-    return out
-
-
 # --- lesson 05: training state by part, conventions, "will it fit?" -------------------------
 
 #: The parts of the training state, in the order the course stacks them. "grad_buffer"
@@ -122,7 +93,7 @@ def training_bytes_per_param(
     optimizer: str = "adamw",
     master: bool | None = None,
     grad_buffer: bool = False,
-) -> dict:
+) -> Breakdown:
     """Bytes each parameter costs in training, by part (activations excluded).
 
     Parameters
@@ -146,8 +117,8 @@ def training_bytes_per_param(
 
     Returns
     -------
-    dict
-        Bytes per parameter for each of :data:`STATE_PARTS` (0 where absent) and
+    Breakdown
+        Bytes per parameter for each of :data:`STATE_PARTS` (0 where absent), then
         ``"total"``.
 
     Examples
@@ -187,154 +158,14 @@ def training_bytes_per_param(
             f"{grad_dtype or param_dtype!r} is already {g:g} bytes: the gradients are the "
             "fp32 buffer (use grad_buffer=False)"
         )
-    out = {
+    return Breakdown({
         "weights": p,
         "gradients": g,
         "grad_buffer": float(_FP32_BYTES) if grad_buffer else 0.0,
         "master": float(states["master"]) if keep_master else 0.0,
         "momentum": float(states.get("momentum", 0)),
         "variance": float(states.get("variance", 0)),
-    }
-    out["total"] = sum(out.values())
-    return out
-
-
-#: ZeRO stage from which each part is sharded over the data-parallel group.
-_SHARDED_FROM = {
-    "weights": 3, "gradients": 2, "grad_buffer": 1, "master": 1, "momentum": 1, "variance": 1,
-}
-
-
-def training_state_breakdown(
-    n_params,
-    *,
-    zero_stage=0,
-    dp=1,
-    param_dtype: str = "bf16",
-    grad_dtype: str | None = None,
-    optimizer: str = "adamw",
-    master: bool | None = None,
-    grad_buffer: bool = False,
-) -> dict:
-    """Bytes of training state on one GPU, by part, under ZeRO data parallelism.
-
-    ZeRO (Rajbhandari et al. 2019, Sec. 5) splits a state over the ``dp`` data-parallel
-    GPUs once the stage reaches it: stage 1 the optimizer states (fp32 master copy,
-    moments), stage 2 also the gradients, stage 3 also the weights (= PyTorch FSDP's
-    full sharding). A separate fp32 gradient buffer counts as optimizer state and is split
-    from stage 1, as Megatron-LM's distributed optimizer does (README table: fp16 weights
-    4 + 16/d, bf16 weights with fp32 gradients 6 + 12/d, fp32 8 + 8/d bytes per
-    parameter, all reproduced by ``zero_stage=1``).
-
-    Parameters
-    ----------
-    n_params : float or array
-        Parameters of the model (or of one tensor/pipeline-parallel shard).
-    zero_stage : int or array
-        0 (plain data parallelism, every GPU holds everything) to 3.
-    dp : int or array
-        Data-parallel GPUs the states are sharded over.
-    param_dtype, grad_dtype, optimizer, master, grad_buffer
-        As in :func:`training_bytes_per_param`.
-
-    Returns
-    -------
-    dict
-        Bytes per GPU for each of :data:`STATE_PARTS` and ``"total"`` (floats, or arrays
-        when an input is an array).
-
-    With the default dtypes it equals :func:`trainmath.parallelism.zero_memory_per_gpu`
-    (tested): Rajbhandari et al. 2019, Fig. 1, Psi = 7.5e9 and N_d = 64 give 120, 31.4,
-    16.6 and 1.88 GB for stages 0-3.
-
-    Assumptions: even sharding; activations (lesson 06), temporary buffers (gathered
-    weights under stage 3, communication buckets) and allocator fragmentation are not
-    counted.
-    """
-    n = v.nonnegative("n_params", n_params)
-    stage = np.asarray(v.zero_stage("zero_stage", zero_stage))
-    d = np.asarray(v.positive_int("dp", dp), dtype=float)
-    per_param = training_bytes_per_param(
-        param_dtype=param_dtype, grad_dtype=grad_dtype, optimizer=optimizer, master=master,
-        grad_buffer=grad_buffer,
-    )
-    out = {}
-    for part in STATE_PARTS:
-        divisor = np.where(stage >= _SHARDED_FROM[part], d, 1.0)
-        out[part] = v.result(n * per_param[part] / divisor)
-    out["total"] = v.result(sum(np.asarray(out[part]) for part in STATE_PARTS))
-    return out
-
-
-def min_gpus_to_fit(
-    n_params,
-    memory_bytes,
-    *,
-    zero_stage=3,
-    usable_fraction=1.0,
-    param_dtype: str = "bf16",
-    grad_dtype: str | None = None,
-    optimizer: str = "adamw",
-    master: bool | None = None,
-    grad_buffer: bool = False,
-):
-    """Fewest data-parallel GPUs whose memory holds the training state under ZeRO.
-
-    Per GPU the state is ``N (R + S / d)`` bytes, with ``R`` the bytes per parameter
-    every GPU keeps whole and ``S`` those sharded at ``zero_stage`` (see
-    :func:`training_state_breakdown`). The answer is the smallest whole ``d`` with
-    ``N (R + S / d) <= usable_fraction * memory_bytes``: 1 if one GPU suffices, else
-    ``ceil(N S / (budget - N R))``, and ``inf`` when no ``d`` is enough because the
-    replicated part alone does not fit (stage 0 beyond one GPU, or stage 1/2 for large
-    models): then use a higher stage, tensor/pipeline parallelism or offloading.
-
-    Parameters
-    ----------
-    n_params : float or array
-    memory_bytes : float or array
-        Memory of one GPU, e.g. ``tm.ACCELERATORS["H100-SXM"].memory_bytes`` (80e9).
-    zero_stage : int or array
-        0-3 (default 3, which always has an answer).
-    usable_fraction : float
-        Share of the memory the state may take, in (0, 1]; leave room for activations
-        and buffers with e.g. 0.8.
-    param_dtype, grad_dtype, optimizer, master, grad_buffer
-        As in :func:`training_bytes_per_param`.
-
-    Returns
-    -------
-    float or array
-        A whole number of GPUs, or ``inf``.
-
-    Examples
-    --------
-    Llama 3 70B (70.55e9 parameters) at 16 B/param on 80 GB GPUs under ZeRO-3:
-    16 x 70.55e9 / 80e9 = 14.1, so 15 GPUs.
-
-    Assumptions: model states only (a lower bound: activations are lesson 06); even
-    sharding over data parallelism alone.
-    """
-    n = np.asarray(v.nonnegative("n_params", n_params))
-    mem = np.asarray(v.positive("memory_bytes", memory_bytes))
-    budget = mem * np.asarray(v.fraction("usable_fraction", usable_fraction))
-    stage = np.asarray(v.zero_stage("zero_stage", zero_stage))
-    per_param = training_bytes_per_param(
-        param_dtype=param_dtype, grad_dtype=grad_dtype, optimizer=optimizer, master=master,
-        grad_buffer=grad_buffer,
-    )
-    sharded = sum(
-        np.where(stage >= _SHARDED_FROM[part], per_param[part], 0.0) for part in STATE_PARTS
-    )
-    replicated = per_param["total"] - sharded
-    need_r, need_s = n * replicated, n * sharded
-    room = budget - need_r
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # The relative nudge keeps an exact fit (e.g. 16 x 5e9 on 80e9 B) from rounding up.
-        d = np.ceil(need_s / room * (1 - 1e-12))
-    out = np.where(
-        need_r + need_s <= budget * (1 + 1e-12), 1.0, np.where(room > 0, d, np.inf)
-    )
-    return v.result(out)
+    })
 
 
 @dataclass(frozen=True)
@@ -362,15 +193,22 @@ class BytesConvention:
     note: str = field(default="", compare=False)
 
     @property
-    def parts(self) -> dict:
-        """Bytes per parameter by part (0 for parts the convention leaves out)."""
+    def bytes_per_param(self) -> Breakdown:
+        """Bytes per parameter by part (0 for parts the convention leaves out), and total."""
         full = training_bytes_per_param(**self.settings)
-        return {part: (full[part] if part in self.counted else 0.0) for part in STATE_PARTS}
+        return Breakdown(
+            {part: (full[part] if part in self.counted else 0.0) for part in STATE_PARTS}
+        )
+
+    @property
+    def parts(self) -> dict:
+        """Bytes per parameter by part, without the total."""
+        return self.bytes_per_param.parts()
 
     @property
     def total(self) -> float:
         """The convention's bytes per parameter."""
-        return float(sum(self.parts.values()))
+        return self.bytes_per_param.total
 
 
 def _convention(name, settings, counted, source, note) -> BytesConvention:

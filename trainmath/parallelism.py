@@ -1,7 +1,8 @@
-"""Parallel training: sharding model states, communication volumes, pipeline schedules.
+"""Parallel training: communication volumes, pipeline schedules, 4D layouts.
 
-* Memory: ZeRO / FSDP sharding of weights, gradients and optimizer states
-  (:func:`zero_memory_per_gpu`, below).
+* Memory: ZeRO / FSDP partitioning of weights, gradients and optimizer states lives with
+  the rest of the memory model in :mod:`trainmath.memory`
+  (:func:`~trainmath.memory.zero_memory_per_gpu`, :func:`~trainmath.memory.memory_per_gpu`).
 * Communication: bytes one GPU sends in a ring collective (:func:`collective_bytes`), for
   data parallelism with or without ZeRO (:func:`data_parallel_comm_bytes`), Megatron
   tensor parallelism (:func:`tensor_parallel_comm_bytes`), all-gather context
@@ -12,15 +13,6 @@
   the GPipe and 1F1B schedules (:func:`pipeline_schedule`).
 * 4D layouts: GPUs and tokens per batch of a (tp, cp, pp, dp) layout
   (:func:`layout_gpus`, :func:`batch_tokens`; Llama 3 paper, Table 4).
-
-ZeRO (Rajbhandari et al. 2019, arXiv:1910.02054, Sec. 5 and Fig. 1) removes the
-redundant copies that plain data parallelism keeps on every GPU. With Psi parameters,
-K bytes of optimizer state per parameter and data-parallel degree N_d:
-
-* stage 0 (plain DP):            (2 + 2 + K) Psi
-* stage 1, P_os (optimizer):     (2 + 2) Psi + K Psi / N_d
-* stage 2, P_os+g (+ gradients): 2 Psi + (2 + K) Psi / N_d
-* stage 3, P_os+g+p (+ weights): (2 + 2 + K) Psi / N_d   (= PyTorch FSDP "full shard")
 """
 
 from __future__ import annotations
@@ -31,7 +23,6 @@ from trainmath import _validate as v
 from trainmath.activations import RECOMPUTE
 
 __all__ = [
-    "zero_memory_per_gpu",
     "pipeline_bubble_fraction",
     "COLLECTIVES",
     "collective_bytes",
@@ -45,41 +36,6 @@ __all__ = [
     "layout_gpus",
     "batch_tokens",
 ]
-
-
-def zero_memory_per_gpu(n_params, dp, stage, *, param_bytes=2, grad_bytes=2, optimizer_bytes=12):
-    """Model-state bytes per GPU (weights + gradients + optimizer) under ZeRO.
-
-    Rajbhandari et al. 2019, Fig. 1: Psi = 7.5e9, N_d = 64 gives 120 GB (stage 0),
-    31.4 GB (1), 16.6 GB (2) and 1.88 GB (3).
-
-    Parameters
-    ----------
-    n_params : float or array
-        Psi, the number of parameters (on this model-parallel shard).
-    dp : int or array
-        Data-parallel degree N_d over which states are sharded.
-    stage : int or array
-        ZeRO stage 0, 1, 2 or 3.
-    param_bytes, grad_bytes, optimizer_bytes : float
-        Bytes per parameter of each state (2, 2, 12 for mixed-precision AdamW).
-
-    Assumptions: even sharding; temporary buffers (gathered weights, communication
-    buckets) and fragmentation are ignored.
-    """
-    n = v.nonnegative("n_params", n_params)
-    d = v.positive_int("dp", dp)
-    st = v.zero_stage("stage", stage)
-    p = v.nonnegative("param_bytes", param_bytes)
-    g = v.nonnegative("grad_bytes", grad_bytes)
-    o = v.nonnegative("optimizer_bytes", optimizer_bytes)
-    st = np.asarray(st)
-    d = np.asarray(d, dtype=float)
-    # Each state is divided by N_d once the stage reaches the one that shards it.
-    per_param = (
-        np.where(st >= 3, p / d, p) + np.where(st >= 2, g / d, g) + np.where(st >= 1, o / d, o)
-    )
-    return v.result(n * per_param)
 
 
 def pipeline_bubble_fraction(pp, n_microbatches, interleave=1):

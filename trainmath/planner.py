@@ -47,14 +47,14 @@ from trainmath.activations import RECOMPUTE
 from trainmath.compute import flops_per_token, recompute_flops_per_token
 from trainmath.memory import layers_per_stage, memory_per_gpu, params_per_gpu
 from trainmath.models import ModelConfig, get_model
-from trainmath.optimizers import OPTIMIZER_BYTES_PER_PARAM, bytes_per_param
+from trainmath.optimizers import bytes_per_param, training_bytes_per_param
 from trainmath.parallelism import (
     context_parallel_comm_bytes,
     data_parallel_comm_bytes,
-    pipeline_in_flight,
     pipeline_p2p_bytes,
     tensor_parallel_comm_bytes,
 )
+from trainmath.units import delivered_flop_rate
 
 __all__ = ["Layouts", "plan_layouts", "step_time", "NVLINK_BANDWIDTH"]
 
@@ -67,10 +67,12 @@ NVLINK_BANDWIDTH = MappingProxyType({
 
 _FIELDS = (
     "tp", "pp", "cp", "dp", "interleave", "zero_stage", "micro_batch", "n_microbatches",
-    "recompute", "sequence_parallel", "params", "grads", "optimizer", "activations", "total",
+    "recompute", "sequence_parallel", "weights", "gradients", "optimizer", "activations", "total",
     "fits", "step_time", "compute_time", "bubble_time", "comm_time", "tp_comm_time",
     "cp_comm_time", "pp_comm_time", "dp_comm_time", "mfu",
 )
+#: Memory columns, bytes on the most loaded GPU (the sums of :class:`MemoryBreakdown`).
+_MEMORY = ("weights", "gradients", "optimizer", "activations", "total")
 _TIMES = (
     "step_time", "compute_time", "bubble_time", "comm_time", "tp_comm_time", "cp_comm_time",
     "pp_comm_time", "dp_comm_time", "mfu",
@@ -84,8 +86,9 @@ class Layouts:
     """Evaluated layouts as columns (numpy arrays), fitting ones first, fastest first.
 
     Columns: tp, pp, cp, dp, interleave (model chunks per GPU), zero_stage, micro_batch,
-    n_microbatches, recompute (str), sequence_parallel, params, grads, optimizer,
-    activations, total (bytes on the most loaded GPU), fits (bool), step_time,
+    n_microbatches, recompute (str), sequence_parallel, weights, gradients, optimizer,
+    activations, total (bytes on the most loaded GPU, from
+    :func:`trainmath.memory.memory_per_gpu`), fits (bool), step_time,
     compute_time, bubble_time, comm_time (= tp + cp + pp + dp comm), tp_comm_time,
     cp_comm_time, pp_comm_time, dp_comm_time (s), mfu (model FLOPs utilisation implied by
     the step time).
@@ -163,7 +166,7 @@ def _node_bandwidth(accelerator: Accelerator, node_bandwidth) -> float:
 def step_time(
     cfg: ModelConfig, accelerator: Accelerator, *, n_gpus, tokens_per_step, seq_len, tp, pp, cp,
     dp, zero_stage, n_microbatches, recompute: str, micro_batch=1, interleave=1,
-    efficiency=0.5, dtype="bf16", param_dtype="bf16", grad_dtype="bf16", dp_bandwidth=50e9,
+    efficiency=0.5, dtype="bf16", param_dtype="bf16", grad_dtype=None, dp_bandwidth=50e9,
     node_bandwidth=None, gpus_per_node=8, dp_overlap: bool = True,
 ) -> dict:
     """Estimated seconds per optimizer step for layouts (arrays broadcast); see module doc.
@@ -179,7 +182,8 @@ def step_time(
     efficiency : float
         Fraction of the dense peak the matmuls reach.
     dtype, param_dtype, grad_dtype : str
-        Compute dtype (for the peak), and the dtypes weights and gradients are sent in.
+        Compute dtype (for the peak), and the dtypes weights and gradients are sent in
+        (``grad_dtype=None``: the weights' dtype).
     dp_bandwidth : float
         Bytes/s per GPU across nodes (50e9 = one 400 Gb/s NIC per GPU, as in Llama 3's
         clusters, Llama 3 paper Sec. 3.3.1).
@@ -212,7 +216,7 @@ def step_time(
     )
     model = flops_per_token(cfg, seq_len) * tokens_per_step
     hardware = model + recompute_flops_per_token(cfg, seq_len, recompute) * tokens_per_step
-    compute = hardware / (n_gpus * peak * eff)
+    compute = hardware / delivered_flop_rate(n_gpus, peak, eff)
 
     def bandwidth(span):  # a group of `span` consecutive ranks: inside a node or not
         return np.where(span <= node, fast, slow)
@@ -235,7 +239,8 @@ def step_time(
     shard_params = np.asarray(params_per_gpu(cfg, tp=tp, pp=pp))  # before ZeRO sharding
     dp_bytes = data_parallel_comm_bytes(
         shard_params, dp * cp, zero_stage, n_microbatches=n_microbatches,
-        param_bytes=bytes_per_param(param_dtype), grad_bytes=bytes_per_param(grad_dtype),
+        param_bytes=bytes_per_param(param_dtype),
+        grad_bytes=bytes_per_param(param_dtype if grad_dtype is None else grad_dtype),
     )
     tp_time = tp_bytes / bandwidth(tp)
     cp_time = cp_bytes / bandwidth(tp * cp)
@@ -252,7 +257,7 @@ def step_time(
     return {
         "step_time": total, "compute_time": compute, "bubble_time": bubble, "comm_time": comm,
         "tp_comm_time": tp_time, "cp_comm_time": cp_time, "pp_comm_time": pp_time,
-        "dp_comm_time": dp_time, "mfu": model / (n_gpus * peak * total),
+        "dp_comm_time": dp_time, "mfu": model / (delivered_flop_rate(n_gpus, peak) * total),
     }
 
 
@@ -266,7 +271,7 @@ def plan_layouts(
     efficiency=0.5,
     optimizer: str = "adamw",
     param_dtype: str = "bf16",
-    grad_dtype: str = "bf16",
+    grad_dtype: str | None = None,
     dtype: str = "bf16",
     max_tp: int = 8,
     max_cp: int = 16,
@@ -312,10 +317,10 @@ def plan_layouts(
         Every valid layout, fitting ones first, each group sorted by step time (ties by
         memory).
 
-    Assumptions: the memory model of :func:`trainmath.memory.memory_per_gpu`, with the
-    first stage's in-flight micro-batches from
-    :func:`trainmath.parallelism.pipeline_in_flight` (interleaving keeps more); the most
-    loaded stage's ``ceil(L / pp)`` layers also under interleaving.
+    Assumptions: the memory model of :func:`trainmath.memory.memory_per_gpu` (the first
+    stage's in-flight micro-batches from :func:`trainmath.parallelism.pipeline_in_flight`,
+    which interleaving raises; the most loaded stage's ``ceil(L / pp)`` layers also under
+    interleaving).
     """
     cfg = get_model(model)
     acc = get_accelerator(accelerator)
@@ -326,7 +331,7 @@ def plan_layouts(
     n_seq = tokens // s
     v.fraction("efficiency", efficiency)
     limit = acc.memory_bytes * v.fraction("memory_fraction", memory_fraction)
-    v.lookup("optimizer", optimizer, OPTIMIZER_BYTES_PER_PARAM)
+    training_bytes_per_param(param_dtype=param_dtype, grad_dtype=grad_dtype, optimizer=optimizer)
     acc.peak(dtype)
     _node_bandwidth(acc, node_bandwidth)
     node = v.positive_int("gpus_per_node", gpus_per_node)
@@ -351,8 +356,6 @@ def plan_layouts(
     m = n_seq // np.maximum(dp * mb, 1)
     ok &= (il == 1) | ((pp > 1) & (pp * il <= cfg.n_layers) & (m >= pp))
     tp, pp, cp, mb, zs, il, dp, m = (x[ok] for x in (tp, pp, cp, mb, zs, il, dp, m))
-    # interleaving keeps more micro-batches in flight than memory_per_gpu's min(pp, m)
-    extra = pipeline_in_flight(pp, m, il) / np.minimum(pp, m) if len(tp) else np.ones(0)
 
     parts = []
     for rc in recomputes:
@@ -374,20 +377,18 @@ def plan_layouts(
                  dict(tp=tp, pp=pp, cp=cp, dp=dp, mb=mb, zs=zs, m=m, il=il).items()}
             mem = memory_per_gpu(
                 cfg, seq_len=s, micro_batch=a["mb"], n_microbatches=a["m"],
-                param_dtype=param_dtype, grad_dtype=grad_dtype, optimizer=optimizer,
-                zero_stage=a["zs"], dp=a["dp"], tp=a["tp"], pp=a["pp"], cp=a["cp"],
-                sequence_parallel=sp, recompute=rc,
+                interleave=a["il"], param_dtype=param_dtype, grad_dtype=grad_dtype,
+                optimizer=optimizer, zero_stage=a["zs"], dp=a["dp"], tp=a["tp"], pp=a["pp"],
+                cp=a["cp"], sequence_parallel=sp, recompute=rc,
             )
-            acts = np.asarray(mem["activations"], dtype=float) * extra[sel]
             k = len(a["tp"])
-            states = {key: np.broadcast_to(np.asarray(mem[key], dtype=float), (k,))
-                      for key in ("params", "grads", "optimizer")}
+            sizes = {key: np.broadcast_to(np.asarray(getattr(mem, key), dtype=float), (k,))
+                     for key in _MEMORY}
             parts.append({
                 "tp": a["tp"], "pp": a["pp"], "cp": a["cp"], "dp": a["dp"],
                 "interleave": a["il"], "zero_stage": a["zs"], "micro_batch": a["mb"],
                 "n_microbatches": a["m"], "recompute": np.full(k, rc),
-                "sequence_parallel": np.full(k, sp), **states, "activations": acts,
-                "total": states["params"] + states["grads"] + states["optimizer"] + acts,
+                "sequence_parallel": np.full(k, sp), **sizes,
                 **{key: times[key][sel] for key in _TIMES},
             })
     if not parts:

@@ -69,7 +69,8 @@ def _draw_mfu(rng: random.Random) -> dict:
     peak = tm.ACCELERATORS[gpu].peak(_GPUS[gpu])
     n = tm.param_count(tm.MODELS[model])
     # a throughput that a real run could log: MFU between 30 % and 55 %
-    tps = sig(rng.uniform(0.30, 0.55) * n_gpus * peak / tm.training_flops(n, 1), 2)
+    rate = tm.delivered_flop_rate(n_gpus, peak, rng.uniform(0.30, 0.55))
+    tps = sig(rate / tm.training_flops(n, 1), 2)
     return {"model": model, "gpu": gpu, "n_gpus": n_gpus, "tokens_per_s": tps}
 
 

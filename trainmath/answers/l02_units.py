@@ -91,7 +91,7 @@ def _weights_gib(model, dtype):
 
 
 def _flops_per_dollar(gpu, price, mfu):
-    return tm.budget_to_flops(1.0, price, _peak(gpu), mfu)
+    return tm.budget_to_flops(1.0, _peak(gpu), mfu, price)
 
 
 # --- draws ---------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ QUESTIONS: list[Question] = [
         "02.2",
         "A rate sustained for {{hours}} hours",
         expected=lambda gpu, dtype, u, hours: tm.flops_from_rate(
-            _peak(gpu, dtype) * u, hours * tm.SECONDS_PER_HOUR
+            tm.delivered_flop_rate(1, _peak(gpu, dtype), u), hours * tm.SECONDS_PER_HOUR
         ),
         unit="FLOP",
         rtol=0.002,

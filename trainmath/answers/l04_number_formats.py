@@ -227,10 +227,9 @@ _GPUS = ("A100-40GB", "A100-80GB", "H100-SXM")  # bf16 GPUs (an H200 holds these
 
 
 def _gpus_for_state(model: str, gpu: str, memory: float) -> int:
-    state = tm.training_state_memory(
-        tm.param_count(tm.MODELS[model]), param_dtype="bf16", grad_dtype="bf16",
-        optimizer="adamw",
-    )["total"]
+    state = tm.training_state_breakdown(
+        tm.param_count(tm.MODELS[model]), param_dtype="bf16", optimizer="adamw"
+    ).total
     return math.ceil(state / memory)
 
 

@@ -187,9 +187,15 @@ def _draw_ratio(rng: random.Random) -> dict:
 
 
 def _floor(N, gpu, bytes_per_param, fraction):
-    return capstone.min_gpus_for_model_states(
-        N, tm.ACCELERATORS[gpu].memory_bytes, bytes_per_param=bytes_per_param,
-        memory_fraction=fraction,
+    # The text states the bytes per parameter; tm.min_gpus_to_fit counts them from the
+    # setup, mixed-precision AdamW by default (2 + 2 + 12 = 16), so the two must agree.
+    if bytes_per_param != tm.training_bytes_per_param()["total"]:
+        raise ValueError(
+            f"08.4 counts mixed-precision AdamW (16 bytes per parameter, tm.min_gpus_to_fit's "
+            f"default), got bytes_per_param={bytes_per_param!r}"
+        )
+    return tm.min_gpus_to_fit(
+        N, tm.ACCELERATORS[gpu].memory_bytes, zero_stage=3, usable_fraction=fraction
     )
 
 
@@ -227,7 +233,7 @@ QUESTIONS: list[Question] = [
     Question(
         "08.1",
         "A money budget in FLOPs",
-        expected=lambda usd, price, gpu, mfu: tm.budget_to_flops(usd, price, _peak(gpu), mfu),
+        expected=lambda usd, price, gpu, mfu: tm.budget_to_flops(usd, _peak(gpu), mfu, price),
         unit="FLOP",
         rtol=0.01,
         kind="apply",
@@ -246,7 +252,7 @@ QUESTIONS: list[Question] = [
         "08.2",
         "A time budget, split by the Chinchilla rule",
         expected=lambda gpu, n_gpus, days, mfu, k: tm.chinchilla_optimal(
-            capstone.flops_in_days(days, n_gpus, _peak(gpu), mfu), k
+            tm.flops_in_days(days, n_gpus, _peak(gpu), mfu), k
         )[0],
         unit="params",
         rtol=0.005,

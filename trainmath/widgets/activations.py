@@ -62,8 +62,8 @@ class ActivationResult:
     layers_on_gpu: int  # layers of the first pipeline stage
     in_flight: int  # micro-batches the first stage holds (1F1B)
     activations: float
-    params: float
-    grads: float
+    weights: float
+    gradients: float
     optimizer: float
     total: float
     flops_redone: float  # extra FLOPs, fraction of model FLOPs, work actually redone
@@ -148,7 +148,7 @@ class ActivationCalculator(Calculator):
             capacity=acc.memory_bytes, per_layer=per_layer,
             score_share=tm.selective_recompute_saving(seq_len, h, a, **split),
             layers_on_gpu=layers, in_flight=pp, activations=mem.activations,
-            params=mem.params, grads=mem.grads, optimizer=mem.optimizer, total=mem.total,
+            weights=mem.weights, gradients=mem.gradients, optimizer=mem.optimizer, total=mem.total,
             flops_redone=tm.recompute_flops_overhead(cfg, seq_len, recompute),
             flops_paper=tm.recompute_flops_overhead(
                 cfg, seq_len, recompute, convention="korthikanti"
@@ -186,8 +186,8 @@ class ActivationCalculator(Calculator):
                 f"{fmt.bytes_(out.activations)} ({out.layers_on_gpu} layers × "
                 f"{out.in_flight} micro-batch{'es' if out.in_flight > 1 else ''} in flight)",
             ),
-            ("Weights (bf16)", fmt.bytes_(out.params)),
-            ("Gradients (bf16)", fmt.bytes_(out.grads)),
+            ("Weights (bf16)", fmt.bytes_(out.weights)),
+            ("Gradients (bf16)", fmt.bytes_(out.gradients)),
             (f"AdamW states, 12 B/param (ZeRO-{out.zero_stage}, d = {out.dp})",
              fmt.bytes_(out.optimizer)),
             (
@@ -231,7 +231,7 @@ class ActivationCalculator(Calculator):
         for rc, line in self._lines.items():
             line.set_data(s, out.totals[rc])
             line.set_linewidth(2.6 if rc == out.recompute else 1.0)
-        states = out.params + out.grads + out.optimizer
+        states = out.weights + out.gradients + out.optimizer
         self._states.set_data([s[0], s[-1]], [states, states])
         self._capacity.set_ydata([out.capacity, out.capacity])
         self._capacity_text.set_text(f"{out.accelerator} memory")

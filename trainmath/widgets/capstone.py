@@ -12,8 +12,8 @@ The plot puts the plan on the (N, D) plane with lines of constant compute C = 6N
 Chinchilla line D = k N, the loss-optimal frontier and published training runs.
 
 Every number comes from :mod:`trainmath` (``capstone.plan_training_run``,
-``capstone.llama_like_config``, ``capstone.min_gpus_for_model_states``, ``plan_layouts``,
-...); this module only wires controls to them.
+``capstone.llama_like_config``, ``min_gpus_to_fit``, ``plan_layouts``, ...); this module
+only wires controls to them.
 """
 
 from __future__ import annotations
@@ -148,7 +148,8 @@ class CapstoneCalculator(Calculator):
         if value is None:
             per_flop = {
                 "flops": 1.0,
-                "days": 1.0 / capstone.flops_in_days(1.0, p.n_gpus, p.peak_flops, p.mfu),
+                "days": tm.training_time(1.0, p.n_gpus, p.peak_flops, p.mfu)
+                / tm.SECONDS_PER_DAY,
                 "usd": tm.flops_to_cost(1.0, p.peak_flops, p.mfu, p.price_per_gpu_hour),
             }[new_unit]
             value = float(f"{p.budget_flops * per_flop:.4g}")
@@ -182,7 +183,8 @@ class CapstoneCalculator(Calculator):
         return CapstoneResult(
             plan=plan, cfg=cfg, shape_params=n_shape, memory_bytes=acc.memory_bytes,
             state_bytes=16.0 * n_shape,
-            min_gpus=capstone.min_gpus_for_model_states(n_shape, acc.memory_bytes),
+            # ZeRO-3 over every GPU: ceil(16 N / memory) for mixed-precision AdamW.
+            min_gpus=int(tm.min_gpus_to_fit(n_shape, acc.memory_bytes, zero_stage=3)),
             batch_tokens=seqs * cfg.seq_len, layout=layouts.best(), n_layouts=len(layouts),
             n_layouts_fit=layouts.n_fit,
         )

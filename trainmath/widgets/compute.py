@@ -7,7 +7,8 @@ GPU-hours and the cluster's throughput. The plot shows training days against the
 of GPUs (log-log) at the chosen MFU and at peak, with the current choice marked.
 
 Every number comes from :mod:`trainmath` (``training_flops``, ``flops_per_token``,
-``training_time``, ``gpu_hours``, ...); this module only wires controls to them.
+``delivered_flop_rate``, ``training_time``, ``gpu_hours``, ...); this module only wires
+controls to them.
 """
 
 from __future__ import annotations
@@ -131,14 +132,14 @@ class ComputeCalculator(Calculator):
             share = tm.attention_flops_fraction(cfg, s)
             flops_used = flops_attention
         seconds = tm.training_time(flops_used, n_gpus, peak, mfu)
-        per_gpu = tm.achieved_flops_per_gpu(flops_used, n_gpus, seconds)
         return ComputeResult(
             name=name, n_params=n, n_matmul=n_matmul, n_tokens=tokens,
             flops_6nd=flops_6nd, flops_attention=flops_attention, attention_share=share,
             seq_len=s, accelerator=acc.name, dtype=dtype, peak_flops=peak, n_gpus=n_gpus,
             mfu=mfu, flops_used=flops_used, seconds=seconds,
             gpu_hours=tm.gpu_hours(flops_used, peak, mfu),
-            flops_per_gpu=per_gpu, cluster_flops=per_gpu * n_gpus,
+            flops_per_gpu=tm.delivered_flop_rate(1, peak, mfu),
+            cluster_flops=tm.delivered_flop_rate(n_gpus, peak, mfu),
         )
 
     def render(self, out: ComputeResult) -> str:

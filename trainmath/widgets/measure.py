@@ -8,8 +8,11 @@ and the bytes one bf16 block saves for its backward pass (``saved_tensors_hooks`
 Korthikanti et al. 2022). The plot shows each measured/predicted ratio.
 
 All measuring is done by :mod:`trainmath.measure`; results are cached per configuration,
-so returning to a configuration is instant. PyTorch is imported on first use: without it
-the calculator shows how to install it.
+so returning to a configuration is instant. The FLOPs are counted once per architecture
+(one block and the rest of the model, at a small batch and sequence length); every depth,
+batch and sequence length then follows exactly (:class:`trainmath.measure.FlopParts`), so
+changing those controls costs one block's saved-bytes measurement, not a FLOP count.
+PyTorch is imported on first use: without it the calculator shows how to install it.
 """
 
 from __future__ import annotations
@@ -82,18 +85,39 @@ def _measure_module():
     return measure
 
 
+#: Batch and sequence length at which each architecture's FLOPs are counted once: the
+#: counts of every other shape follow exactly (:meth:`trainmath.measure.FlopParts.at`).
+_FLOP_SHAPE = (2, 8)
+
+
 # Each measurement is cached on what it depends on, so that a control which does not change
-# it does not repeat it: the parameters depend on the model only, the FLOPs not on dropout,
-# and one block's saved bytes not on the number of layers.
+# it does not repeat it. The caches are safe because a config is a frozen, hashable value and
+# every measurement is a pure function of its arguments (meta device, no weights, no RNG
+# state): the parameters depend on the model only, the FLOPs not on dropout, and one block's
+# saved bytes not on the number of layers.
 @functools.lru_cache(maxsize=64)
 def _params(cfg: tm.ModelConfig) -> int:
-    measure = _measure_module()
-    return measure.count_params(measure.build_model(cfg, device="meta", dtype="bf16"))
+    # One block counted and multiplied by L: equal to counting the whole model (tested), which
+    # would take 0.2 s at 400 layers.
+    return _measure_module().count_config_params(cfg)
+
+
+@functools.lru_cache(maxsize=64)
+def _flop_parts(arch: tm.ModelConfig):
+    # Keyed on the architecture alone (one layer, no name, a fixed seq_len): the counts do not
+    # depend on the depth, the name, or cfg.seq_len (which only sizes a learned position
+    # table, whose look-up is no matmul), so every depth, batch and sequence length of one
+    # architecture shares this one count.
+    return _measure_module().measure_flop_parts(arch, *_FLOP_SHAPE)
 
 
 @functools.lru_cache(maxsize=64)
 def _flops(cfg: tm.ModelConfig, batch: int, seq_len: int):
-    return _measure_module().measure_config_flops(cfg, batch, seq_len)
+    if cfg.position == "relative":  # no preset offered has them; they do not rescale
+        return _measure_module().measure_config_flops(cfg, batch, seq_len)
+    arch = cfg.replace(n_layers=1, seq_len=_FLOP_SHAPE[1], name="")
+    # Exactly measure_config_flops(cfg, batch, seq_len), operator by operator (tested).
+    return _flop_parts(arch).at(batch, seq_len).total(cfg.n_layers)
 
 
 @functools.lru_cache(maxsize=64)
@@ -120,7 +144,7 @@ def _measure(cfg: tm.ModelConfig, batch: int, seq_len: int, dropout: bool) -> Me
         flops_measured=flops.total, flops_predicted=tm.flops_per_token(cfg, seq_len) * tokens,
         flops_6nd=tm.training_flops(n, tokens),
         backward_over_forward=flops.backward / flops.forward,
-        saved_measured=saved, saved_korthikanti=sum(korthikanti.values()),
+        saved_measured=saved, saved_korthikanti=korthikanti.total,
         saved_extras=sum(extras.values()),
     )
 

@@ -88,10 +88,10 @@ class OptimizerResult:
     grad_buffer: bool
     zero_stage: int
     dp: int
-    per_param: dict
+    per_param: tm.Breakdown
     unsharded: float
-    per_gpu: dict
-    by_stage: dict
+    per_gpu: tm.MemoryBreakdown
+    by_stage: tm.MemoryBreakdown
     accelerator: str
     memory_bytes: float
     fits: bool
@@ -177,7 +177,7 @@ class OptimizerCalculator(Calculator):
         )
         per_param = tm.training_bytes_per_param(**kw)
         by_stage = tm.training_state_breakdown(n, zero_stage=np.arange(4), dp=dp, **kw)
-        per_gpu = {part: float(values[zero_stage]) for part, values in by_stage.items()}
+        per_gpu = tm.training_state_breakdown(n, zero_stage=zero_stage, dp=dp, **kw)
         return OptimizerResult(
             name=name, n_params=float(n), optimizer=optimizer, param_dtype=param_dtype,
             grad_dtype=param_dtype if grad_dtype == SAME_AS_WEIGHTS else grad_dtype,

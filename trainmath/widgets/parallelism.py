@@ -39,8 +39,8 @@ TOP = 6
 _STYLE = {"description_width": "12em"}
 _WIDE = W.Layout(width="28em")
 _MEMORY_PARTS = (
-    ("params", "weights", "#4C72B0"),
-    ("grads", "gradients", "#55A868"),
+    ("weights", "weights", "#4C72B0"),
+    ("gradients", "gradients", "#55A868"),
     ("optimizer", "optimizer", "#C44E52"),
     ("activations", "activations", "#DD8452"),
 )
@@ -193,8 +193,8 @@ class PlannerCalculator(Calculator):
             ("Micro-batches per DP replica and step",
              f"{r['n_microbatches']:,} × {_sequences(r['micro_batch'])}"),
             ("Memory of the most loaded GPU",
-             f"{fmt.bytes_(r['total'])} = weights {fmt.bytes_(r['params'])} + gradients "
-             f"{fmt.bytes_(r['grads'])} + optimizer {fmt.bytes_(r['optimizer'])} + "
+             f"{fmt.bytes_(r['total'])} = weights {fmt.bytes_(r['weights'])} + gradients "
+             f"{fmt.bytes_(r['gradients'])} + optimizer {fmt.bytes_(r['optimizer'])} + "
              f"activations {fmt.bytes_(r['activations'])}"),
             ("Estimated step time",
              f"{fmt.duration(r['step_time'])} = compute {fmt.duration(r['compute_time'])} + "

@@ -144,7 +144,7 @@ class UnitsCalculator(Calculator):
             (
                 "Dense peak × utilisation",
                 f"{fmt.flop_rate(out.peak_flops)} × {out.mfu:.3f} = "
-                f"{fmt.flop_rate(out.peak_flops * out.mfu)} per GPU",
+                f"{fmt.flop_rate(tm.delivered_flop_rate(1, out.peak_flops, out.mfu))} per GPU",
             ),
             (
                 "One GPU-hour here is",
