@@ -37,7 +37,7 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m trainmath.exercises --check
-	$(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules trainmath
+	$(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules trainmath --doctest-glob README.md README.md
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_NBVAL) tests $(NOTEBOOKS)
 
 # Maintainers: regenerate exercises from solutions, re-execute every notebook in place.

@@ -9,7 +9,9 @@ Prints, with its target next to each figure:
    each, once, as a learner trying everything would (fresh calculator, first visit of each
    value); (b) replaying the browser tests' interaction recipes
    (``trainmath.widgets.recipes.RECIPES``) back and forth; median < 50 ms, p95 < 150 ms
-   for each calculator in each;
+   for each calculator in each; before (b), each calculator's contract
+   (``trainmath.widgets.contract``: registered, good changes update, a bad value is
+   refused and recovered from) is checked along its recipe, and must be kept by all;
 2. each lesson notebook's execution time in a fresh kernel (kernel start to shutdown, best
    of 3), and the whole course's, next to the floor measured in the same run (a fresh
    kernel that only runs the lessons' setup imports: trainmath, numpy, matplotlib.pyplot,
@@ -146,6 +148,23 @@ def calculator_latency(key: str, rounds: int) -> dict:
     return _stats(wall, cpu, failed)
 
 
+def contract_kept(key: str) -> str:
+    """"kept", or what broke: the calculator contract (``trainmath.widgets.contract``) on a
+    fresh calculator, replaying the recipe the latency is timed with (timings of a
+    calculator that refuses its own recipe would mean nothing)."""
+    from trainmath.widgets import CALCULATORS
+    from trainmath.widgets.contract import ContractError, check_recipe, check_registered
+    from trainmath.widgets.recipes import recipe_for
+
+    calc = CALCULATORS[key]()
+    try:
+        check_registered(calc, key)
+        check_recipe(calc, recipe_for(key, calc))
+    except ContractError as exc:
+        return "broken: " + " ".join(str(exc).split()).replace("|", "/")
+    return "kept"
+
+
 def _met(s: dict) -> bool:
     return s["median"] < UPDATE_MEDIAN_S and s["p95"] < UPDATE_P95_S
 
@@ -176,14 +195,21 @@ def bench_sweep(keys: list[str]) -> list[Row]:
 def bench_calculators(keys: list[str], rounds: int) -> list[Row]:
     print(f"\n## Calculator update latency, browser recipes (Agg; {rounds} rounds of each "
           "recipe's changes, there and back)\n")
-    print("| calculator | updates | median | p95 | max | CPU median |")
-    print("|---|---:|---:|---:|---:|---:|")
-    rows = []
+    print("Contract: the calculator's promises (trainmath/widgets/contract.py) along the same "
+          "recipe, checked once before timing.\n")
+    print("| calculator | updates | median | p95 | max | CPU median | contract |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    rows, broken = [], []
     for key in keys:
+        contract = contract_kept(key)
+        if contract != "kept":
+            broken.append(key)
         s = calculator_latency(key, rounds)
-        print(_row(key, s))
+        print(_row(key, s, f" {contract} |"))
         rows.append(Row(f"recipe latency, {key}", f"median {s['median'] * 1e3:.0f} ms, "
                         f"p95 {s['p95'] * 1e3:.0f} ms", "< 50 ms, < 150 ms", _met(s)))
+    rows.append(Row("calculator contract", "broken: " + ", ".join(broken) if broken else
+                    f"kept by all {len(keys)}", "kept by all", not broken))
     return rows
 
 

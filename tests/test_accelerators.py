@@ -1,4 +1,4 @@
-"""Accelerator presets: dense peaks, memory, bandwidth (reference-figures Sec. 10)."""
+"""Tests of trainmath.accelerators: peaks, memory, bandwidth (reference-figures Sec. 10)."""
 
 import pytest
 

@@ -1,8 +1,4 @@
-"""Tests of trainmath.exercises.
-
-Tests named ``test_kernel_*`` start Jupyter kernels (a few seconds each); deselect them
-with ``-k "not kernel"``.
-"""
+"""Tests of trainmath.exercises (test_kernel_* start kernels: -k "not kernel" skips them)."""
 
 from __future__ import annotations
 
@@ -12,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import demo_key  # noqa: F401  (registers the 99_demo key; tests/conftest.py finds it)
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
@@ -29,8 +26,6 @@ from trainmath.grade import grade_notebook
 
 DATA = Path(__file__).parent / "data"
 SOLUTION = DATA / "99_demo.ipynb"
-sys.path.insert(0, str(DATA))
-import demo_key  # noqa: E402, F401  (registers the 99_demo key in this process)
 
 RAISES = "raises-exception"
 

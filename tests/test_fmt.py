@@ -1,4 +1,4 @@
-"""Display formatting: suffixes never show as '1e+03B', huge values fall back to 1.2e15."""
+"""Tests of trainmath.fmt: suffixes never show as '1e+03B', huge values fall back to 1.2e15."""
 
 import pytest
 

@@ -1,8 +1,4 @@
-"""Tests of trainmath.grade.
-
-Tests named ``test_kernel_*`` start Jupyter kernels (a few seconds each); deselect them
-with ``-k "not kernel"``.
-"""
+"""Tests of trainmath.grade (test_kernel_* start kernels: -k "not kernel" skips them)."""
 
 from __future__ import annotations
 
@@ -14,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import demo_key  # noqa: F401  (registers the 99_demo key; tests/conftest.py finds it)
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -29,8 +26,6 @@ from trainmath.grade import (
 
 DATA = Path(__file__).parent / "data"
 SOLUTION = DATA / "99_demo.ipynb"
-sys.path.insert(0, str(DATA))
-import demo_key  # noqa: E402, F401  (registers the 99_demo key in this process)
 
 SETUP = "import demo_key\n\nfrom trainmath.check import check"
 QUESTION_KEYS = {"id", "passed", "points"}

@@ -1,7 +1,4 @@
-"""trainmath.measure: the course's formulas against real PyTorch models (lesson 09).
-
-Skipped as a whole when PyTorch is not installed (``pip install -e ".[measure]"``).
-"""
+"""Tests of trainmath.measure: the course's formulas against real PyTorch models (lesson 09)."""
 
 from __future__ import annotations
 
@@ -10,6 +7,7 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
+# Skipped as a whole when PyTorch is not installed (pip install -e ".[measure]").
 torch = pytest.importorskip("torch")
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -18,6 +16,9 @@ from hypothesis import strategies as st  # noqa: E402
 import trainmath as tm  # noqa: E402
 from trainmath import measure as M  # noqa: E402
 
+# Fewer examples than the course profile (tests/conftest.py) for the property tests that
+# build and run a PyTorch model per example (up to 0.15 s each): 12 random architectures
+# cover both families and their mixtures; 60 would make these few tests 5 times slower.
 FAST = settings(max_examples=12, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

@@ -1,28 +1,45 @@
-"""Memory: bytes per parameter, ZeRO (Table 1 / Fig. 1), Korthikanti activations, bubble."""
+"""Tests of trainmath.memory: ZeRO, training state by part, fewest GPUs, memory_per_gpu."""
+
+from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import trainmath as tm
 
-
-def test_optimizer_bytes_per_param():
-    o = tm.OPTIMIZER_BYTES_PER_PARAM
-    assert (o["adamw"], o["adamw-8bit"], o["sgd-momentum"]) == (12, 6, 8)
-    assert o["adamw-no-master"] == 8 and o["sgd"] == 4
-    for name, parts in tm.OPTIMIZER_STATES.items():
-        assert sum(parts.values()) == o[name]
+GPT2 = tm.MODELS["gpt2"]
+L405 = tm.MODELS["llama-3.1-405b"]
+DTYPES = ["fp32", "bf16", "fp16"]
+OPTIMIZERS = sorted(tm.OPTIMIZER_STATES)
 
 
-def test_mixed_precision_is_16_bytes():
-    assert tm.training_state_breakdown(1).total == 16
-    assert tm.model_memory(1e9, "int4") == 0.5e9
+# --- ZeRO's partitioning -------------------------------------------------------------------------
 
 
 def test_zero_figure1():
     # Rajbhandari et al. 2019, Fig. 1: Psi = 7.5B, N_d = 64 -> 120, 31.4, 16.6, 1.88 GB.
     got = tm.zero_memory_per_gpu(7.5e9, 64, np.arange(4))
     assert np.allclose(got, [120e9, 31.40625e9, 16.640625e9, 1.875e9], rtol=1e-12)
+
+
+def test_zero_table1_reproduced():
+    # Rajbhandari et al. 2019, Table 1 / Fig. 1 (reference-figures Sec. 6): Psi = 7.5B,
+    # N_d = 64: 120 GB baseline, 31.4, 16.6, 1.88 GB. The rest of the table follows the
+    # closed forms 4 Psi + 12 Psi/N_d, 2 Psi + 14 Psi/N_d, 16 Psi/N_d.
+    got = tm.zero_memory_per_gpu(7.5e9, 64, np.arange(4)) / 1e9
+    assert np.allclose(got, [120, 31.4, 16.6, 1.88], rtol=1e-2)
+    psi = np.array([[7.5e9], [128e9], [1e12]])
+    nd = np.array([1, 4, 16, 64, 256, 1024])
+    table = tm.zero_memory_per_gpu(psi, nd, np.array([1, 2, 3])[:, None, None])
+    assert table.shape == (3, 3, 6)
+    assert np.allclose(table[0], 4 * psi + 12 * psi / nd)
+    assert np.allclose(table[1], 2 * psi + 14 * psi / nd)
+    assert np.allclose(table[2], 16 * psi / nd)
+    assert table[2, 2, -1] / 1e9 == pytest.approx(15.625)  # 1T on 1024 GPUs with P_os+g+p
 
 
 def test_zero_formulas_general():
@@ -34,75 +51,339 @@ def test_zero_formulas_general():
     assert tm.zero_memory_per_gpu(psi, nd, 0, optimizer_bytes=6) == 10 * psi
 
 
-# Korthikanti et al. 2022, Table 2, with s, b, h, a, t chosen to avoid accidental equalities.
-S, B, H, A, T = 2048, 4, 12288, 96, 8
-SBH = S * B * H
+@given(st.floats(1e6, 1e13), st.integers(1, 100_000))
+def test_zero_stages_ordered(n, dp):
+    m = [tm.zero_memory_per_gpu(n, dp, s) for s in range(4)]
+    assert m[3] <= m[2] <= m[1] <= m[0]
 
 
-@pytest.mark.parametrize(
-    "tp,sp,rc,expected",
-    [
-        (1, False, "none", SBH * (34 + 5 * A * S / H)),
-        (T, False, "none", SBH * (10 + 24 / T + 5 * A * S / (H * T))),
-        (T, True, "none", SBH * (34 / T + 5 * A * S / (H * T))),
-        (T, False, "selective", SBH * (10 + 24 / T)),
-        (T, True, "selective", SBH * 34 / T),
-        (1, False, "full", 2 * SBH),
-        (T, False, "full", 2 * SBH),
-    ],
+@given(st.floats(1e6, 1e13), st.integers(1, 1000), st.integers(2, 10))
+def test_zero_decreases_with_dp(n, dp, k):
+    for s in (1, 2, 3):
+        assert tm.zero_memory_per_gpu(n, dp * k, s) < tm.zero_memory_per_gpu(n, dp, s)
+
+
+@pytest.mark.parametrize("part,first", [("weights", 3), ("gradients", 2), ("master", 1),
+                                        ("grad_buffer", 1), ("optimizer", 1)])
+def test_zero_partitions_is_the_one_rule(part, first):
+    got = tm.zero_partitions(part, np.arange(4), 8)
+    assert list(got) == [8.0 if s >= first else 1.0 for s in range(4)]
+    with pytest.raises(ValueError, match="unknown part"):
+        tm.zero_partitions("activations", 1, 8)
+
+
+# --- training state by part ----------------------------------------------------------------------
+
+
+def test_mixed_precision_is_16_bytes():
+    assert tm.training_state_breakdown(1).total == 16
+    assert tm.model_memory(1e9, "int4") == 0.5e9
+
+
+def test_zero_figure_1_by_part():
+    # Rajbhandari et al. 2019, Fig. 1: Psi = 7.5B, N_d = 64 -> 120, 31.4, 16.6, 1.88 GB.
+    out = tm.training_state_breakdown(7.5e9, zero_stage=np.arange(4), dp=64)
+    assert np.allclose(out["total"], [120e9, 31.40625e9, 16.640625e9, 1.875e9], rtol=1e-12)
+
+
+@pytest.mark.parametrize("d", [1, 2, 8, 64, 1000])
+def test_megatron_distributed_optimizer_table(d):
+    # Megatron-LM README, "Distributed Optimizer": non-distributed 20 / 18 / 16 and
+    # distributed 4 + 16/d, 6 + 12/d, 8 + 8/d bytes per parameter.
+    rows = [
+        (dict(param_dtype="fp16", grad_buffer=True), 20, 4 + 16 / d),
+        (dict(param_dtype="bf16", grad_dtype="fp32"), 18, 6 + 12 / d),
+        (dict(param_dtype="fp32"), 16, 8 + 8 / d),
+    ]
+    for kw, plain, distributed in rows:
+        assert tm.training_state_breakdown(1, zero_stage=0, dp=d, **kw)["total"] == plain
+        assert tm.training_state_breakdown(1, zero_stage=1, dp=d, **kw)["total"] == (
+            pytest.approx(distributed, rel=1e-12)
+        )
+
+
+@given(
+    n=st.floats(0, 1e12),
+    dp=st.integers(1, 4096),
+    stage=st.integers(0, 3),
+    param=st.sampled_from(DTYPES),
+    grad=st.sampled_from(DTYPES),
+    optimizer=st.sampled_from(OPTIMIZERS),
 )
-def test_korthikanti_table2(tp, sp, rc, expected):
-    got = tm.activation_memory_per_layer(S, B, H, A, tp=tp, sequence_parallel=sp, recompute=rc)
-    assert got == pytest.approx(expected, rel=1e-12)
+def test_breakdown_agrees_with_zero_memory_per_gpu(n, dp, stage, param, grad, optimizer):
+    kw = dict(param_dtype=param, grad_dtype=grad, optimizer=optimizer, master=None)
+    b = tm.training_bytes_per_param(**kw)
+    out = tm.training_state_breakdown(n, zero_stage=stage, dp=dp, **kw)
+    ref = tm.zero_memory_per_gpu(
+        n, dp, stage, param_bytes=b["weights"], grad_bytes=b["gradients"],
+        optimizer_bytes=b["grad_buffer"] + b["master"] + b["momentum"] + b["variance"],
+    )
+    assert out["total"] == pytest.approx(ref, rel=1e-12, abs=1e-6)
+    assert out["total"] == pytest.approx(sum(out[p] for p in tm.STATE_PARTS), rel=1e-12)
 
 
-def test_korthikanti_gpt3_numbers():
-    # GPT-3: 5as/h = 80; selective recomputation saves ~70 % of activation memory (t = 8, SP).
-    assert 5 * 96 * 2048 / 12288 == 80
-    full = tm.activation_memory_per_layer(2048, 1, 12288, 96, tp=8, sequence_parallel=True)
-    sel = tm.activation_memory_per_layer(2048, 1, 12288, 96, tp=8, sequence_parallel=True,
-                                         recompute="selective")
-    assert 1 - sel / full == pytest.approx(0.70, abs=0.01)
+@pytest.mark.parametrize("name", ["gpt2", "llama-3-8b"])
+def test_breakdown_agrees_with_memory_per_gpu(name):
+    cfg = tm.MODELS[name]
+    for stage in range(4):
+        m = tm.memory_per_gpu(cfg, zero_stage=stage, dp=16)
+        b = tm.training_state_breakdown(tm.param_count(cfg), zero_stage=stage, dp=16)
+        assert b.parts() == pytest.approx({**m.parts(), "activations": 0.0})
+        assert b.optimizer == pytest.approx(m.optimizer)
 
 
-def test_seed_001_activation_example_is_wrong():
-    # Seed 001 prints ~67.51 GB for s=128, b=512, h=4096, L=24, a=16; its inputs give ~235 GB.
-    per_layer = tm.activation_memory_per_layer(128, 512, 4096, 16)
-    assert 24 * per_layer / 1e9 == pytest.approx(235.15, rel=1e-3)
+def test_stage_0_is_n_times_the_bytes_per_parameter():
+    for opt in ["adamw", "adamw-8bit", "sgd-momentum", "lion"]:
+        per_param = tm.training_bytes_per_param(optimizer=opt)
+        new = tm.training_state_breakdown(1e9, optimizer=opt)
+        assert new.total == 1e9 * per_param.total
+        assert new.total == 1e9 * (4 + tm.OPTIMIZER_BYTES_PER_PARAM[opt])
 
 
-def test_activation_term_by_term():
-    s, b, h, a = 1024, 2, 1024, 16
-    attention = 11 * s * b * h + 5 * a * s * s * b
-    mlp = 19 * s * b * h
-    norms = 4 * s * b * h
-    assert tm.activation_memory_per_layer(s, b, h, a) == attention + mlp + norms
+def test_breakdown_broadcasts():
+    out = tm.training_state_breakdown(np.array([1e9, 7e9])[:, None], zero_stage=[0, 1, 2, 3],
+                                      dp=8)
+    assert out["total"].shape == (2, 4)
+    assert np.all(np.diff(out["total"], axis=1) < 0)  # each stage saves more
+    assert isinstance(tm.training_state_breakdown(1e9)["total"], float)
 
 
-def test_pipeline_bubble():
-    assert tm.pipeline_bubble_fraction(8, 32) == pytest.approx(7 / 32)
-    assert tm.pipeline_bubble_fraction(8, 32, interleave=4) == pytest.approx(7 / 128)
-    assert tm.pipeline_bubble_fraction(1, 1) == 0
+# --- will it fit? --------------------------------------------------------------------------------
+
+
+def test_llama3_70b_on_h100():
+    # 16 x 70,553,706,496 / 80e9 = 14.1 -> 15 GPUs under ZeRO-3; stages 0-2 keep at least
+    # the 2-byte weights (141 GB) on every GPU, more than 80 GB: no number of GPUs helps.
+    n = tm.param_count(tm.MODELS["llama-3-70b"])
+    mem = tm.ACCELERATORS["H100-SXM"].memory_bytes
+    got = tm.min_gpus_to_fit(n, mem, zero_stage=np.arange(4))
+    assert list(got[:3]) == [math.inf] * 3
+    assert got[3] == 15
+
+
+def test_exact_fits_do_not_round_up():
+    assert tm.min_gpus_to_fit(5e9, 80e9, zero_stage=0) == 1      # 16 x 5e9 = 80e9 exactly
+    assert tm.min_gpus_to_fit(10e9, 80e9, zero_stage=3) == 2
+    assert tm.min_gpus_to_fit(1e9, 8e9, zero_stage=1) == 3       # 4 + 12/3 = 8 B/param
+    assert tm.min_gpus_to_fit(0, 1e9) == 1
+
+
+def test_usable_fraction_and_zero_stage_0():
+    assert tm.min_gpus_to_fit(5e9, 80e9, zero_stage=0, usable_fraction=0.9) == math.inf
+    assert tm.min_gpus_to_fit(5e9, 80e9, zero_stage=3, usable_fraction=0.5) == 2
+
+
+@given(
+    n=st.floats(1e6, 1e12),
+    mem=st.floats(1e9, 2e11),
+    stage=st.integers(0, 3),
+    param=st.sampled_from(DTYPES),
+    optimizer=st.sampled_from(OPTIMIZERS),
+)
+def test_min_gpus_is_the_smallest_that_fits(n, mem, stage, param, optimizer):
+    kw = dict(zero_stage=stage, param_dtype=param, optimizer=optimizer)
+    d = tm.min_gpus_to_fit(n, mem, **kw)
+    per_gpu = lambda k: tm.training_state_breakdown(n, dp=k, **kw)["total"]  # noqa: E731
+    if math.isinf(d):
+        assert per_gpu(10**9) > mem * (1 - 1e-9)
+        return
+    assert d == int(d) >= 1
+    assert per_gpu(int(d)) <= mem * (1 + 1e-9)
+    if d > 1:
+        assert per_gpu(int(d) - 1) > mem * (1 - 1e-9)
+    if stage == 3:
+        assert not math.isinf(d)
+
+
+def test_min_gpus_broadcasts_over_models_and_accelerators():
+    n = np.array([tm.param_count(tm.MODELS[k]) for k in ["gpt2-xl", "llama-2-7b", "llama-3-70b"]])
+    mem = np.array([a.memory_bytes for a in tm.ACCELERATORS.values()])
+    grid = tm.min_gpus_to_fit(n[:, None], mem[None, :], zero_stage=3)
+    assert grid.shape == (3, len(mem))
+    assert np.all(grid[0] == 1)  # GPT-2 XL: 24.9 GB fits every accelerator
+    # More memory never needs more GPUs.
+    order = np.argsort(mem)
+    assert np.all(np.diff(grid[:, order], axis=1) <= 0)
+
+
+def test_memory_floor_is_min_gpus_to_fit_at_zero_3():
+    # The lesson's floor: model states of mixed-precision AdamW (16 B/param) spread over every
+    # GPU, ZeRO stage 3. 405.85B x 16 B = 6.49 TB over 80 GB H100s: 81.2 -> 82 GPUs.
+    h100 = tm.ACCELERATORS["H100-SXM"].memory_bytes
+    assert tm.min_gpus_to_fit(tm.param_count(L405), h100, zero_stage=3) == 82
+    # ZeRO, Fig. 1: 7.5B x 16 B = 120 GB -> two 80 GB GPUs; exactly full -> 1.
+    assert tm.min_gpus_to_fit(7.5e9, 80e9, zero_stage=3) == 2
+    assert tm.min_gpus_to_fit(5e9, 80e9, zero_stage=3) == 1
+    assert tm.min_gpus_to_fit(5e9, 80e9, zero_stage=3, usable_fraction=0.9) == 2
+    out = tm.min_gpus_to_fit(np.array([7.5e9, 405.85e9]), 80e9, zero_stage=3)
+    assert out.tolist() == [2, 82]
+
+
+@given(st.floats(1e6, 1e14), st.floats(1e9, 2e11), st.floats(0.05, 1.0))
+def test_memory_floor_is_ceil_16n_over_usable_memory(n, mem, fraction):
+    k = tm.min_gpus_to_fit(n, mem, zero_stage=3, usable_fraction=fraction)
+    need, usable = 16 * n, fraction * mem
+    assert k >= 1 and k == int(k)
+    assert k * usable >= need * (1 - 1e-9)
+    assert (k - 1) * usable < need * (1 + 1e-9)
+
+
+# --- memory_per_gpu reduces to its special cases -------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama-2-7b", "llama-3-70b"])
+@pytest.mark.parametrize("stage", [0, 1, 2, 3])
+@pytest.mark.parametrize("dp", [1, 8, 64])
+def test_reduces_to_zero_memory(name, stage, dp):
+    cfg = tm.MODELS[name]
+    m = tm.memory_per_gpu(cfg, zero_stage=stage, dp=dp)
+    expected = tm.zero_memory_per_gpu(tm.param_count(cfg), dp, stage)
+    assert m.model_states == pytest.approx(expected, rel=1e-12)
+    assert m.weights + m.gradients + m.optimizer == pytest.approx(expected, rel=1e-12)
+    assert m.total == m.model_states + m.activations
+
+
+@pytest.mark.parametrize("master", [None, True])
+def test_reduces_to_zero_memory_with_other_dtypes_and_optimizers(master):
+    n = tm.param_count(GPT2)
+    kw = dict(param_dtype="fp32", grad_dtype="fp32", optimizer="adamw-8bit", master=master)
+    m = tm.memory_per_gpu(GPT2, zero_stage=2, dp=4, **kw)
+    # pure fp32 keeps no master copy unless forced: 1 + 1 (8-bit moments) or 4 + 1 + 1
+    k = 2 if master is None else 6
+    assert m.model_states == pytest.approx(
+        tm.zero_memory_per_gpu(n, 4, 2, param_bytes=4, grad_bytes=4, optimizer_bytes=k))
+    assert m.model_states == pytest.approx(
+        tm.training_state_breakdown(n, zero_stage=2, dp=4, **kw).total)
+
+
+@pytest.mark.parametrize("tp,sp", [(1, False), (2, False), (4, True), (12, True)])
+@pytest.mark.parametrize("rc", ["none", "selective", "full"])
+def test_reduces_to_korthikanti(tp, sp, rc):
+    m = tm.memory_per_gpu(GPT2, seq_len=1024, micro_batch=4, tp=tp, sequence_parallel=sp,
+                          recompute=rc)
+    per_layer = tm.activation_memory_per_layer(1024, 4, 768, 12, tp=tp, sequence_parallel=sp,
+                                               recompute=rc)
+    assert m.activations == pytest.approx(12 * per_layer, rel=1e-12)
+
+
+def test_fp32_weights_keep_no_master_copy_here_either():
+    m = tm.memory_per_gpu(GPT2, param_dtype="fp32")
+    n = tm.param_count(GPT2)
+    assert m.master == 0 and m.model_states == 16 * n
+    assert tm.memory_per_gpu(GPT2, param_dtype="fp32", master=True).model_states == 20 * n
+
+
+# --- parallelism inside memory_per_gpu -----------------------------------------------------------
+
+
+def test_first_stage_holds_p_microbatches():
+    # Korthikanti et al. 2022, Sec. 4.2.3: with 1F1B the first stage stores L layers' worth.
+    one = tm.memory_per_gpu(L405, seq_len=8192, tp=8, sequence_parallel=True, n_microbatches=1)
+    pp = tm.memory_per_gpu(L405, seq_len=8192, tp=8, pp=16, sequence_parallel=True,
+                           n_microbatches=32)
+    assert pp.activations == pytest.approx(one.activations * 16 * 8 / 126)
+    few = tm.memory_per_gpu(L405, seq_len=8192, tp=8, pp=16, sequence_parallel=True,
+                            n_microbatches=4)
+    assert few.activations == pytest.approx(pp.activations / 4)
+
+
+def test_tensor_and_pipeline_split_parameters():
+    n = tm.param_count(L405)
+    held = tm.params_per_gpu(L405, tp=8, pp=16)
+    assert n / 128 < held < 1.15 * n / 128  # uneven stages and the embedding on stage 0
+    assert tm.params_per_gpu(GPT2) == tm.param_count(GPT2)
+    # a tied head is copied to the last stage: two stages hold more than one model
+    assert 2 * tm.params_per_gpu(GPT2, pp=2) > tm.param_count(GPT2)
+
+
+def test_context_parallel_splits_tokens():
+    base = tm.memory_per_gpu(GPT2, seq_len=1024, recompute="selective")
+    cp = tm.memory_per_gpu(GPT2, seq_len=1024, cp=4, recompute="selective")
+    assert cp.activations == pytest.approx(base.activations / 4)
+    full = tm.memory_per_gpu(GPT2, seq_len=1024, cp=4)
+    scores_one = tm.memory_per_gpu(GPT2, seq_len=1024).activations - base.activations
+    assert full.activations - cp.activations == pytest.approx(scores_one / 4)
+
+
+@pytest.mark.parametrize("pp,m,il", [(2, 8, 2), (4, 16, 2), (4, 16, 4), (8, 16, 2)])
+def test_interleaving_scales_the_first_stage_activations(pp, m, il):
+    cfg = tm.MODELS["llama-3-8b"]
+    plain = tm.memory_per_gpu(cfg, pp=pp, n_microbatches=m)
+    inter = tm.memory_per_gpu(cfg, pp=pp, n_microbatches=m, interleave=il)
+    factor = tm.pipeline_in_flight(pp, m, il) / min(pp, m)
+    assert factor > 1
+    assert inter.activations == pytest.approx(plain.activations * factor, rel=1e-12)
+    assert inter.model_states == plain.model_states  # the GPU still holds L/pp layers
+
+
+def test_interleaving_needs_a_pipeline():
+    with pytest.raises(ValueError, match="interleave > 1 needs pp > 1"):
+        tm.memory_per_gpu(GPT2, interleave=2)
+
+
+def test_memory_per_gpu_broadcasts():
+    tp = np.array([1, 2, 4])
+    m = tm.memory_per_gpu(GPT2, tp=tp, zero_stage=np.array([[0], [3]]), dp=8)
+    assert np.shape(m.total) == (2, 3)
+    for i, z in enumerate([0, 3]):
+        for j, t in enumerate(tp):
+            assert m.total[i, j] == pytest.approx(
+                tm.memory_per_gpu(GPT2, tp=int(t), zero_stage=z, dp=8).total)
+
+
+# --- one breakdown type --------------------------------------------------------------------------
+
+
+def test_memory_breakdown_is_one_read_only_type():
+    m = tm.memory_per_gpu(GPT2, tp=1, dp=2, zero_stage=1)
+    assert list(m) == [*tm.MEMORY_PARTS, "total"]
+    assert m.total == pytest.approx(sum(m.parts().values()), rel=1e-15)
+    assert m.optimizer == m.grad_buffer + m.master + m.momentum + m.variance
+    with pytest.raises(AttributeError, match="read-only"):
+        m.total = 0
+    with pytest.raises(TypeError):
+        m["total"] = 0
+    with pytest.raises(AttributeError, match="no part 'params'"):
+        m.params  # noqa: B018
+    with pytest.raises(ValueError, match="must not contain 'total'"):
+        tm.Breakdown({"a": 1, "total": 1})
+    with pytest.raises(ValueError, match="has the parts"):
+        tm.MemoryBreakdown({"weights": 1})
+    assert "MemoryBreakdown(weights=" in repr(m)
+    # every breakdown of the library is a Breakdown with a total
+    for b in (tm.training_bytes_per_param(), tm.training_state_breakdown(1e9),
+              tm.activation_memory_breakdown(2048, 1, 4096, 32)):
+        assert isinstance(b, tm.Breakdown) and b.total == sum(b.parts().values())
+
+
+# --- bad input -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "call,words",
+    ("call", "words"),
     [
         (lambda: tm.zero_memory_per_gpu(1e9, 8, 4), "zero_stage"),
         (lambda: tm.zero_memory_per_gpu(1e9, 8, -1), "zero_stage"),
         (lambda: tm.zero_memory_per_gpu(1e9, 0, 1), "dp"),
         (lambda: tm.zero_memory_per_gpu(-1, 8, 1), "n_params"),
         (lambda: tm.zero_memory_per_gpu(1e9, 8, 1, optimizer_bytes="12"), "optimizer_bytes"),
-        (lambda: tm.activation_memory_per_layer(2048, 1, 4096, 32, tp=3), "tp must divide"),
-        (lambda: tm.activation_memory_per_layer(2048, 1, 4096, 32, recompute="some"), "recompute"),
-        (lambda: tm.activation_memory_per_layer(0, 1, 4096, 32), "seq_len"),
-        (lambda: tm.activation_memory_per_layer(2048, 1.5, 4096, 32), "micro_batch"),
-        (lambda: tm.activation_memory_per_layer(2048, 1, 4096, 32, sequence_parallel=1),
-         "sequence_parallel"),
-        (lambda: tm.pipeline_bubble_fraction(0, 8), "pp"),
-        (lambda: tm.pipeline_bubble_fraction(4, 8, interleave=0), "interleave"),
         (lambda: tm.training_state_breakdown(1e9, optimizer="adam9"), "adamw"),
-        (lambda: tm.model_memory(1e9, "fp64"), "dtype"),
+        (lambda: tm.training_state_breakdown(-1), "n_params"),
+        (lambda: tm.training_state_breakdown(1e9, zero_stage=4), "zero_stage"),
+        (lambda: tm.training_state_breakdown(1e9, zero_stage=1.5), "zero_stage"),
+        (lambda: tm.training_state_breakdown(1e9, dp=0), "dp"),
+        (lambda: tm.min_gpus_to_fit(1e9, 0), "memory_bytes"),
+        (lambda: tm.min_gpus_to_fit(1e9, "80GB"), "memory_bytes"),
+        (lambda: tm.min_gpus_to_fit(1e9, 80e9, usable_fraction=80), "usable_fraction"),
+        (lambda: tm.min_gpus_to_fit(1e9, 80e9, zero_stage=-1), "zero_stage"),
+        (lambda: tm.memory_per_gpu(GPT2, zero_stage=4), "zero_stage"),
+        (lambda: tm.memory_per_gpu(GPT2, tp=5), "tp"),
+        (lambda: tm.memory_per_gpu(GPT2, cp=3, seq_len=1024), "cp must divide"),
+        (lambda: tm.memory_per_gpu(GPT2, pp=13), "pp"),
+        (lambda: tm.memory_per_gpu(GPT2, optimizer="adagrad"), "adamw"),
+        (lambda: tm.memory_per_gpu(GPT2, recompute="all"), "recompute"),
+        (lambda: tm.memory_per_gpu(GPT2, micro_batch=0), "micro_batch"),
+        (lambda: tm.memory_per_gpu(GPT2, param_dtype="fp64"), "dtype"),
     ],
 )
 def test_bad_input(call, words):

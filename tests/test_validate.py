@@ -1,4 +1,4 @@
-"""The shared argument checks (trainmath/_validate.py) and the import graph of the library."""
+"""Tests of trainmath._validate (the shared argument checks) and the library's import graph."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
-"""Tests of the lesson 06 calculator, trainmath.widgets.ActivationCalculator."""
+"""Tests of trainmath.widgets.activations: ActivationCalculator (lesson 06)."""
 
 from __future__ import annotations
 
 import pytest
-from widget_contract import assert_bad_value_refused, assert_change_updates, assert_registered
 
 import trainmath as tm
 from trainmath.widgets.activations import ActivationCalculator
+from trainmath.widgets.contract import PythonView, check_change, check_refused, check_registered
 
 GPT3 = tm.MODELS["gpt3-175b"]
 
@@ -17,7 +17,7 @@ def calc() -> ActivationCalculator:
 
 
 def test_registered_and_created_with_no_arguments(calc):
-    assert_registered(calc, "activations")
+    check_registered(calc, "activations")
 
 
 def test_default_is_gpt3_with_selective_recomputation(calc):
@@ -76,13 +76,11 @@ def test_totals_over_the_sequence_grid_follow_the_library(calc):
     ],
 )
 def test_changing_a_control_changes_numbers_and_plot(calc, change):
-    assert_change_updates(calc, change)
+    check_change(calc, change)
 
 
 def test_change_through_the_widget_triggers_an_update(calc):
-    html = calc.result.value
-    calc.inputs["micro_batch"].value = 2  # as a learner typing in the box
-    assert calc.result.value != html
+    check_change(PythonView(calc, by_hand=True), {"micro_batch": 2})  # typed in the box
     assert calc.last.micro_batch == 2
     assert calc.last.per_layer == 2 * 34 * 2048 * 12288 / 8
 
@@ -107,7 +105,7 @@ def test_llama_is_flagged_as_an_approximation(calc):
 )
 def test_bad_value_shows_message_and_keeps_last_result(calc, change, word):
     fix = {"seq_len": 4096, "micro_batch": 2, "tp": 4, "pp": 4, "dp": 16}
-    assert_bad_value_refused(calc, change, word, fix={k: fix[k] for k in change})
+    check_refused(calc, change, word, fix={k: fix[k] for k in change})
 
 
 def test_plot_updates_artists_in_place(calc):

@@ -1,4 +1,4 @@
-"""The calculator skeleton's drawing shortcuts give the same pixels as drawing everything."""
+"""Tests of trainmath.widgets._base and _paste: drawing shortcuts give the same pixels."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of the lesson 04 calculator (FormatsCalculator) and the bit-field drawing helper."""
+"""Tests of trainmath.widgets.formats: FormatsCalculator (lesson 04) and draw_bit_fields."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-from widget_contract import assert_bad_value_refused, assert_change_updates, assert_registered
 
 import trainmath as tm
+from trainmath.widgets.contract import PythonView, check_change, check_refused, check_registered
 from trainmath.widgets.formats import FIELD_COLORS, FormatsCalculator, draw_bit_fields
 
 
@@ -19,7 +19,7 @@ def calc() -> FormatsCalculator:
 
 
 def test_registered_and_created_with_no_arguments(calc):
-    assert_registered(calc, "formats")
+    check_registered(calc, "formats")
 
 
 def test_default_shows_0_1_and_llama_3_8b(calc):
@@ -41,13 +41,13 @@ def test_default_shows_0_1_and_llama_3_8b(calc):
                {"model": "gpt2", "value": "1e-8"}],
 )
 def test_changing_a_control_changes_numbers_and_plot(calc, change):
-    assert_change_updates(calc, change)
+    check_change(calc, change)
 
 
 def test_change_through_the_widget_triggers_an_update(calc):
-    calc.inputs["value"].value = "448"
+    check_change(PythonView(calc, by_hand=True), {"value": "448"})  # typed in the box
     assert calc.last.value == 448
-    calc.inputs["model"].value = "llama-2-70b"
+    check_change(PythonView(calc, by_hand=True), {"model": "llama-2-70b"})  # picked
     assert calc.last.model == "Llama 2 70B"
 
 
@@ -66,7 +66,7 @@ def test_overflow_and_underflow_are_flagged(calc):
 
 @pytest.mark.parametrize("bad", ["abc", "", "1,5", "inf", "nan"])
 def test_bad_value_shows_message_and_keeps_last_result(calc, bad):
-    assert_bad_value_refused(calc, {"value": bad}, "value", fix={"value": "2.5"})
+    check_refused(calc, {"value": bad}, "value", fix={"value": "2.5"})
     assert calc.last.value == 2.5
 
 

@@ -1,4 +1,4 @@
-"""Tests of the lesson 09 calculator, trainmath.widgets.MeasureCalculator (needs PyTorch)."""
+"""Tests of trainmath.widgets.measure: MeasureCalculator (lesson 09; needs PyTorch)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import pytest
 
 pytest.importorskip("torch")
 
-from widget_contract import (  # noqa: E402
-    assert_bad_value_refused,
-    assert_change_updates,
-    assert_registered,
-)
-
 import trainmath as tm  # noqa: E402
 from trainmath import measure as M  # noqa: E402
 from trainmath.widgets import measure as wm  # noqa: E402
+from trainmath.widgets.contract import (  # noqa: E402
+    PythonView,
+    check_change,
+    check_refused,
+    check_registered,
+)
 from trainmath.widgets.measure import CUSTOM_GPT, CUSTOM_LLAMA, MeasureCalculator  # noqa: E402
 
 
@@ -31,7 +31,7 @@ def _reset(calc):
 
 def test_registered_and_created_with_no_arguments(calc):
     # The module's calculator has been changed by other tests: check a fresh one.
-    assert_registered(MeasureCalculator(), "measure")
+    check_registered(MeasureCalculator(), "measure")
 
 
 def test_default_gpt_block_is_exact(calc):
@@ -67,13 +67,11 @@ def test_preset_llama_2_7b(calc):
     ],
 )
 def test_changing_a_control_changes_numbers_and_plot(calc, change):
-    assert_change_updates(calc, change)
+    check_change(calc, change)
 
 
 def test_change_through_the_widget_triggers_an_update(calc):
-    html = calc.result.value
-    calc.inputs["batch"].value = 5
-    assert calc.result.value != html
+    check_change(PythonView(calc, by_hand=True), {"batch": 5})  # typed in the box
     assert calc.last.batch == 5
 
 
@@ -92,7 +90,7 @@ def test_change_through_the_widget_triggers_an_update(calc):
 def test_bad_value_shows_message_and_keeps_last_result(calc, change, word):
     fix = {"model": CUSTOM_GPT, "n_layers": 2, "d_model": 128, "n_heads": 2, "n_kv_heads": 2,
            "seq_len": 64, "batch": 1}
-    assert_bad_value_refused(calc, change, word, fix)
+    check_refused(calc, change, word, fix)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Tests of the lesson 05 calculator, trainmath.widgets.OptimizerCalculator."""
+"""Tests of trainmath.widgets.optimizers: OptimizerCalculator (lesson 05)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from widget_contract import assert_bad_value_refused, assert_change_updates, assert_registered
 
 import trainmath as tm
+from trainmath.widgets.contract import PythonView, check_change, check_refused, check_registered
 from trainmath.widgets.optimizers import CUSTOM, SAME_AS_WEIGHTS, OptimizerCalculator
 
 
@@ -18,7 +18,7 @@ def calc() -> OptimizerCalculator:
 
 
 def test_registered_and_created_with_no_arguments(calc):
-    assert_registered(calc, "optimizers")
+    check_registered(calc, "optimizers")
 
 
 def test_default_is_llama3_8b_mixed_precision_adamw(calc):
@@ -85,13 +85,11 @@ def test_fewest_gpus_and_verdicts(calc):
     ],
 )
 def test_changing_a_control_changes_numbers_and_plot(calc, change):
-    assert_change_updates(calc, change)
+    check_change(calc, change)
 
 
 def test_change_through_the_widget_triggers_an_update(calc):
-    html = calc.result.value
-    calc.inputs["dp"].value = 32  # as a learner typing in the box
-    assert calc.result.value != html
+    check_change(PythonView(calc, by_hand=True), {"dp": 32})  # typed in the box
     assert calc.last.dp == 32
 
 
@@ -106,7 +104,7 @@ def test_change_through_the_widget_triggers_an_update(calc):
 )
 def test_bad_value_shows_message_and_keeps_last_result(calc, change, word):
     fix = {"dp": 4, "n_params": 7e9, "master": "auto", "grad_buffer": False}
-    assert_bad_value_refused(calc, change, word, fix={k: fix[k] for k in change if k in fix})
+    check_refused(calc, change, word, fix={k: fix[k] for k in change if k in fix})
 
 
 def test_parameter_box_is_only_active_for_custom(calc):

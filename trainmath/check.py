@@ -124,29 +124,17 @@ _SI = [("k", "kilo"), ("M", "mega"), ("G", "giga"), ("T", "tera"), ("P", "peta")
 
 #: Unit confusions that :func:`check` recognises, most specific first.
 UNITS_SLIPS: tuple[_Slip, ...] = (
-    _Slip(
-        "GB vs GiB",
-        2**30 / 1e9,
-        "looks like GB (10^9 B) where GiB (2^30 B) is wanted",
-        "looks like GiB (2^30 B) where GB (10^9 B) is wanted",
-        large_if=lambda unit: "GiB" in unit,
-        small_if=lambda unit: bool(re.search(r"\bGB\b", unit)),
-    ),
-    _Slip(
-        "MB vs MiB",
-        2**20 / 1e6,
-        "looks like MB (10^6 B) where MiB (2^20 B) is wanted",
-        "looks like MiB (2^20 B) where MB (10^6 B) is wanted",
-        large_if=lambda unit: "MiB" in unit,
-        small_if=lambda unit: bool(re.search(r"\bMB\b", unit)),
-    ),
-    _Slip(
-        "TB vs TiB",
-        2**40 / 1e12,
-        "looks like TB (10^12 B) where TiB (2^40 B) is wanted",
-        "looks like TiB (2^40 B) where TB (10^12 B) is wanted",
-        large_if=lambda unit: "TiB" in unit,
-        small_if=lambda unit: bool(re.search(r"\bTB\b", unit)),
+    # decimal vs binary byte multiples: GB vs GiB, MB vs MiB, TB vs TiB
+    *(
+        _Slip(
+            f"{dec} vs {bin_}",
+            2 ** (10 * k) / 10 ** (3 * k),
+            f"looks like {dec} (10^{3 * k} B) where {bin_} (2^{10 * k} B) is wanted",
+            f"looks like {bin_} (2^{10 * k} B) where {dec} (10^{3 * k} B) is wanted",
+            large_if=lambda unit, bin_=bin_: bin_ in unit,
+            small_if=lambda unit, dec=dec: bool(re.search(rf"\b{dec}\b", unit)),
+        )
+        for dec, bin_, k in (("GB", "GiB", 3), ("MB", "MiB", 2), ("TB", "TiB", 4))
     ),
     _Slip(
         "FLOP vs PFLOP/s-day",

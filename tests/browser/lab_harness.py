@@ -498,9 +498,12 @@ class LessonPage:
         page.wait_for_timeout(300)
 
     # -- calculators ------------------------------------------------------------------
-    def calculator(self, model: Any) -> Calculator:
-        """The on-page widget of a calculator like ``model`` (a Python instance of it)."""
-        return Calculator(self, model)
+    def calculator(self, model: Any, shots: Path | None = None) -> Calculator:
+        """The on-page widget of a calculator like ``model`` (a Python instance of it).
+
+        ``shots``: where the contract's stages are photographed (``<shots>-<stage>.png``).
+        """
+        return Calculator(self, model, shots)
 
 
 #: Marks a calculator's parts with data-tm-* attributes, found by its title and the order
@@ -531,10 +534,21 @@ _TAG_JS = """([cls, title, names]) => {
 
 
 class Calculator:
-    """A calculator's widget in the page (see _TAG_JS for how its parts are found)."""
+    """A calculator's widget in the page (see _TAG_JS for how its parts are found).
 
-    def __init__(self, lesson: LessonPage, model: Any) -> None:
+    It is a view of ``trainmath.widgets.contract`` (numbers, message, plot, apply,
+    wait_until, settle, stage), so the contract's checks run on the page as they run on the
+    Python object.
+    """
+
+    #: How long a change that need not redraw the plot, or a refused value, is given to
+    #: show a late update before the page is compared with what it showed before.
+    SETTLE_MS = 1500
+
+    def __init__(self, lesson: LessonPage, model: Any, shots: Path | None = None) -> None:
         self.page = lesson.page
+        self.model = model
+        self.shots = shots
         self.class_name = type(model).__name__
         self.found = self.page.evaluate(
             _TAG_JS, [self.class_name, model.title, list(model.inputs)])
@@ -604,8 +618,30 @@ class Calculator:
             raise ValueError(f"do not know how to use {step.control} ({kind})")
 
     def wait_until(self, predicate, what: str, timeout_s: float = UPDATE_S) -> None:
+        from trainmath.widgets.contract import ContractError
+
         deadline = time.monotonic() + timeout_s
         while not predicate():
             if time.monotonic() > deadline:
-                raise AssertionError(f"{self.class_name}: {what} within {timeout_s:.0f} s")
+                raise ContractError(f"{self.class_name}: {what} within {timeout_s:.0f} s")
             self.page.wait_for_timeout(200)
+
+    # -- the contract's view (trainmath.widgets.contract.View) ------------------------
+    def numbers(self) -> str:
+        return self.result()
+
+    def last(self) -> None:
+        return None  # the result object lives in the kernel
+
+    def apply(self, change: Any) -> None:
+        """Perform a recipe step (a dict of values cannot be typed into a page)."""
+        from trainmath.widgets.recipes import kind_of
+
+        self.perform(change, kind_of(self.model.inputs[change.control]))
+
+    def settle(self) -> None:
+        self.page.wait_for_timeout(self.SETTLE_MS)
+
+    def stage(self, name: str) -> None:
+        if self.shots is not None:
+            self.screenshot(self.shots.with_name(f"{self.shots.name}-{name}.png"))

@@ -2,8 +2,8 @@
 
 The benchmark is not a timed test; this runs the script as ``make bench`` does, in its own
 process, with the notebooks left out and one round of everything else (import timing,
-the planner cases, every calculator's full sweep and recipe replay), so that a renamed
-control or function shows up in ``make test`` rather than the next time someone
+the planner cases, every calculator's full sweep, contract and recipe replay), so that a
+renamed control or function shows up in ``make test`` rather than the next time someone
 benchmarks.
 """
 
@@ -31,4 +31,6 @@ def test_bench_runs_quickly_without_notebooks():
         assert f"| {key} |" in sweep, key  # swept
         line = recipes.split(f"| {key} |")[1].splitlines()[0]  # and its recipe replayed
         assert "refused" not in line, key
+        assert line.endswith("| kept |"), line  # the contract, along the same recipe
     assert "planner layouts/s" in out and "import trainmath" in out
+    assert f"| calculator contract | kept by all {len(CALCULATORS)} |" in out

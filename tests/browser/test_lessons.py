@@ -8,7 +8,9 @@ with it as a person would (type in a box and press Enter, press arrow keys on a 
 pick a dropdown entry, click a checkbox) and check that numbers and plot change; type one
 bad value and check for a clear message, the last good result kept, and recovery.
 
-Which controls to touch lives in trainmath/widgets/recipes.py (one place for every calculator).
+Which controls to touch lives in trainmath/widgets/recipes.py and what must happen in
+trainmath/widgets/contract.py (each written once, for every calculator; the unit tests and
+the benchmark check the same contract on the Python object).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import pytest
 from lab_harness import lesson_names
 
 from trainmath.widgets import CALCULATORS
-from trainmath.widgets.recipes import kind_of, recipe_for
+from trainmath.widgets.contract import check_recipe
+from trainmath.widgets.recipes import recipe_for
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = lesson_names()
@@ -78,51 +81,7 @@ def test_lesson(lessons, lesson):
 @pytest.mark.parametrize(("lesson", "key"), CASES)
 def test_calculator(lessons, lesson, key):
     page, _report = lessons.run(lesson)
-    cls = CALCULATORS[key]
-    model = cls()  # the same calculator in Python: control kinds, the generic recipe
-    recipe = recipe_for(key, model)
-    calc = page.calculator(model)
+    model = CALCULATORS[key]()  # the same calculator in Python: control kinds, the generic recipe
+    calc = page.calculator(model, shots=lessons.shots / f"{lesson}--{key}")
     assert calc.count() >= 1, f"{lesson}: calculator {key!r} not on the page"
-
-    def shot(stage: str) -> None:
-        calc.screenshot(lessons.shots / f"{lesson}--{key}-{stage}.png")
-
-    shot("0-start")
-    has_plot = calc.has_plot()
-
-    plot_changes = 0
-    for step in recipe.changes:
-        kind = kind_of(model.inputs[step.control])
-        before, before_plot = calc.result(), calc.plot()
-        calc.perform(step, kind)
-        calc.wait_until(lambda b=before: calc.result() != b,
-                        f"the numbers change after {step.describe()}")
-        assert calc.message() == "", f"{step.describe()}: unexpected message {calc.message()!r}"
-        if has_plot:
-            if step.plot:
-                calc.wait_until(lambda p=before_plot: calc.plot() != p,
-                                f"the plot redraws after {step.describe()}")
-                plot_changes += 1
-            else:
-                page.page.wait_for_timeout(1500)
-                plot_changes += calc.plot() != before_plot
-    assert plot_changes or not has_plot, f"{key}: no change redrew the plot"
-    shot("1-changed")
-
-    good, good_plot = calc.result(), calc.plot()
-    bad = recipe.bad
-    calc.perform(bad, kind_of(model.inputs[bad.control]))
-    calc.wait_until(lambda: calc.message() != "", f"a message after {bad.describe()}")
-    message = calc.message()
-    shot("2-bad-value")
-    assert bad.expect in message, f"{bad.describe()}: message {message!r} lacks {bad.expect!r}"
-    assert "Traceback" not in message
-    page.page.wait_for_timeout(500)
-    assert calc.result() == good, f"{bad.describe()}: the last good numbers were replaced"
-    assert calc.plot() == good_plot, f"{bad.describe()}: the last good plot was replaced"
-
-    fix = recipe.fix
-    calc.perform(fix, kind_of(model.inputs[fix.control]))
-    calc.wait_until(lambda: calc.message() == "" and calc.result() != good,
-                    f"the message clears and the numbers update after {fix.describe()}")
-    shot("3-fixed")
+    check_recipe(calc, recipe_for(key, model))

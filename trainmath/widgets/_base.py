@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from trainmath.widgets._paste import PasteError, Paster
 
-__all__ = ["Calculator", "table_html", "error_html"]
+__all__ = ["Calculator", "table_html", "error_html", "accelerator_control", "mfu_slider"]
 
 _CSS = (
     "<style>.tm-calc table{border-collapse:collapse;margin:4px 0}"
@@ -34,6 +34,25 @@ _CSS = (
 
 #: What ``compute`` (and ``render``) may raise for bad input: shown as a message.
 INPUT_ERRORS = (ValueError, TypeError, ZeroDivisionError, OverflowError)
+
+
+def accelerator_control(value: str, *, description: str = "accelerator", options=None,
+                        **common: Any) -> W.Dropdown:
+    """The accelerator dropdown every calculator shows (presets of ``tm.ACCELERATORS``)."""
+    if options is None:
+        from trainmath.accelerators import ACCELERATORS
+
+        options = ACCELERATORS
+    return W.Dropdown(options=list(options), value=value, description=description, **common)
+
+
+def mfu_slider(value: float = 0.4, *, minimum: float = 0.05, step: float = 0.01,
+               readout_format: str = ".2f", description: str = "MFU", **common: Any
+               ) -> W.FloatSlider:
+    """The utilisation slider (a fraction in (0, 1], updated on release)."""
+    return W.FloatSlider(value=value, min=minimum, max=1.0, step=step,
+                         readout_format=readout_format, description=description,
+                         continuous_update=False, **common)
 
 
 def table_html(rows: list[tuple[str, str]]) -> str:

@@ -25,7 +25,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 import trainmath as tm
 from trainmath import fmt
-from trainmath.widgets._base import Calculator, table_html
+from trainmath.widgets._base import Calculator, accelerator_control, table_html
 
 __all__ = ["ActivationCalculator", "ActivationResult"]
 
@@ -110,10 +110,7 @@ class ActivationCalculator(Calculator):
             "zero_stage": W.Dropdown(
                 options=[0, 1, 2, 3], value=1, description="ZeRO stage (over d)", **common
             ),
-            "accelerator": W.Dropdown(
-                options=list(tm.ACCELERATORS), value="A100-80GB", description="accelerator",
-                **common,
-            ),
+            "accelerator": accelerator_control("A100-80GB", **common),
         }
 
     # -- numbers ----------------------------------------------------------------------

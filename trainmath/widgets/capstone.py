@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 import trainmath as tm
 from trainmath import _validate as v
 from trainmath import capstone, fmt
-from trainmath.widgets._base import Calculator, table_html
+from trainmath.widgets._base import Calculator, accelerator_control, mfu_slider, table_html
 
 __all__ = ["CapstoneCalculator", "CapstoneResult", "PUBLISHED_RUNS"]
 
@@ -117,13 +117,10 @@ class CapstoneCalculator(Calculator):
             "inference_tokens": W.FloatText(
                 value=1e13, description="inference tokens", **common
             ),
-            "accelerator": W.Dropdown(options=list(tm.ACCELERATORS), value="H100-SXM",
-                                      description="accelerator (bf16)", **common),
+            "accelerator": accelerator_control("H100-SXM", description="accelerator (bf16)",
+                                               **common),
             "n_gpus": W.IntText(value=16384, description="number of GPUs", **common),
-            "mfu": W.FloatSlider(
-                value=0.4, min=0.05, max=1.0, step=0.01, readout_format=".2f",
-                description="MFU", continuous_update=False, **common,
-            ),
+            "mfu": mfu_slider(0.4, **common),
             "price": W.FloatText(value=2.0, description="price per GPU-hour (USD)", **common),
             "batch_sequences": W.IntText(
                 value=2048, description="sequences per step", **common

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 import trainmath as tm
 from trainmath import fmt
-from trainmath.widgets._base import Calculator, table_html
+from trainmath.widgets._base import Calculator, accelerator_control, mfu_slider, table_html
 
 __all__ = ["ChinchillaCalculator", "ChinchillaResult", "FRONTIER", "RULE"]
 
@@ -123,13 +123,9 @@ class ChinchillaCalculator(Calculator):
             "inference_tokens": W.FloatText(
                 value=0.0, description="lifetime inference tokens", **common
             ),
-            "accelerator": W.Dropdown(options=list(tm.ACCELERATORS), value="H100-SXM",
-                                      description="accelerator", **common),
+            "accelerator": accelerator_control("H100-SXM", **common),
             "n_gpus": W.IntText(value=1024, description="number of GPUs", **common),
-            "mfu": W.FloatSlider(
-                value=0.4, min=0.05, max=1.0, step=0.01, readout_format=".2f",
-                description="MFU", continuous_update=False, **common,
-            ),
+            "mfu": mfu_slider(0.4, **common),
         }
 
     def update(self) -> bool:

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 import trainmath as tm
 from trainmath import fmt
-from trainmath.widgets._base import Calculator, table_html
+from trainmath.widgets._base import Calculator, accelerator_control, mfu_slider, table_html
 
 __all__ = ["ComputeCalculator", "ComputeResult", "CUSTOM"]
 
@@ -94,16 +94,10 @@ class ComputeCalculator(Calculator):
                 value=175e9, description="N params (custom)", **common
             ),
             "tokens": W.FloatText(value=300e9, description="training tokens D", **common),
-            "accelerator": W.Dropdown(
-                options=list(tm.ACCELERATORS), value="A100-80GB", description="accelerator",
-                **common,
-            ),
+            "accelerator": accelerator_control("A100-80GB", **common),
             "dtype": W.Dropdown(options=DTYPES, value="bf16", description="dtype", **common),
             "n_gpus": W.IntText(value=1024, description="number of GPUs", **common),
-            "mfu": W.FloatSlider(
-                value=0.4, min=0.05, max=1.0, step=0.01, readout_format=".2f",
-                description="MFU", continuous_update=False, **common,
-            ),
+            "mfu": mfu_slider(0.4, **common),
             "seq_len": W.IntText(
                 value=2048, description="sequence length s (attention)", **common
             ),

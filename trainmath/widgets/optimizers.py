@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 import trainmath as tm
 from trainmath import fmt
-from trainmath.widgets._base import Calculator, table_html
+from trainmath.widgets._base import Calculator, accelerator_control, table_html
 
 __all__ = ["OptimizerCalculator", "OptimizerResult", "CUSTOM", "SAME_AS_WEIGHTS"]
 
@@ -149,10 +149,7 @@ class OptimizerCalculator(Calculator):
                 options=_STAGES, value=1, description="ZeRO stage", **common
             ),
             "dp": W.IntText(value=8, description="data-parallel GPUs", **common),
-            "accelerator": W.Dropdown(
-                options=list(tm.ACCELERATORS), value="H100-SXM", description="accelerator",
-                **common,
-            ),
+            "accelerator": accelerator_control("H100-SXM", **common),
         }
 
     def update(self) -> bool:

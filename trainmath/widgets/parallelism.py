@@ -29,7 +29,7 @@ from matplotlib.ticker import MaxNLocator
 
 import trainmath as tm
 from trainmath import fmt
-from trainmath.widgets._base import Calculator, table_html
+from trainmath.widgets._base import Calculator, accelerator_control, table_html
 
 __all__ = ["PlannerCalculator", "PlannerResult", "TOP", "layout_label"]
 
@@ -125,10 +125,7 @@ class PlannerCalculator(Calculator):
             "model": W.Dropdown(
                 options=list(tm.MODELS), value="llama-3-70b", description="model", **common
             ),
-            "accelerator": W.Dropdown(
-                options=list(tm.NVLINK_BANDWIDTH), value="H100-SXM",
-                description="accelerator", **common,
-            ),
+            "accelerator": accelerator_control("H100-SXM", options=tm.NVLINK_BANDWIDTH, **common),
             "n_gpus": W.IntText(value=256, description="number of GPUs", **common),
             "seq_len": W.IntText(value=8192, description="sequence length s", **common),
             "global_batch_tokens": W.IntText(

@@ -1,9 +1,11 @@
 """How a person plays with each calculator: the one place that says which control to change.
 
-A :class:`Recipe` is a list of good changes (each must change the numbers, and the plot
-when the calculator has one), one bad value (the calculator must show a message naming
-``expect`` and keep its last good result) and a fix (a good value for the same control:
-the message goes away and the numbers change again).
+A :class:`Recipe` is a list of good changes, one bad value (with ``expect``, what the
+message must name) and a fix (a good value for the same control). What the calculator must
+do along it is the calculator contract, :mod:`trainmath.widgets.contract`
+(:func:`~trainmath.widgets.contract.check_recipe`), which the browser tests
+(``tests/browser/test_lessons.py``), a browser-free replay (``tests/test_widgets_recipes.py``)
+and the benchmark (``bench/run.py``) all check.
 
 A :class:`Step` is written the way a person acts, so the browser tests can replay it:
 
@@ -12,13 +14,11 @@ A :class:`Step` is written the way a person acts, so the browser tests can repla
 - ``keys``: press these keys on a slider's handle (e.g. ``("ArrowRight",) * 5``);
 - ``click``: click a checkbox.
 
-Every change must change the numbers; ``plot=False`` marks one that legitimately leaves
-the plot alone (e.g. the MFU on a loss-against-size plot), and at least one change of
-each recipe must redraw the plot.
+``plot=False`` marks a change that legitimately leaves the plot alone (e.g. the MFU on a
+loss-against-size plot).
 
 :func:`python_value` turns a step into the value the control holds afterwards, so the
-same recipes drive the benchmark (``bench/run.py``) and a browser-free self-check
-(``tests/browser/test_recipes.py``) without a browser.
+same recipes drive the Python side (the benchmark, the replay) without a browser.
 
 :func:`sweep` goes further than the recipes, as a learner trying everything would: every
 control of a calculator across its range, several values each, then back (``make bench``
@@ -251,7 +251,6 @@ def python_value(control: W.Widget, step: Step) -> Any:
     if kind == "text":
         return step.text
     raise ValueError(f"{step.control}: cannot type into a {type(control).__name__}")
-
 
 
 #: Factors applied to a number box's starting value by :func:`sweep_values` (a box has no

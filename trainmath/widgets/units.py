@@ -22,7 +22,7 @@ from matplotlib.ticker import NullLocator
 
 import trainmath as tm
 from trainmath import fmt
-from trainmath.widgets._base import Calculator, table_html
+from trainmath.widgets._base import Calculator, accelerator_control, mfu_slider, table_html
 
 __all__ = ["UnitsCalculator", "UnitsResult"]
 
@@ -89,14 +89,10 @@ class UnitsCalculator(Calculator):
                 options=tm.COMPUTE_UNITS, value="FLOP", description="unit of the amount",
                 **common,
             ),
-            "accelerator": W.Dropdown(
-                options=list(tm.ACCELERATORS), value="V100", description="accelerator", **common
-            ),
+            "accelerator": accelerator_control("V100", **common),
             "dtype": W.Dropdown(options=DTYPES, value="fp16", description="dtype", **common),
-            "mfu": W.FloatSlider(
-                value=0.213, min=0.01, max=1.0, step=0.001, readout_format=".3f",
-                description="utilisation (MFU)", continuous_update=False, **common,
-            ),
+            "mfu": mfu_slider(0.213, minimum=0.01, step=0.001, readout_format=".3f",
+                              description="utilisation (MFU)", **common),
             "price": W.FloatText(
                 value=2.0, description="price per GPU-hour (USD)", **common
             ),

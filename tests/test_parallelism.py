@@ -1,4 +1,4 @@
-"""Lesson 07: communication volumes, pipeline schedules, 4D layouts and the planner's model."""
+"""Tests of trainmath.parallelism: communication, pipeline bubbles and schedules, 4D layouts."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from hypothesis import strategies as st
 import trainmath as tm
 
 L405 = tm.MODELS["llama-3.1-405b"]
-H100 = tm.ACCELERATORS["H100-SXM"]
 
 
-# --- collectives -----------------------------------------------------------------------------
+# --- collectives ---------------------------------------------------------------------------------
 
 
 def test_ring_collectives():
@@ -38,7 +37,7 @@ def test_collectives_bounded_by_their_limit(m, n):
     assert tm.collective_bytes("all-reduce", m, n + 1) >= ar
 
 
-# --- data parallelism and ZeRO ----------------------------------------------------------------
+# --- data parallelism and ZeRO -------------------------------------------------------------------
 
 
 def test_zero_communication_sec7():
@@ -74,23 +73,7 @@ def test_zero3_is_one_and_a_half_times_dp(psi, n):
     assert tm.data_parallel_comm_bytes(psi, n, 3) == pytest.approx(1.5 * dp)
 
 
-def test_zero_table1_reproduced():
-    # Rajbhandari et al. 2019, Table 1 / Fig. 1 (reference-figures Sec. 6): Psi = 7.5B,
-    # N_d = 64: 120 GB baseline, 31.4, 16.6, 1.88 GB. The rest of the table follows the
-    # closed forms 4 Psi + 12 Psi/N_d, 2 Psi + 14 Psi/N_d, 16 Psi/N_d.
-    got = tm.zero_memory_per_gpu(7.5e9, 64, np.arange(4)) / 1e9
-    assert np.allclose(got, [120, 31.4, 16.6, 1.88], rtol=1e-2)
-    psi = np.array([[7.5e9], [128e9], [1e12]])
-    nd = np.array([1, 4, 16, 64, 256, 1024])
-    table = tm.zero_memory_per_gpu(psi, nd, np.array([1, 2, 3])[:, None, None])
-    assert table.shape == (3, 3, 6)
-    assert np.allclose(table[0], 4 * psi + 12 * psi / nd)
-    assert np.allclose(table[1], 2 * psi + 14 * psi / nd)
-    assert np.allclose(table[2], 16 * psi / nd)
-    assert table[2, 2, -1] / 1e9 == pytest.approx(15.625)  # 1T on 1024 GPUs with P_os+g+p
-
-
-# --- tensor, context and pipeline traffic -----------------------------------------------------
+# --- tensor, context and pipeline traffic --------------------------------------------------------
 
 
 def test_tensor_parallel_four_allreduces_per_layer():
@@ -127,7 +110,20 @@ def test_pipeline_p2p():
     assert tm.pipeline_p2p_bytes(s, b, h, 32, pp=16, tp=8, interleave=4) == pytest.approx(one / 2)
 
 
-# --- pipelines --------------------------------------------------------------------------------
+# --- pipelines -----------------------------------------------------------------------------------
+
+
+def test_pipeline_bubble():
+    assert tm.pipeline_bubble_fraction(8, 32) == pytest.approx(7 / 32)
+    assert tm.pipeline_bubble_fraction(8, 32, interleave=4) == pytest.approx(7 / 128)
+    assert tm.pipeline_bubble_fraction(1, 1) == 0
+
+
+@given(st.integers(1, 64), st.integers(1, 1024), st.integers(1, 8))
+def test_bubble_decreases_with_microbatches_and_interleave(p, m, v):
+    f = tm.pipeline_bubble_fraction(p, m, v)
+    assert tm.pipeline_bubble_fraction(p, m + 1, v) <= f
+    assert tm.pipeline_bubble_fraction(p, m, v + 1) <= f
 
 
 def test_in_flight():
@@ -178,7 +174,8 @@ def test_schedule_respects_dependencies():
     assert r["makespan"] == pytest.approx(9 * 3.5)
 
 
-# --- 4D layouts: Llama 3 Table 4 ---------------------------------------------------------------
+# --- 4D layouts: Llama 3 Table 4 -----------------------------------------------------------------
+
 
 TABLE4 = [  # GPUs, TP, CP, PP, DP, seq, batch/DP (Llama 3 paper, Table 4)
     (8192, 8, 1, 16, 64, 8192, 32),
@@ -201,140 +198,14 @@ def test_llama3_table4_misprint():
     assert np.array_equal(got, [8192, 16384])
 
 
-# --- the planner's step-time model -------------------------------------------------------------
-
-
-def test_step_time_by_hand():
-    # Llama 3 Table 4, row 1, checked against an independent computation of each term.
-    cfg, s, tokens, m = L405, 8192, 16 * 2**20, 32
-    t = tm.step_time(cfg, H100, n_gpus=8192, tokens_per_step=tokens, seq_len=s, tp=8, pp=16,
-                     cp=1, dp=64, zero_stage=1, n_microbatches=m, recompute="selective",
-                     interleave=2, efficiency=0.5, dp_overlap=False)
-    flops = (tm.flops_per_token(cfg, s) + 4 * 126 * 16384 * s) * tokens
-    compute = flops / (8192 * 989e12 * 0.5)
-    tp_bytes = m * 8 * 4 * 2 * 7 / 8 * s * 16384 * 2  # 8 layers on a stage, 4 all-reduces
-    tp_time = tp_bytes / 450e9  # NVLink, inside the node
-    bubble = (compute + tp_time) * 15 / (2 * m)
-    pp_time = 2 * 2 * m * s * 16384 * 2 / 8 / 50e9  # 2 chunks, both ways, across nodes
-    shard = tm.params_per_gpu(cfg, tp=8, pp=16)
-    dp_time = 2 * 63 / 64 * shard * 2 / 50e9
-    assert t["compute_time"] == pytest.approx(compute)
-    assert t["tp_comm_time"] == pytest.approx(tp_time)
-    assert t["cp_comm_time"] == 0
-    assert t["bubble_time"] == pytest.approx(bubble)
-    assert t["pp_comm_time"] == pytest.approx(pp_time)
-    assert t["dp_comm_time"] == pytest.approx(dp_time)
-    total = compute + bubble + tp_time + pp_time + dp_time
-    assert t["step_time"] == pytest.approx(total)
-    model = tm.flops_per_token(cfg, s) * tokens
-    assert t["mfu"] == pytest.approx(model / (8192 * 989e12 * total))
-
-
-def test_overlap_hides_only_what_fits_behind_compute():
-    kw = dict(n_gpus=64, tokens_per_step=2**22, seq_len=8192, tp=1, pp=1, cp=1, dp=64,
-              n_microbatches=8, recompute="selective")
-    cfg = tm.MODELS["llama-3-8b"]
-    for stage in (0, 2, 3):
-        raw = tm.step_time(cfg, H100, zero_stage=stage, dp_overlap=False, **kw)
-        hidden = tm.step_time(cfg, H100, zero_stage=stage, **kw)
-        assert 0 <= hidden["dp_comm_time"] <= raw["dp_comm_time"]
-        assert hidden["step_time"] <= raw["step_time"]
-    # stages 0-2 overlap with the last micro-batch's backward pass only
-    raw = tm.step_time(cfg, H100, zero_stage=0, dp_overlap=False, **kw)
-    hidden = tm.step_time(cfg, H100, zero_stage=0, **kw)
-    window = raw["compute_time"] / 8 * (1 - tm.flops_per_token(cfg, 8192) / 3 / (
-        tm.flops_per_token(cfg, 8192) + tm.recompute_flops_per_token(cfg, 8192, "selective")))
-    assert hidden["dp_comm_time"] == pytest.approx(max(raw["dp_comm_time"] - window, 0))
-
-
-def test_groups_inside_a_node_use_nvlink():
-    cfg = tm.MODELS["llama-3-8b"]
-    kw = dict(n_gpus=8, tokens_per_step=2**20, seq_len=8192, tp=1, pp=1, cp=1, dp=8,
-              zero_stage=0, n_microbatches=16, recompute="none", dp_overlap=False)
-    inside = tm.step_time(cfg, H100, **kw)
-    across = tm.step_time(cfg, H100, gpus_per_node=4, **kw)
-    assert across["dp_comm_time"] == pytest.approx(inside["dp_comm_time"] * 450e9 / 50e9)
-
-
-# --- the planner --------------------------------------------------------------------------------
-
-
-def test_planner_interleaving_rows_are_valid():
-    layouts = tm.plan_layouts("llama-3-70b", "H100-SXM", 256, seq_len=8192,
-                              global_batch_tokens=2**22)
-    il = layouts["interleave"]
-    assert set(np.unique(il)) == {1, 2, 4}
-    many = il > 1
-    assert np.all(layouts["pp"][many] > 1)
-    assert np.all(layouts["n_microbatches"][many] >= layouts["pp"][many])
-    assert np.all(layouts["pp"][many] * il[many] <= 80)
-    # interleaving shrinks the bubble by v and costs activation memory
-    rows = layouts.find(tp=8, pp=8, cp=1, dp=4, micro_batch=1, zero_stage=1,
-                        recompute="selective", sequence_parallel=True)
-    by_v = {int(layouts["interleave"][i]): i for i in rows}
-    assert layouts["bubble_time"][by_v[2]] < layouts["bubble_time"][by_v[1]]
-    assert layouts["activations"][by_v[2]] > layouts["activations"][by_v[1]]
-
-
-def test_planner_columns_add_up():
-    layouts = tm.plan_layouts("llama-3-8b", "H100-SXM", 64)
-    comm = sum(layouts[k] for k in ("tp_comm_time", "cp_comm_time", "pp_comm_time",
-                                    "dp_comm_time"))
-    assert np.allclose(layouts["comm_time"], comm)
-    assert np.allclose(layouts["step_time"],
-                       layouts["compute_time"] + layouts["bubble_time"] + layouts["comm_time"])
-    parts = sum(layouts[k] for k in ("weights", "gradients", "optimizer", "activations"))
-    assert np.allclose(layouts["total"], parts)
-    assert np.all(layouts["tp_comm_time"][layouts["tp"] == 1] == 0)
-    assert np.all(layouts["cp_comm_time"][layouts["cp"] == 1] == 0)
-    assert np.all(layouts["bubble_time"][layouts["pp"] == 1] == 0)
-
-
-def test_planner_row_matches_memory_per_gpu():
-    layouts = tm.plan_layouts("llama-3.1-405b", "H100-SXM", 8192, seq_len=8192,
-                              global_batch_tokens=16 * 2**20)
-    i = layouts.find(tp=8, cp=1, pp=16, dp=64, interleave=1, zero_stage=3, micro_batch=1,
-                     recompute="selective", sequence_parallel=True)[0]
-    m = tm.memory_per_gpu(L405, seq_len=8192, micro_batch=1, n_microbatches=32, zero_stage=3,
-                          dp=64, tp=8, pp=16, sequence_parallel=True, recompute="selective")
-    assert layouts["total"][i] == pytest.approx(m.total)
-    assert layouts["fits"][i]
-
-
-def test_distinct_layouts():
-    layouts = tm.plan_layouts("llama-3-8b", "H100-SXM", 64)
-    idx = layouts.distinct()
-    assert idx[0] == 0 and np.all(np.diff(idx) > 0) and idx[-1] < layouts.n_fit
-    shapes = {tuple(layouts[c][i].item() for c in tm.planner.SHAPE) for i in idx}
-    assert len(shapes) == len(idx)
-    everything = {tuple(layouts[c][i].item() for c in tm.planner.SHAPE)
-                  for i in range(layouts.n_fit)}
-    assert shapes == everything
-    assert len(layouts.distinct(5)) == 5
-    assert len(layouts.distinct(fitting=False)) >= len(idx)
-
-
-def test_planner_needs_a_node_bandwidth_for_tpus():
-    with pytest.raises(ValueError, match="node_bandwidth"):
-        tm.plan_layouts("gpt2", "TPU v4", 8, global_batch_tokens=8 * 1024)
-    layouts = tm.plan_layouts("gpt2", "TPU v4", 8, global_batch_tokens=8 * 1024,
-                              node_bandwidth=100e9, dtype="bf16")
-    assert layouts.n_fit > 0
-
-
-def test_planner_when_nothing_fits():
-    layouts = tm.plan_layouts("llama-3.1-405b", "H100-SXM", 8, seq_len=8192,
-                              global_batch_tokens=8 * 8192)
-    assert len(layouts) > 0 and layouts.n_fit == 0 and layouts.best() is None
-    assert len(layouts.distinct()) == 0
-
-
-# --- bad input ------------------------------------------------------------------------------------
+# --- bad input -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "call,words",
+    ("call", "words"),
     [
+        (lambda: tm.pipeline_bubble_fraction(0, 8), "pp"),
+        (lambda: tm.pipeline_bubble_fraction(4, 8, interleave=0), "interleave"),
         (lambda: tm.collective_bytes("broadcast", 1e6, 8), "op"),
         (lambda: tm.collective_bytes("all-reduce", -1.0, 8), "message_bytes"),
         (lambda: tm.collective_bytes("all-reduce", 1e6, 0), "n_ranks"),
@@ -351,12 +222,6 @@ def test_planner_when_nothing_fits():
         (lambda: tm.pipeline_schedule(4, 8, backward_time=0), "backward_time"),
         (lambda: tm.layout_gpus(8, 0, 16, 64), "cp"),
         (lambda: tm.batch_tokens(64, 32.5, 8192), "seqs_per_replica"),
-        (lambda: tm.plan_layouts("llama-3-8b", "H100-SXM", 64, interleaves=(0,)), "interleaves"),
-        (lambda: tm.plan_layouts("llama-3-8b", "H100-SXM", 64, dp_overlap="yes"), "dp_overlap"),
-        (lambda: tm.plan_layouts("llama-3-8b", "H100-SXM", 64, gpus_per_node=0),
-         "gpus_per_node"),
-        (lambda: tm.plan_layouts("llama-3-8b", "H100-SXM", 64, node_bandwidth=-1),
-         "node_bandwidth"),
     ],
 )
 def test_bad_input(call, words):
