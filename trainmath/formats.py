@@ -1072,27 +1072,24 @@ class BlockFormat:
         return not self.scale_format.signed
 
 
+def _mx_format(name: str, element: str, description: str) -> BlockFormat:
+    """An OCP MX format: 32 elements of ``element`` sharing one E8M0 scale (MX v1.0, Table 1)."""
+    return BlockFormat(name, element, (32,), "e8m0", description=description, source=_MX_SOURCE)
+
+
+#: Block-scaled formats, read-only: the OCP MX family, NVIDIA's NVFP4 and DeepSeek-V3's fp8
+#: tiles (:func:`block_quantize`, :func:`bits_per_value`).
 BLOCK_FORMATS: Mapping[str, BlockFormat] = MappingProxyType({
-    "mxfp8_e4m3": BlockFormat(
-        "mxfp8_e4m3", "fp8_e4m3", (32,), "e8m0", description="MXFP8, E4M3 elements",
-        source=_MX_SOURCE,
-    ),
-    "mxfp8_e5m2": BlockFormat(
-        "mxfp8_e5m2", "fp8_e5m2", (32,), "e8m0", description="MXFP8, E5M2 elements",
-        source=_MX_SOURCE,
-    ),
-    "mxfp6_e2m3": BlockFormat(
-        "mxfp6_e2m3", "fp6_e2m3", (32,), "e8m0", description="MXFP6, E2M3 elements",
-        source=_MX_SOURCE,
-    ),
-    "mxfp6_e3m2": BlockFormat(
-        "mxfp6_e3m2", "fp6_e3m2", (32,), "e8m0", description="MXFP6, E3M2 elements",
-        source=_MX_SOURCE,
-    ),
-    "mxfp4": BlockFormat(
-        "mxfp4", "fp4_e2m1", (32,), "e8m0", description="MXFP4, E2M1 elements",
-        source=_MX_SOURCE,
-    ),
+    **{
+        name: _mx_format(name, element, description)
+        for name, element, description in (
+            ("mxfp8_e4m3", "fp8_e4m3", "MXFP8, E4M3 elements"),
+            ("mxfp8_e5m2", "fp8_e5m2", "MXFP8, E5M2 elements"),
+            ("mxfp6_e2m3", "fp6_e2m3", "MXFP6, E2M3 elements"),
+            ("mxfp6_e3m2", "fp6_e3m2", "MXFP6, E3M2 elements"),
+            ("mxfp4", "fp4_e2m1", "MXFP4, E2M1 elements"),
+        )
+    },
     "mxint8": BlockFormat(
         "mxint8", "int8", (32,), "e8m0", element_scale=2.0**-6,
         description="MXINT8: int8 codes with an implicit 2^-6 (values up to 1.984375)",
