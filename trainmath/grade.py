@@ -229,22 +229,29 @@ def _load(path: Path) -> tuple[nbformat.NotebookNode, str, list[Question], list[
     return nb, lesson, questions, warnings
 
 
+#: ``ast`` is not thread-safe in CPython 3.11 (gh-106905: concurrent parses can raise
+#: "SystemError: AST constructor recursion depth mismatch"); ``grade_many --jobs`` grades
+#: notebooks in threads, so every ``ast`` call of the grader takes this lock.
+_AST_LOCK = threading.Lock()
+
+
 def answer_calls(source: str) -> list[tuple[str, str]]:
     """``(question id, expression)`` of each top-level ``check("NN.k", expr)`` in a cell.
 
     >>> answer_calls('x = 2\\ncheck("01.1", x * 3)')
     [('01.1', 'x * 3')]
     """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        try:  # IPython syntax (magics, !commands): let IPython turn it into Python first
-            from IPython.core.inputtransformer2 import TransformerManager
-
-            source = TransformerManager().transform_cell(source)
+    with _AST_LOCK:
+        try:
             tree = ast.parse(source)
-        except (ImportError, SyntaxError, ValueError):
-            return []
+        except SyntaxError:
+            try:  # IPython syntax (magics, !commands): let IPython turn it into Python first
+                from IPython.core.inputtransformer2 import TransformerManager
+
+                source = TransformerManager().transform_cell(source)
+                tree = ast.parse(source)
+            except (ImportError, SyntaxError, ValueError):
+                return []
     calls = []
     for node in tree.body:
         call = node.value if isinstance(node, ast.Expr) else None
@@ -360,7 +367,9 @@ def _decode(reply: Mapping[str, Any]) -> _Answer:
     if not isinstance(text, str) or len(text) > _ANSWER_MAX_CHARS:
         return _Answer(problem="the answer is too long")
     try:
-        module, name, value = json.loads(ast.literal_eval(text))
+        with _AST_LOCK:
+            literal = ast.literal_eval(text)
+        module, name, value = json.loads(literal)
     except (ValueError, SyntaxError, TypeError):
         return _Answer(problem="the answer could not be read")
     plain = (module, name) in _PLAIN or (module == "numpy" and name in _NUMPY_SCALARS)

@@ -1,0 +1,545 @@
+"""Tests of trainmath.throughput: intensity, the roofline, MFU vs HFU, published runs, seeds."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import trainmath as tm
+from trainmath import throughput as tp
+
+A100 = "A100-80GB"
+A100_PEAK = tm.get_accelerator(A100).peak("fp16")  # 312e12, A100 data sheet (dense)
+H100_BF16 = tm.get_accelerator("H100-SXM").peak("bf16")
+H100_FP8 = tm.get_accelerator("H100-SXM").peak("fp8")
+NO_BANDWIDTH = dataclasses.replace(tm.get_accelerator(A100), name="no-bw", bandwidth=None)
+WITH_BANDWIDTH = sorted(n for n, a in tm.ACCELERATORS.items() if a.bandwidth is not None)
+
+dims = st.integers(1, 1 << 16)
+intensities = st.floats(0, 1e5, allow_nan=False, allow_infinity=False)
+counts = st.floats(0, 1e18, allow_nan=False, allow_infinity=False)
+fractions = st.floats(1e-4, 1, allow_nan=False)
+
+
+# --- matmuls -----------------------------------------------------------------------------------
+
+
+def test_matmul_flops_is_2mkn():
+    assert tp.matmul_flops(4096, 8192, 4096) == 2 * 4096 * 8192 * 4096
+    assert tp.matmul_flops(1, 1, 1) == 2.0
+    assert tp.matmul_flops(7, 3, 5) == tm.forward_flops(3 * 5, 7)  # a 3x5 weight, 7 tokens
+
+
+def test_matmul_bytes_by_hand():
+    # A (32 x 1600) and B (1600 x 6400) read, C (32 x 6400) written, 2 bytes each
+    assert tp.matmul_bytes(32, 1600, 6400, "fp16") == 2 * (32 * 1600 + 1600 * 6400 + 32 * 6400)
+    fp32_out = tp.matmul_bytes(32, 1600, 6400, "bf16", out_dtype="fp32")
+    assert fp32_out == 2 * (32 * 1600 + 1600 * 6400) + 4 * 32 * 6400
+    assert tp.matmul_bytes(8, 8, 8, "fp8") == 3 * 64
+    assert tp.matmul_bytes(2, 2, 2, "fp32") == 2 * tp.matmul_bytes(2, 2, 2, "bf16")
+
+
+def test_matmul_intensity_by_hand():
+    # a 4096-output, 1024-input linear layer on 512 rows in fp16: 315 FLOP/B, batch 1: about 1
+    # (hand arithmetic; the same figures as NVIDIA's GPU Performance Background guide)
+    assert tp.matmul_intensity(512, 1024, 4096, "fp16") == pytest.approx(
+        2 * 512 * 1024 * 4096 / (2 * (512 * 1024 + 1024 * 4096 + 512 * 4096)))
+    assert round(tp.matmul_intensity(512, 1024, 4096, "fp16")) == 315
+    assert tp.matmul_intensity(1, 1024, 4096, "fp16") == pytest.approx(1.0, abs=0.01)
+    for n in (3, 96, 8192):  # square, 16 bits: 2n^3 / (3 * 2n^2) = n / 3
+        assert tp.matmul_intensity(n, n, n) == pytest.approx(n / 3)
+
+
+@given(dims, dims, dims)
+def test_matmul_intensity_is_a_harmonic_mean(m, k, n):
+    # 2mkn / (2(mk + kn + mn)) = 1 / (1/m + 1/k + 1/n) in 16 bits: below the smallest side
+    i = tp.matmul_intensity(m, k, n, "bf16")
+    assert i == pytest.approx(1 / (1 / m + 1 / k + 1 / n), rel=1e-12)
+    assert i < min(m, k, n)
+
+
+@given(dims, dims, dims, st.integers(1, 1000))
+def test_matmul_intensity_grows_with_each_dimension(m, k, n, extra):
+    base = tp.matmul_intensity(m, k, n)
+    assert tp.matmul_intensity(m + extra, k, n) > base
+    assert tp.matmul_intensity(m, k + extra, n) > base
+    assert tp.matmul_intensity(m, k, n + extra) > base
+
+
+def test_small_batch_intensity_is_about_m():
+    # the weight's 2kn bytes dominate: a 16-bit matmul with m << k, n does about m FLOP/B
+    for m in (1, 8, 32):
+        assert tp.matmul_intensity(m, 8192, 8192, "bf16") == pytest.approx(m, rel=0.01)
+
+
+def test_matmul_shapes_broadcast_and_scalars_stay_scalars():
+    m = np.array([1, 32, 8192])[:, None]
+    n = np.array([1024, 6400])[None, :]
+    out = tp.matmul_intensity(m, 1600, n, "fp16")
+    assert out.shape == (3, 2)
+    assert out[1, 1] == pytest.approx(tp.matmul_intensity(32, 1600, 6400, "fp16"))
+    assert tp.matmul_flops(m, 1600, n).shape == (3, 2)
+    assert tp.matmul_bytes(m, 1600, n).shape == (3, 2)
+    assert tp.matmul_attainable_flops(m, 1600, n, A100).shape == (3, 2)
+    assert isinstance(tp.matmul_intensity(32, 1600, 6400), float)
+    assert isinstance(tp.matmul_flops(32, 1600, 6400), float)
+    assert isinstance(tp.matmul_bytes(32, 1600, 6400), float)
+
+
+# --- the roofline ------------------------------------------------------------------------------
+
+
+def test_ridge_points_of_the_data_sheets():
+    assert tp.ridge_point("A100-80GB") == pytest.approx(312e12 / 2.039e12)  # 153
+    assert round(tp.ridge_point("A100-80GB")) == 153
+    assert tp.ridge_point("A100-40GB") == pytest.approx(312e12 / 1.555e12)  # 201
+    assert tp.ridge_point("H100-SXM") == pytest.approx(989e12 / 3.35e12)  # 295
+    assert round(tp.ridge_point("H100-SXM")) == 295
+    assert tp.ridge_point("V100", "fp16") == pytest.approx(125e12 / 0.9e12)  # 139
+    assert tp.ridge_point("H100-SXM", "fp8") == pytest.approx(2 * tp.ridge_point("H100-SXM"),
+                                                               rel=1e-3)
+
+
+@pytest.mark.parametrize("name", WITH_BANDWIDTH)
+def test_ridge_point_is_peak_over_bandwidth_for_every_preset(name):
+    acc = tm.get_accelerator(name)
+    for dtype in acc.peak_flops:
+        assert tp.ridge_point(name, dtype) == acc.peak(dtype) / acc.bandwidth
+        assert tp.ridge_point(acc, dtype) == tp.ridge_point(name, dtype)
+
+
+@given(counts, counts)
+def test_roofline_time_is_the_larger_bound(flops, nbytes):
+    t = tp.roofline_time(flops, nbytes, A100)
+    compute, memory = flops / 312e12, nbytes / 2.039e12
+    assert t >= compute and t >= memory
+    assert t == pytest.approx(max(compute, memory), rel=1e-12, abs=0)
+
+
+def test_roofline_time_of_the_seed_matmuls():
+    big = tp.roofline_time(tp.matmul_flops(8192, 1600, 6400),
+                           tp.matmul_bytes(8192, 1600, 6400, "fp16"), A100, "fp16")
+    assert big == pytest.approx(2 * 8192 * 1600 * 6400 / 312e12)  # compute bound
+    small = tp.roofline_time(tp.matmul_flops(32, 1600, 6400),
+                             tp.matmul_bytes(32, 1600, 6400, "fp16"), A100, "fp16")
+    assert small == pytest.approx(20_992_000 / 2.039e12)  # memory bound: 10.3 us
+
+
+@given(intensities)
+def test_attainable_never_exceeds_peak_or_bandwidth(i):
+    a = tp.attainable_flops(i, A100)
+    assert a <= 312e12 and a <= i * 2.039e12 * (1 + 1e-12)
+    assert a == pytest.approx(min(312e12, i * 2.039e12), rel=1e-12, abs=0)
+
+
+@given(intensities, intensities)
+def test_attainable_is_monotone(i, j):
+    lo, hi = sorted((i, j))
+    assert tp.attainable_flops(lo, "H100-SXM") <= tp.attainable_flops(hi, "H100-SXM")
+
+
+def test_attainable_reaches_the_peak_at_the_ridge():
+    ridge = tp.ridge_point(A100)
+    assert tp.attainable_flops(ridge, A100) == pytest.approx(312e12)
+    assert tp.attainable_flops(ridge / 2, A100) == pytest.approx(156e12)
+    assert tp.attainable_flops(0.0, A100) == 0.0
+
+
+def test_bound_labels_and_arrays():
+    ridge = tp.ridge_point(A100)
+    assert tp.bound(ridge, A100) == "compute"  # at the ridge both bind; called compute
+    assert tp.bound(ridge * 0.999, A100) == "memory"
+    assert tp.bound(0.25, A100) == "memory" and isinstance(tp.bound(0.25, A100), str)
+    out = tp.bound(np.array([1.0, 1000.0]), A100)
+    assert out.tolist() == ["memory", "compute"]
+    # the same intensity can be compute bound on an A100 and memory bound on an H100
+    assert tp.bound(200, A100) == "compute" and tp.bound(200, "H100-SXM") == "memory"
+
+
+def test_roofline_arrays_broadcast():
+    i = np.logspace(-1, 4, 6)
+    assert tp.attainable_flops(i, A100).shape == (6,)
+    t = tp.roofline_time(np.array([[1e12], [2e12]]), np.array([1e6, 1e12, 1e13]), A100)
+    assert t.shape == (2, 3)
+    assert isinstance(tp.attainable_flops(1.0, A100), float)
+    assert isinstance(tp.roofline_time(1.0, 1.0, A100), float)
+
+
+def test_no_bandwidth_is_a_clear_error():
+    with pytest.raises(ValueError, match="no memory bandwidth"):
+        tp.ridge_point(NO_BANDWIDTH)
+    for call in (lambda: tp.roofline_time(1, 1, NO_BANDWIDTH),
+                 lambda: tp.attainable_flops(1, NO_BANDWIDTH),
+                 lambda: tp.bound(1, NO_BANDWIDTH),
+                 lambda: tp.matmul_attainable_flops(8, 8, 8, NO_BANDWIDTH),
+                 lambda: tp.elementwise_time("relu", 10, NO_BANDWIDTH)):
+        with pytest.raises(ValueError, match="bandwidth"):
+            call()
+
+
+# --- element-wise operations ------------------------------------------------------------------
+
+
+def test_elementwise_intensities_by_hand():
+    assert tp.op_intensity("relu", "fp16") == 1 / 4  # NVIDIA's guide: ReLU 0.25 FLOP/B
+    assert tp.op_intensity("relu", "fp32") == 1 / 8
+    assert tp.op_intensity("add") == 1 / 6  # read two, write one, 2 bytes each
+    assert tp.op_intensity("layernorm") == 8 / 4
+    assert tp.op_intensity("gelu") == 9 / 4
+    assert tp.op_intensity("softmax") == 5 / 4
+    assert tp.op_intensity("cast", "fp32", out_dtype="bf16") == 0.0
+    assert tp.ELEMENTWISE_OPS["cast"].bytes_per_element("fp32", "bf16") == 6.0
+    mine = tp.ElementwiseOp("scale-and-add", 2, 2, 1)
+    assert tp.op_intensity(mine, "bf16") == 2 / 6
+
+
+@pytest.mark.parametrize("name", WITH_BANDWIDTH)
+def test_every_elementwise_op_is_memory_bound_everywhere(name):
+    # even against the device's lowest ridge (its slowest dtype, fp32 where it has one)
+    slowest = min(tm.get_accelerator(name).peak_flops, key=lambda d: tp.ridge_point(name, d))
+    for op in tp.ELEMENTWISE_OPS:
+        for dtype in ("bf16", "fp32"):
+            assert tp.bound(tp.op_intensity(op, dtype), name, slowest) == "memory", (op, dtype)
+
+
+def test_elementwise_intensity_does_not_depend_on_size():
+    assert tp.elementwise_intensity(1, 4) == 0.25
+    assert tp.elementwise_intensity(0, 6) == 0.0
+    ops = np.array([1.0, 8.0])
+    assert np.allclose(tp.elementwise_intensity(ops, 4.0), [0.25, 2.0])
+    t1 = tp.elementwise_time("relu", 1e6, A100)
+    t2 = tp.elementwise_time("relu", 1e9, A100)
+    assert t2 == pytest.approx(1000 * t1)  # 1000 times the elements, 1000 times the time
+
+
+def test_elementwise_time_is_bytes_over_bandwidth():
+    n = 8192 * 6400  # the seed's MLP activation
+    assert tp.elementwise_time("relu", n, A100) == pytest.approx(4 * n / 2.039e12)
+    assert tp.elementwise_time("cast", n, A100, "fp32", out_dtype="bf16") == pytest.approx(
+        6 * n / 2.039e12)
+    # a ReLU over the activation costs a fifth of the 8192 x 1600 x 6400 matmul that made it
+    mm = tp.roofline_time(tp.matmul_flops(8192, 1600, 6400),
+                          tp.matmul_bytes(8192, 1600, 6400, "fp16"), A100, "fp16")
+    assert 0.15 < tp.elementwise_time("relu", n, A100, "fp16") / mm < 0.25
+    out = tp.elementwise_time("add", np.array([10, 100]), A100)
+    assert out.shape == (2,)
+
+
+# --- utilisation -------------------------------------------------------------------------------
+
+
+def test_share_of_peak_and_the_seeds():
+    seeds = {k: tp.share_of_peak(x, A100_PEAK) for k, x in tp.SEED_THROUGHPUTS.items()}
+    assert seeds["matmul"] == pytest.approx(237 / 312)  # 76 %
+    assert round(100 * seeds["matmul"]) == 76
+    assert round(100 * seeds["nvidia-matmul"]) == 80
+    assert round(100 * seeds["mlp-fp16"]) == 74
+    assert round(100 * seeds["mlp-mixed-precision"]) == 67
+    assert round(100 * seeds["mlp-relu-residual"]) == 60
+    assert round(100 * seeds["gpt2-huggingface"]) == 22  # 68 / 312
+    assert round(100 * seeds["published-low"]) == 16 and round(100 * seeds["published-high"]) == 48
+    assert seeds["tm101-floor"] == pytest.approx(115 / 312)  # 37 %
+    assert round(100 * seeds["tm101-floor"]) == 37
+    # each step of seed 002's MLP costs throughput, and GPT-2 is a third of the MLP's
+    order = ["nvidia-matmul", "matmul", "mlp-fp16", "mlp-mixed-precision", "mlp-relu-residual",
+             "gpt2-huggingface"]
+    assert [seeds[k] for k in order] == sorted((seeds[k] for k in order), reverse=True)
+
+
+def test_share_of_peak_refuses_more_than_peak():
+    with pytest.raises(ValueError, match="<= peak_flops"):
+        tp.share_of_peak(400e12, 312e12)
+    assert np.allclose(tp.share_of_peak(np.array([156e12, 312e12]), 312e12), [0.5, 1.0])
+
+
+def test_seed_002_small_matmul_claim_against_the_roofline():
+    """'32x1600x6400 ... below 20 TFLOP/s, more than 10 times slower than 8192x1600x6400'."""
+    small = tp.matmul_intensity(32, 1600, 6400, "fp16")
+    large = tp.matmul_intensity(8192, 1600, 6400, "fp16")
+    assert small == pytest.approx(31.2, abs=0.05) and large == pytest.approx(1107, abs=1)
+    assert tp.bound(small, A100, "fp16") == "memory"
+    assert tp.bound(large, A100, "fp16") == "compute"
+    for name, ceiling in (("A100-80GB", 63.7e12), ("A100-40GB", 48.5e12)):
+        roof = tp.matmul_attainable_flops(32, 1600, 6400, name, "fp16")
+        assert roof == pytest.approx(ceiling, rel=1e-3)
+        # the roofline alone allows more than 20 TFLOP/s: "below 20" needs more than it
+        assert roof > 20e12
+        # and its ceilings differ by 4.9x (80 GB) or 6.4x (40 GB), not "more than 10x"
+        ratio = tp.matmul_attainable_flops(8192, 1600, 6400, name, "fp16") / roof
+        assert 4.5 < ratio < 7
+    # measured: ~237 TFLOP/s for large matmuls, < 20 for m = 32: the small one reached under a
+    # third of its own roofline (launch time, too few thread blocks, padded tiles)
+    assert 20e12 / tp.matmul_attainable_flops(32, 1600, 6400, A100, "fp16") < 0.32
+
+
+def test_hfu_and_mfu_by_hand():
+    assert tp.hfu_from_mfu(0.4, 1 / 3) == pytest.approx(0.4 * 4 / 3)
+    assert tp.mfu_from_hfu(0.4, 1 / 3) == pytest.approx(0.3)
+    assert tp.hfu_from_mfu(0.4, 0) == 0.4
+    out = tp.hfu_from_mfu(np.array([0.3, 0.5]), np.array([0.0, 1 / 3]))
+    assert np.allclose(out, [0.3, 2 / 3])
+
+
+@given(fractions, st.floats(0, 1, allow_nan=False))
+def test_hfu_mfu_round_trip(hfu, overhead):
+    mfu = tp.mfu_from_hfu(hfu, overhead)
+    assert mfu <= hfu
+    assert tp.hfu_from_mfu(mfu, overhead) == pytest.approx(hfu, rel=1e-12)
+
+
+def test_hfu_from_a_config_uses_recompute_flops_overhead():
+    gpt3 = tm.MODELS["gpt3-175b"]
+    for recompute in ("none", "selective", "full"):
+        for convention in ("redone", "korthikanti"):
+            over = tm.recompute_flops_overhead(gpt3, recompute=recompute, convention=convention)
+            got = tp.hfu_from_mfu(0.4, cfg=gpt3, recompute=recompute, convention=convention)
+            assert got == pytest.approx(0.4 * (1 + over))
+            back = tp.mfu_from_hfu(got, cfg=gpt3, recompute=recompute, convention=convention)
+            assert back == pytest.approx(0.4)
+    # full recomputation: about a third more hardware FLOPs than model FLOPs
+    assert tp.hfu_from_mfu(0.3, cfg=gpt3, recompute="full") == pytest.approx(0.4, rel=0.01)
+
+
+def test_korthikanti_1t_hfu_from_its_mfu():
+    # Korthikanti et al. 2022, Table 5: 1T parameters, MFU 56.3 %, HFU 57.0 % (selective)
+    cfg = tm.ModelConfig(n_layers=128, d_model=25600, n_heads=160, vocab_size=51200)
+    hfu = tp.hfu_from_mfu(0.563, cfg=cfg, recompute="selective", convention="korthikanti")
+    assert round(100 * hfu, 1) == 57.0
+
+
+def test_rebase_utilisation():
+    # Llama 4 Behemoth: 390 TFLOP/s per GPU in fp8
+    fp8 = tp.share_of_peak(390e12, H100_FP8)
+    assert round(100 * fp8, 1) == 19.7
+    assert round(100 * tp.rebase_utilisation(fp8, H100_FP8, H100_BF16), 1) == 39.4
+    # against the 2:4-sparse data-sheet figure an MFU halves
+    assert tp.rebase_utilisation(0.4, 312e12, tm.sparse_peak_flops(312e12)) == pytest.approx(0.2)
+    assert tp.rebase_utilisation(0.8, 1979e12, 989e12) > 1  # faster than the bf16 peak: allowed
+
+
+@given(fractions, st.floats(1e12, 1e16), st.floats(1e12, 1e16))
+def test_rebase_round_trip_keeps_the_rate(u, p1, p2):
+    assert tp.rebase_utilisation(u, p1, p2) * p2 == pytest.approx(u * p1, rel=1e-12)
+
+
+# --- published runs ----------------------------------------------------------------------------
+
+RUNS = tp.PUBLISHED_MFU
+
+
+def _pct(x):
+    return 100 * x
+
+
+def test_palm_reproduces_its_table_3():
+    palm = RUNS["palm-540b"]
+    # PaLM Table 1: 540.35 B parameters from the shape the row uses
+    cfg = tm.ModelConfig(n_layers=118, d_model=18432, n_heads=48, n_kv_heads=1, head_dim=256,
+                         vocab_size=256000, d_ff=4 * 18432, mlp="swiglu", bias=False,
+                         position="rope")
+    assert tm.param_count(cfg) == pytest.approx(540.35e9, rel=1e-4)
+    assert round(_pct(palm.mfu), 1) == 46.2
+    assert palm.mfu == pytest.approx(tm.mfu(238.3e3, tm.flops_per_token(cfg), 6144, 275e12))
+    no_attention = tm.mfu(238.3e3, 6 * tm.param_count(cfg), 6144, 275e12)
+    assert round(_pct(no_attention), 1) == 45.7
+    assert palm.hfu is None and palm.printed_hfu == 0.578
+
+
+def test_gopher_and_mt_nlg_reproduce_palm_table_3():
+    # PaLM truncates: Gopher 32.47 % prints 32.5 % (rounded), MT-NLG 30.24 % prints 30.2 %
+    assert abs(_pct(RUNS["gopher-280b"].mfu) - 32.5) < 0.1
+    assert abs(_pct(RUNS["mt-nlg-530b"].mfu) - 30.2) < 0.1
+    assert RUNS["mt-nlg-530b"].achieved_flops_per_gpu * 2240 == pytest.approx(
+        1920 * 2048 / 60.1 * tm.flops_per_token(
+            tm.ModelConfig(n_layers=105, d_model=20480, n_heads=128, vocab_size=51200)))
+    # 29.7 % without attention (PaLM Sec. 4.1): 6N with N = 530e9
+    assert int(1000 * tm.mfu(65.43e3, 6 * 530e9, 2240, 312e12)) / 10 == 29.7
+
+
+def test_gpt3_row_shows_palms_figure_does_not_follow_from_its_inputs():
+    gpt3 = RUNS["gpt3-175b"]
+    assert gpt3.mfu == pytest.approx(24.6 / 125)  # 19.7 % of a V100's dense fp16 peak
+    assert gpt3.printed_mfu == 0.213
+    assert 24.6e12 / gpt3.printed_mfu == pytest.approx(115.5e12, rel=1e-3)  # PaLM's denominator
+    with_attention = gpt3.mfu * tm.flops_per_token(tm.MODELS["gpt3-175b"]) / (
+        6 * tm.matmul_params(tm.MODELS["gpt3-175b"]))
+    assert round(_pct(with_attention), 1) == 20.2
+
+
+def test_megatron_rows():
+    one_t = RUNS["megatron-1t"]
+    assert round(_pct(one_t.hfu)) == 52  # Narayanan et al. 2021, Table 1: 163 TFLOP/s, 52 %
+    assert one_t.hfu == pytest.approx(163 / 312)
+    eq3_over_eq7 = tm.megatron_model_flops(1, 2048, 128, 25600, 51200, recompute=True) / \
+        tm.megatron_model_flops(1, 2048, 128, 25600, 51200)
+    assert one_t.mfu == pytest.approx(163 / 312 / eq3_over_eq7)
+    assert round(_pct(one_t.mfu), 1) == 39.2
+    selective = RUNS["megatron-1t-selective"]
+    assert selective.mfu == 0.563 and round(_pct(selective.hfu), 1) == 57.0
+
+
+def test_bloom_log_is_a_hardware_count():
+    bloom = RUNS["bloom-176b"]
+    # 104.70 s per step, batch 2048 x 2048, 384 GPUs: Megatron-LM Eq. 3 gives the logged 149.77
+    eq3 = tm.megatron_model_flops(2048, 2048, 70, 14336, 250880, recompute=True)
+    logged = tm.achieved_flops_per_gpu(eq3, 384, 104.70)
+    assert logged == pytest.approx(bloom.achieved_flops_per_gpu, rel=1e-3)
+    assert round(_pct(bloom.mfu), 1) == 36.2  # published-runs.md: 36.2 % by Eq. 7
+    assert bloom.mfu == pytest.approx(
+        tm.megatron_model_flops(2048, 2048, 70, 14336, 250880) / (104.70 * 384 * 312e12),
+        rel=1e-3)
+
+
+def test_llama3_table_4_within_its_rounding():
+    # TFLOP/s printed to two figures (+-5) and MFU to whole percent (+-0.5): within 1 point
+    for key, printed in (("llama3-405b-8k", 43), ("llama3-405b-16k", 41),
+                         ("llama3-405b-16k-long", 38)):
+        run = RUNS[key]
+        assert abs(_pct(run.mfu) - printed) <= 0.5 + 100 * 5e12 / H100_BF16, key
+        assert run.printed_mfu == printed / 100
+    assert RUNS["llama3-405b-8k"].hfu == RUNS["llama3-405b-8k"].mfu  # no recomputation at 8K
+
+
+def test_opt_and_llama4_rows():
+    opt = RUNS["opt-175b"]
+    assert opt.mfu is None and opt.hfu is None  # the FLOP count is not stated
+    assert round(_pct(opt.share_of_peak)) == 47
+    llama4 = RUNS["llama4-behemoth-fp8"]
+    assert llama4.peak_flops == H100_FP8 and round(_pct(llama4.mfu), 1) == 19.7
+    assert round(_pct(tp.rebase_utilisation(llama4.mfu, llama4.peak_flops, H100_BF16)), 1) == 39.4
+
+
+@pytest.mark.parametrize("key", sorted(RUNS))
+def test_every_row_is_sourced_and_consistent(key):
+    run = RUNS[key]
+    assert run.source and run.reported and run.model
+    assert run.dtype in tm.DTYPE_BYTES
+    if run.mfu is not None:
+        assert 0.1 < run.mfu < 0.6
+    if run.mfu is not None and run.hfu is not None:
+        assert run.mfu <= run.hfu
+    if run.printed_mfu is not None and run.achieved_flops_per_gpu is not None \
+            and key != "gpt3-175b":  # the one documented disagreement
+        assert abs(run.mfu - run.printed_mfu) <= 0.01
+    if run.printed_hfu is not None and run.hfu is not None:
+        assert abs(run.hfu - run.printed_hfu) <= 0.005
+
+
+def test_tables_are_read_only():
+    with pytest.raises(TypeError):
+        RUNS["mine"] = RUNS["palm-540b"]
+    with pytest.raises(TypeError):
+        tp.SEED_THROUGHPUTS["mine"] = 1.0
+    with pytest.raises(TypeError):
+        tp.ELEMENTWISE_OPS["mine"] = tp.ELEMENTWISE_OPS["add"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        RUNS["palm-540b"].peak_flops = 1.0
+
+
+def test_published_run_validates_its_fields():
+    base = dataclasses.asdict(RUNS["palm-540b"])
+    with pytest.raises(ValueError, match="flops_counted"):
+        tp.PublishedRun(**{**base, "flops_counted": "some"})
+    with pytest.raises(ValueError, match="recompute"):
+        tp.PublishedRun(**{**base, "recompute": "partial"})
+    with pytest.raises(ValueError, match="printed_mfu"):
+        tp.PublishedRun(**{**base, "printed_mfu": 46.2})
+    with pytest.raises(ValueError, match="peak_flops"):
+        tp.PublishedRun(**{**base, "peak_flops": -1.0})
+
+
+# --- bad input for every argument --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: tp.matmul_flops(0, 1, 1), "m must be an integer >= 1"),
+    (lambda: tp.matmul_flops(1, -3, 1), "k must be an integer >= 1"),
+    (lambda: tp.matmul_flops(1, 1, 2.5), "n must be a whole number"),
+    (lambda: tp.matmul_bytes(8, 8, 8, "fp7"), "unknown dtype 'fp7'"),
+    (lambda: tp.matmul_bytes(8, 8, 8, out_dtype="fp64"), "unknown out_dtype 'fp64'"),
+    (lambda: tp.matmul_intensity(8, 8, 8, "fp7"), "unknown dtype"),
+    (lambda: tp.matmul_attainable_flops(8, 8, 8, "Z100"), "unknown accelerator 'Z100'"),
+    (lambda: tp.matmul_attainable_flops(8, 8, 8, "V100", "bf16"), "not available on the V100"),
+    (lambda: tp.ridge_point("A100"), "unknown accelerator"),
+    (lambda: tp.ridge_point(A100, "fp4"), "not available on the A100-80GB"),
+    (lambda: tp.roofline_time(-1, 1, A100), "flops must be >= 0"),
+    (lambda: tp.roofline_time(1, float("nan"), A100), "bytes_moved must be finite"),
+    (lambda: tp.attainable_flops(-0.5, A100), "intensity must be >= 0"),
+    (lambda: tp.bound(-1, A100), "intensity must be >= 0"),
+    (lambda: tp.elementwise_intensity(-1, 4), "flops_per_element must be >= 0"),
+    (lambda: tp.elementwise_intensity(1, 0), "bytes_per_element must be > 0"),
+    (lambda: tp.op_intensity("tanh"), "unknown op 'tanh'; valid names: add, cast"),
+    (lambda: tp.op_intensity("relu", "fp7"), "unknown dtype"),
+    (lambda: tp.op_intensity("relu", out_dtype="fp7"), "unknown out_dtype"),
+    (lambda: tp.elementwise_time("relu", 0, A100), "n_elements must be an integer >= 1"),
+    (lambda: tp.elementwise_time("relu", 10, "Z100"), "unknown accelerator"),
+    (lambda: tp.share_of_peak(0, 312e12), "achieved_flops_per_gpu must be > 0"),
+    (lambda: tp.share_of_peak(1e12, -1), "peak_flops must be > 0"),
+    (lambda: tp.hfu_from_mfu(46.2, 0.1), r"mfu must be in \(0, 1\]"),
+    (lambda: tp.hfu_from_mfu(0.5, -0.1), "recompute_overhead must be >= 0"),
+    (lambda: tp.hfu_from_mfu(0.5), "either recompute_overhead .* or cfg"),
+    (lambda: tp.hfu_from_mfu(0.5, 0.1, cfg=tm.MODELS["gpt2"]), "not both"),
+    (lambda: tp.hfu_from_mfu(0.9, 1 / 3), "exceeds 1"),
+    (lambda: tp.hfu_from_mfu(0.5, cfg=tm.MODELS["gpt2"], recompute="some"), "recompute must"),
+    (lambda: tp.hfu_from_mfu(0.5, cfg=tm.MODELS["gpt2"], convention="x"), "convention must"),
+    (lambda: tp.hfu_from_mfu(0.5, cfg=tm.MODELS["gpt2"], seq_len=0), "seq_len"),
+    (lambda: tp.mfu_from_hfu(0, 0.1), r"hfu must be in \(0, 1\]"),
+    (lambda: tp.mfu_from_hfu(0.5, float("inf")), "recompute_overhead must be finite"),
+    (lambda: tp.rebase_utilisation(1.5, 1, 1), r"utilisation must be in \(0, 1\]"),
+    (lambda: tp.rebase_utilisation(0.5, 0, 1), "from_peak must be > 0"),
+    (lambda: tp.rebase_utilisation(0.5, 1, -2), "to_peak must be > 0"),
+])
+def test_bad_values_name_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: tp.matmul_flops("8", 8, 8), "m must be an integer"),
+    (lambda: tp.matmul_flops(8, True, 8), "k must be an integer, got a bool"),
+    (lambda: tp.matmul_bytes(8, 8, 8, 2), "dtype must be a name"),
+    (lambda: tp.ridge_point(312e12), "accelerator must be a name"),
+    (lambda: tp.ridge_point(A100, 16), "dtype must be a str"),
+    (lambda: tp.roofline_time("1", 1, A100), "flops must be a number"),
+    (lambda: tp.attainable_flops([1, "x"], A100), "intensity must be a number"),
+    (lambda: tp.op_intensity(None), "op must be a name"),
+    (lambda: tp.share_of_peak(True, 1.0), "achieved_flops_per_gpu must be a number"),
+    (lambda: tp.hfu_from_mfu(0.5, cfg="gpt2"), "cfg must be a trainmath.ModelConfig"),
+    (lambda: tp.rebase_utilisation(0.5, "1", 1), "from_peak must be a number"),
+])
+def test_bad_types_name_the_argument(call, match):
+    with pytest.raises(TypeError, match=match):
+        call()
+
+
+def test_import_loads_only_numpy_and_the_standard_library():
+    code = (
+        "import sys\n"
+        "import trainmath.throughput\n"
+        "mods = {m.split('.')[0] for m in sys.modules}\n"
+        "print(sorted(m for m in mods - set(sys.stdlib_module_names) - {'numpy', 'trainmath'}"
+        " if not m.startswith('_')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_function_documents_source_and_assumptions():
+    for name in tp.__all__:
+        obj = getattr(tp, name)
+        if callable(obj) and not isinstance(obj, type):
+            doc = obj.__doc__.lower()
+            assert "source" in doc and "assumption" in doc, name
+
+
+@pytest.mark.skipif(not hasattr(tm, "ridge_point"),
+                    reason="trainmath/__init__.py does not re-export trainmath.throughput yet")
+def test_names_are_re_exported():
+    for name in tp.__all__:
+        assert getattr(tm, name) is getattr(tp, name)

@@ -1,0 +1,959 @@
+"""What throughput to expect: arithmetic intensity, the roofline, and MFU vs HFU.
+
+An operation takes at least as long as its FLOPs at the accelerator's peak *and* at least as
+long as its bytes at the memory bandwidth (the roofline, Williams, Waterman & Patterson 2009):
+
+    t >= max(FLOPs / peak, bytes / bandwidth),    attainable FLOP/s = min(peak, I * bandwidth),
+
+where the arithmetic intensity I = FLOPs / bytes moved. The ridge point peak / bandwidth is the
+intensity at which the two limits meet: an A100-80GB needs 312e12 / 2.039e12 = 153 FLOP per
+byte in bf16, an H100 SXM 989e12 / 3.35e12 = 295. Below the ridge an operation is bound by
+memory bandwidth and cannot reach the peak however well it is written.
+
+* A matmul (m x k)(k x n) does 2mkn FLOPs on at least (mk + kn) inputs and mn outputs:
+  :func:`matmul_intensity`. When one side is small (a batch of m = 32 rows against a
+  1600 x 6400 weight) the weight dominates the traffic and I is about m FLOP/byte in 16 bits:
+  a small batch is memory bound (:func:`matmul_attainable_flops`).
+* Element-wise operations (add, ReLU, GeLU, LayerNorm, softmax, a dtype cast) do a few FLOPs
+  per element and move 4-6 bytes per element in 16 bits: I < 3, far below any ridge
+  (:data:`ELEMENTWISE_OPS`, :func:`op_intensity`, :func:`elementwise_time`).
+
+Utilisation is the achieved FLOP/s over a peak, and two choices change the number:
+
+* which FLOPs: the model's own (MFU, PaLM, Chowdhery et al. 2022, App. B) or those the hardware
+  executed, recomputed activations included (HFU): :func:`hfu_from_mfu`, :func:`mfu_from_hfu`,
+  with the overhead of :func:`trainmath.compute.recompute_flops_overhead`;
+* which peak: dense or 2:4-sparse, bf16 or fp8 (:func:`rebase_utilisation`).
+
+:data:`PUBLISHED_MFU` holds published runs (GPT-3 to Llama 4) with the figure each source
+prints; the MFU and HFU are computed from it (:class:`PublishedRun`). :data:`SEED_THROUGHPUTS`
+holds the throughputs the course's seed texts quote, to be read as MFUs with
+:func:`share_of_peak`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from trainmath import _validate as v
+from trainmath.accelerators import Accelerator, get_accelerator
+from trainmath.activations import RECOMPUTE
+from trainmath.compute import flops_per_token, forward_flops, recompute_flops_overhead
+from trainmath.models import MODELS, ModelConfig
+from trainmath.optimizers import DTYPE_BYTES, bytes_per_param
+from trainmath.units import achieved_flops_per_gpu
+
+__all__ = [
+    # matmuls and element-wise operations
+    "matmul_flops",
+    "matmul_bytes",
+    "matmul_intensity",
+    "matmul_attainable_flops",
+    "ElementwiseOp",
+    "ELEMENTWISE_OPS",
+    "elementwise_intensity",
+    "op_intensity",
+    "elementwise_time",
+    # the roofline
+    "ridge_point",
+    "roofline_time",
+    "attainable_flops",
+    "bound",
+    # utilisation
+    "share_of_peak",
+    "hfu_from_mfu",
+    "mfu_from_hfu",
+    "rebase_utilisation",
+    # published runs and the seeds' figures
+    "FLOPS_COUNTS",
+    "PublishedRun",
+    "PUBLISHED_MFU",
+    "SEED_THROUGHPUTS",
+]
+
+Array = float | np.ndarray
+
+
+# --- matmuls -----------------------------------------------------------------------------------
+
+
+def _shape(m, k, n):
+    return (v.positive_int("m", m), v.positive_int("k", k), v.positive_int("n", n))
+
+
+def _dtype_bytes(dtype, out_dtype):
+    """Bytes per input and per output value (``out_dtype`` None: the inputs' dtype)."""
+    b_in = bytes_per_param(dtype)
+    b_out = b_in if out_dtype is None else v.lookup("out_dtype", out_dtype, DTYPE_BYTES)
+    return b_in, b_out
+
+
+def matmul_flops(m: ArrayLike, k: ArrayLike, n: ArrayLike) -> Array:
+    """FLOPs of a matmul (m x k)(k x n): ``2 m k n`` (a multiply and an add per term).
+
+    The same count as :func:`trainmath.compute.forward_flops` of a k x n weight applied to m
+    tokens, which is how it is computed.
+
+    >>> matmul_flops(4096, 8192, 4096)
+    274877906944.0
+
+    Parameters
+    ----------
+    m, k, n : int or array of int
+        Rows of the left matrix, the shared (reduced) dimension, columns of the right
+        matrix; each >= 1. Arrays broadcast.
+
+    Source: the definition of matrix multiplication; NVIDIA, "Matrix Multiplication Background
+    User's Guide" counts the same 2mkn. Assumptions: a dense matmul, a fused multiply-add
+    counted as 2 FLOPs.
+    """
+    m, k, n = _shape(m, k, n)
+    return forward_flops(np.asarray(k, dtype=float) * n, m)
+
+
+def matmul_bytes(m: ArrayLike, k: ArrayLike, n: ArrayLike, dtype: str = "bf16", *,
+                 out_dtype: str | None = None) -> Array:
+    """Bytes a matmul must move at least: read A (m x k) and B (k x n) once, write C (m x n).
+
+    ``(m k + k n) * bytes(dtype) + m n * bytes(out_dtype)``. This is the *minimum* traffic to
+    and from memory (every operand touched exactly once); a real kernel moves more when its
+    tiles do not fit in on-chip memory, so the intensity built on it is an upper bound.
+
+    >>> matmul_bytes(32, 1600, 6400, "fp16")
+    20992000.0
+
+    Parameters
+    ----------
+    m, k, n : int or array of int
+        The shapes, as in :func:`matmul_flops`.
+    dtype : str
+        Dtype of A and B (a key of :data:`trainmath.optimizers.DTYPE_BYTES`).
+    out_dtype : str, optional
+        Dtype of C; defaults to ``dtype`` (``"fp32"`` for an fp32 output).
+
+    Source: NVIDIA, "Matrix Multiplication Background User's Guide" (the same count of A, B
+    and C). Assumptions: no operand is already in cache; no bias or epilogue traffic.
+    """
+    m, k, n = _shape(m, k, n)
+    b_in, b_out = _dtype_bytes(dtype, out_dtype)
+    mf, kf, nf = (np.asarray(x, dtype=float) for x in (m, k, n))
+    return v.result((mf * kf + kf * nf) * b_in + mf * nf * b_out)
+
+
+def matmul_intensity(m: ArrayLike, k: ArrayLike, n: ArrayLike, dtype: str = "bf16", *,
+                     out_dtype: str | None = None) -> Array:
+    """Arithmetic intensity of a matmul in FLOPs per byte: flops / bytes (minimum traffic).
+
+    For a square n x n x n matmul in 16 bits it is n / 3; when m is much smaller than k and n
+    (a small batch against a weight matrix) it is about ``m`` in 16 bits, because the weight's
+    2kn bytes dominate the traffic.
+
+    >>> round(matmul_intensity(512, 1024, 4096, "fp16"))
+    315
+    >>> round(matmul_intensity(32, 1600, 6400, "fp16"), 1)
+    31.2
+
+    Parameters
+    ----------
+    m, k, n : int or array of int
+        Shapes, as in :func:`matmul_flops`. Arrays broadcast.
+    dtype, out_dtype : str
+        As in :func:`matmul_bytes`.
+
+    Source: roofline model (Williams, Waterman & Patterson 2009, Commun. ACM 52(4));
+    NVIDIA, "GPU Performance Background User's Guide" (its 512 x 1024 x 4096 fp16 linear layer
+    comes to 315 FLOP/B). Assumptions: the minimum traffic of :func:`matmul_bytes`, so an upper
+    bound on the intensity a kernel achieves.
+    """
+    return v.result(np.asarray(matmul_flops(m, k, n))
+                    / np.asarray(matmul_bytes(m, k, n, dtype, out_dtype=out_dtype)))
+
+
+def matmul_attainable_flops(m: ArrayLike, k: ArrayLike, n: ArrayLike,
+                            accelerator: str | Accelerator, dtype: str = "bf16", *,
+                            out_dtype: str | None = None) -> Array:
+    """The roofline's ceiling on a matmul's FLOP/s: :func:`attainable_flops` of its intensity.
+
+    An upper bound: a 32 x 1600 x 6400 fp16 matmul on an A100-80GB may run at up to 64 TFLOP/s
+    by the roofline (31 FLOP/B x 2.039 TB/s), an 8192-row one at the full 312.
+
+    >>> round(matmul_attainable_flops(32, 1600, 6400, "A100-80GB", "fp16") / 1e12, 1)
+    63.7
+
+    Parameters
+    ----------
+    m, k, n : int or array of int
+        Shapes, as in :func:`matmul_flops`. Arrays broadcast (sweep m to see the ramp).
+    accelerator : str or Accelerator
+        A key of :data:`trainmath.ACCELERATORS` or an :class:`~trainmath.Accelerator`.
+    dtype, out_dtype : str
+        Dtype of the inputs (and of the peak) and of the output.
+
+    Source and assumptions: as :func:`attainable_flops` and :func:`matmul_intensity`. What the
+    roofline leaves out (kernel launch time, too few thread blocks to fill every SM, tiles
+    padded past a small m) only makes a real kernel slower than this.
+    """
+    intensity = matmul_intensity(m, k, n, dtype, out_dtype=out_dtype)
+    return attainable_flops(intensity, accelerator, dtype)
+
+
+# --- element-wise operations ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ElementwiseOp:
+    """FLOPs and memory traffic per element of an element-wise operation.
+
+    Attributes
+    ----------
+    name : str
+    flops : float
+        FLOPs per output element.
+    reads : int
+        Tensors of the same shape read (in the input dtype).
+    writes : int
+        Tensors of the same shape written (in the output dtype).
+    source : str
+        How the FLOPs were counted.
+    """
+
+    name: str
+    flops: float
+    reads: int
+    writes: int
+    source: str = field(default="", compare=False)
+
+    def bytes_per_element(self, dtype: str = "bf16", out_dtype: str | None = None) -> float:
+        """``reads * bytes(dtype) + writes * bytes(out_dtype)``: bytes moved per element."""
+        b_in, b_out = _dtype_bytes(dtype, out_dtype)
+        return float(self.reads * b_in + self.writes * b_out)
+
+
+#: Element-wise operations of a transformer layer, per element, with how each is counted. Each
+#: is assumed to be one kernel that reads its inputs once and writes its output once (a fused
+#: LayerNorm and softmax; unfused implementations read the input two or three times, which
+#: only lowers the intensity). Per-row work (a square root, a division by the row sum) and
+#: LayerNorm's per-column weights are neglected: rows are thousands of elements long.
+ELEMENTWISE_OPS: Mapping[str, ElementwiseOp] = MappingProxyType({
+    op.name: op for op in (
+        ElementwiseOp("add", 1, 2, 1, "a + b (a residual connection): 1 add"),
+        ElementwiseOp("relu", 1, 1, 1, "max(x, 0): 1 comparison (NVIDIA's GPU Performance "
+                      "Background guide counts the same: 0.25 FLOP/B in fp16)"),
+        ElementwiseOp("gelu", 9, 1, 1, "tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) "
+                      "(x + 0.044715 x^3))) (Hendrycks & Gimpel 2016): 8 multiplies and adds "
+                      "plus the tanh, counted as 1"),
+        ElementwiseOp("layernorm", 8, 1, 1, "Ba et al. 2016: mean (1 add), variance (subtract, "
+                      "square, add: 3), normalise (subtract, multiply: 2), gain and bias (2)"),
+        ElementwiseOp("softmax", 5, 1, 1, "running max (1), subtract (1), exp (1), sum (1), "
+                      "divide (1), in one pass (online softmax, Milakov & Gimelshein 2018)"),
+        ElementwiseOp("cast", 0, 1, 1, "a dtype conversion, e.g. fp32 master weights to bf16 "
+                      "in mixed precision (Micikevicius et al. 2018): no arithmetic"),
+    )
+})
+
+
+def _op(op) -> ElementwiseOp:
+    if isinstance(op, ElementwiseOp):
+        return op
+    return v.lookup("op", op, ELEMENTWISE_OPS)
+
+
+def elementwise_intensity(flops_per_element: ArrayLike, bytes_per_element: ArrayLike) -> Array:
+    """Arithmetic intensity of an element-wise operation: FLOPs per element / bytes per element.
+
+    The size of the tensor cancels: an element-wise operation has the same intensity on ten
+    elements as on ten billion, which is why a bigger batch does not help it (unlike a matmul).
+
+    >>> elementwise_intensity(1, 4)  # ReLU in bf16: read 2 bytes, write 2 bytes
+    0.25
+
+    Parameters
+    ----------
+    flops_per_element : float or array
+        FLOPs per element, >= 0 (0 for a copy or a cast).
+    bytes_per_element : float or array
+        Bytes read and written per element, > 0. Arrays broadcast.
+
+    Source: roofline model (Williams, Waterman & Patterson 2009). Assumptions: each element is
+    read and written once (one fused kernel).
+    """
+    f = v.nonnegative("flops_per_element", flops_per_element)
+    b = v.positive("bytes_per_element", bytes_per_element)
+    return v.result(f / b)
+
+
+def op_intensity(op: str | ElementwiseOp, dtype: str = "bf16", *,
+                 out_dtype: str | None = None) -> float:
+    """Arithmetic intensity of a named element-wise operation (a key of :data:`ELEMENTWISE_OPS`).
+
+    >>> op_intensity("relu")
+    0.25
+    >>> op_intensity("layernorm")
+    2.0
+    >>> op_intensity("cast", "fp32", out_dtype="bf16")
+    0.0
+
+    Parameters
+    ----------
+    op : str or ElementwiseOp
+        ``"add"``, ``"relu"``, ``"gelu"``, ``"layernorm"``, ``"softmax"``, ``"cast"``, or your
+        own :class:`ElementwiseOp`.
+    dtype : str
+        Dtype of the inputs (a key of :data:`trainmath.optimizers.DTYPE_BYTES`).
+    out_dtype : str, optional
+        Dtype of the output; defaults to ``dtype``.
+
+    Source and assumptions: the counts of :data:`ELEMENTWISE_OPS` (one fused kernel). Every one
+    of them lies below 3 FLOP/B, more than fifty times below an A100's ridge point:
+    element-wise work is bound by memory bandwidth.
+    """
+    o = _op(op)
+    return elementwise_intensity(o.flops, o.bytes_per_element(dtype, out_dtype))
+
+
+def elementwise_time(op: str | ElementwiseOp, n_elements: ArrayLike,
+                     accelerator: str | Accelerator, dtype: str = "bf16", *,
+                     out_dtype: str | None = None) -> Array:
+    """Roofline time of an element-wise operation over ``n_elements``: :func:`roofline_time`.
+
+    >>> t = elementwise_time("relu", 8192 * 6400, "A100-80GB")  # an MLP activation, bf16
+    >>> round(t * 1e6, 1)  # microseconds: 210 MB at 2.039 TB/s
+    102.9
+
+    Parameters
+    ----------
+    op : str or ElementwiseOp
+        As in :func:`op_intensity`.
+    n_elements : int or array
+        Elements of the output tensor, >= 1. Arrays broadcast.
+    accelerator : str or Accelerator
+        A key of :data:`trainmath.ACCELERATORS` or an :class:`~trainmath.Accelerator`.
+    dtype, out_dtype : str
+        As in :func:`op_intensity`; ``dtype`` also selects the peak.
+
+    Source and assumptions: as :func:`roofline_time` and :data:`ELEMENTWISE_OPS`; no kernel
+    launch time (a few microseconds each, which dominates for small tensors).
+    """
+    o = _op(op)
+    n = np.asarray(v.positive_int("n_elements", n_elements), dtype=float)
+    return roofline_time(n * o.flops, n * o.bytes_per_element(dtype, out_dtype),
+                         accelerator, dtype)
+
+
+# --- the roofline ------------------------------------------------------------------------------
+
+
+def _peak_and_bandwidth(accelerator, dtype) -> tuple[float, float]:
+    """The one place the roofline reads a device: its dense peak in ``dtype`` and bandwidth."""
+    acc = get_accelerator(accelerator)
+    peak = acc.peak(dtype)
+    if acc.bandwidth is None:
+        raise ValueError(
+            f"accelerator {acc.name!r} has no memory bandwidth (bandwidth=None); the roofline "
+            "needs one: give the Accelerator a bandwidth in bytes/s"
+        )
+    return peak, float(acc.bandwidth)
+
+
+def ridge_point(accelerator: str | Accelerator, dtype: str = "bf16") -> float:
+    """The ridge point: dense peak FLOP/s / memory bandwidth, in FLOPs per byte.
+
+    The arithmetic intensity an operation needs to be compute bound; below it, it is bound by
+    memory bandwidth. A100-80GB: 312e12 / 2.039e12 = 153 FLOP/B; H100 SXM: 989e12 / 3.35e12 =
+    295 FLOP/B (faster arithmetic, less faster memory: the ridge moves right every generation).
+
+    >>> round(ridge_point("A100-80GB"), 1)
+    153.0
+    >>> round(ridge_point("H100-SXM"), 1)
+    295.2
+
+    Parameters
+    ----------
+    accelerator : str or Accelerator
+        A key of :data:`trainmath.ACCELERATORS` or an :class:`~trainmath.Accelerator` (which
+        must have a bandwidth).
+    dtype : str
+        The dtype of the peak (``Accelerator.peak``); lower precision moves the ridge right.
+
+    Source: Williams, Waterman & Patterson 2009 (the roofline's "ridge point"); peaks and
+    bandwidths from the vendors' data sheets (:mod:`trainmath.accelerators`). Assumptions:
+    dense tensor-core peak and HBM bandwidth; caches ignored.
+    """
+    peak, bandwidth = _peak_and_bandwidth(accelerator, dtype)
+    return peak / bandwidth
+
+
+def roofline_time(flops: ArrayLike, bytes_moved: ArrayLike, accelerator: str | Accelerator,
+                  dtype: str = "bf16") -> Array:
+    """Least time for an operation: ``max(flops / peak, bytes_moved / bandwidth)`` seconds.
+
+    >>> round(roofline_time(matmul_flops(8192, 1600, 6400),
+    ...                     matmul_bytes(8192, 1600, 6400, "fp16"), "A100-80GB", "fp16") * 1e6)
+    538
+
+    Parameters
+    ----------
+    flops : float or array
+        FLOPs the operation performs, >= 0.
+    bytes_moved : float or array
+        Bytes it reads and writes in memory, >= 0. Arrays broadcast.
+    accelerator : str or Accelerator
+        A key of :data:`trainmath.ACCELERATORS` or an :class:`~trainmath.Accelerator`.
+    dtype : str
+        Dtype of the peak.
+
+    Source: roofline model (Williams, Waterman & Patterson 2009). Assumptions: compute and
+    memory traffic overlap perfectly (the time is the larger of the two, not the sum); no
+    launch or synchronisation time. A lower bound on the time.
+    """
+    peak, bandwidth = _peak_and_bandwidth(accelerator, dtype)
+    f = v.nonnegative("flops", flops)
+    b = v.nonnegative("bytes_moved", bytes_moved)
+    return v.result(np.maximum(f / peak, b / bandwidth))
+
+
+def attainable_flops(intensity: ArrayLike, accelerator: str | Accelerator,
+                     dtype: str = "bf16") -> Array:
+    """The roofline: ``min(peak, intensity * bandwidth)`` FLOP/s, an upper bound on throughput.
+
+    >>> attainable_flops(0.25, "A100-80GB") / 1e12  # ReLU in bf16: 0.16 % of the peak
+    0.50975
+
+    Parameters
+    ----------
+    intensity : float or array
+        Arithmetic intensity, FLOPs per byte, >= 0. Arrays broadcast (sweep it to draw the
+        roofline).
+    accelerator : str or Accelerator
+        A key of :data:`trainmath.ACCELERATORS` or an :class:`~trainmath.Accelerator`.
+    dtype : str
+        Dtype of the peak.
+
+    Source: Williams, Waterman & Patterson 2009. Assumptions: as :func:`roofline_time`.
+    """
+    peak, bandwidth = _peak_and_bandwidth(accelerator, dtype)
+    i = v.nonnegative("intensity", intensity)
+    return v.result(np.minimum(peak, i * bandwidth))
+
+
+def bound(intensity: ArrayLike, accelerator: str | Accelerator,
+          dtype: str = "bf16") -> str | np.ndarray:
+    """``"memory"`` below the :func:`ridge_point`, ``"compute"`` at or above it.
+
+    >>> bound(matmul_intensity(32, 1600, 6400, "fp16"), "A100-80GB", "fp16")
+    'memory'
+    >>> bound([31.2, 1107.0], "A100-80GB").tolist()
+    ['memory', 'compute']
+
+    Parameters
+    ----------
+    intensity : float or array
+        Arithmetic intensity in FLOPs per byte, >= 0.
+    accelerator : str or Accelerator
+        A key of :data:`trainmath.ACCELERATORS` or an :class:`~trainmath.Accelerator`.
+    dtype : str
+        Dtype of the peak.
+
+    Returns
+    -------
+    str or array of str
+        A str for a scalar intensity, an array of str for an array.
+
+    Source and assumptions: as :func:`ridge_point` (at exactly the ridge both limits bind; it
+    is called compute bound here).
+    """
+    i = v.nonnegative("intensity", intensity)
+    ridge = ridge_point(accelerator, dtype)
+    out = np.where(np.asarray(i) >= ridge, "compute", "memory")
+    return str(out) if out.ndim == 0 else out
+
+
+# --- utilisation: which FLOPs, which peak -----------------------------------------------------
+
+
+def share_of_peak(achieved_flops_per_gpu: ArrayLike, peak_flops: ArrayLike) -> Array:
+    """Utilisation from a per-GPU rate: ``achieved_flops_per_gpu / peak_flops``.
+
+    Both are in FLOP/s (SI: pass 163e12 for "163 TFLOP/s").
+    It is the MFU when the achieved rate counts model FLOPs and the HFU when it counts the
+    FLOPs the hardware executed, recomputation included (Megatron-LM's and BLOOM's logs):
+    convert with :func:`mfu_from_hfu`.
+
+    >>> round(share_of_peak(115e12, 312e12), 3)  # Transformer Math 101's floor
+    0.369
+
+    Parameters
+    ----------
+    achieved_flops_per_gpu : float or array
+        FLOP/s one accelerator sustained, > 0 (:func:`trainmath.units.achieved_flops_per_gpu`).
+    peak_flops : float or array
+        Its peak FLOP/s in the dtype used (the denominator decides the number: see
+        :func:`rebase_utilisation`). Arrays broadcast.
+
+    Source: PaLM (Chowdhery et al. 2022), App. B: achieved over peak. Assumptions: the rate is
+    averaged over the whole run or benchmark; it cannot exceed the peak.
+    """
+    achieved = v.positive("achieved_flops_per_gpu", achieved_flops_per_gpu)
+    peak = v.positive("peak_flops", peak_flops)
+    if np.any(achieved > peak):
+        raise ValueError(
+            "achieved_flops_per_gpu must be <= peak_flops (both in FLOP/s, e.g. 163e12 for "
+            f"163 TFLOP/s), got {achieved_flops_per_gpu!r} and {peak_flops!r}"
+        )
+    return v.result(achieved / peak)
+
+
+def _recompute_overhead(recompute_overhead, cfg, seq_len, recompute, convention):
+    """The extra FLOPs fraction: given, or :func:`recompute_flops_overhead` of ``cfg``."""
+    if (recompute_overhead is None) == (cfg is None):
+        raise ValueError(
+            "give either recompute_overhead (extra FLOPs / model FLOPs, e.g. 1/3 for full "
+            "recomputation) or cfg (a ModelConfig, with seq_len, recompute and convention), "
+            "not both or neither"
+        )
+    if cfg is not None:
+        return np.asarray(recompute_flops_overhead(cfg, seq_len, recompute,
+                                                   convention=convention))
+    return v.nonnegative("recompute_overhead", recompute_overhead)
+
+
+def hfu_from_mfu(mfu: ArrayLike, recompute_overhead: ArrayLike | None = None, *,
+                 cfg: ModelConfig | None = None, seq_len: ArrayLike | None = None,
+                 recompute: str = "selective", convention: str = "redone") -> Array:
+    """Hardware FLOPs utilisation from MFU: ``HFU = MFU * (1 + recompute_overhead)``.
+
+    Recomputed activations are FLOPs the hardware does but the model does not need: PaLM
+    (Chowdhery et al. 2022, Sec. 4.1 and App. B) excludes them from MFU and includes them in
+    HFU. Give the overhead (extra FLOPs / model FLOPs) directly, or a config and let
+    :func:`trainmath.compute.recompute_flops_overhead` count it.
+
+    >>> round(hfu_from_mfu(0.40, 1 / 3), 4)  # full recomputation: one more forward pass
+    0.5333
+
+    Parameters
+    ----------
+    mfu : float or array
+        Model FLOPs utilisation in (0, 1].
+    recompute_overhead : float or array, optional
+        Extra FLOPs of recomputation as a fraction of the model FLOPs, >= 0 (0 without
+        recomputation, about 1/3 for full recomputation).
+    cfg : ModelConfig, optional
+        Instead of ``recompute_overhead``: the model, with ``seq_len``, ``recompute``
+        (``"none"``, ``"selective"``, ``"full"``) and ``convention`` (``"redone"``, the work
+        actually repeated; ``"korthikanti"``, Korthikanti et al. 2022's count) passed on to
+        :func:`~trainmath.compute.recompute_flops_overhead`.
+
+    Returns
+    -------
+    float or array
+        HFU; a ValueError if it would exceed 1 (the inputs contradict each other).
+
+    Source: PaLM (Chowdhery et al. 2022), Sec. 4.1; Korthikanti et al. 2022, Table 5 (MFU
+    56.3 %, HFU 57.0 % for 1T parameters with selective recomputation). Assumptions: the same
+    time and peak in both; only recomputation separates hardware from model FLOPs.
+    """
+    u = v.fraction("mfu", mfu)
+    over = _recompute_overhead(recompute_overhead, cfg, seq_len, recompute, convention)
+    hfu = u * (1 + over)
+    if np.any(hfu > 1):
+        raise ValueError(
+            f"mfu * (1 + recompute_overhead) exceeds 1 (got mfu={mfu!r}): no accelerator "
+            "executes more than its peak; check the MFU and the overhead"
+        )
+    return v.result(hfu)
+
+
+def mfu_from_hfu(hfu: ArrayLike, recompute_overhead: ArrayLike | None = None, *,
+                 cfg: ModelConfig | None = None, seq_len: ArrayLike | None = None,
+                 recompute: str = "selective", convention: str = "redone") -> Array:
+    """MFU from hardware FLOPs utilisation: ``MFU = HFU / (1 + recompute_overhead)``.
+
+    The inverse of :func:`hfu_from_mfu`, with the same arguments. Megatron-LM (Narayanan et al.
+    2021, Eq. 3) and BLOOM's logs print hardware TFLOP/s with full recomputation, so their
+    MFU is about 3/4 of their share of the peak.
+
+    >>> round(mfu_from_hfu(163 / 312, 1 / 3), 3)  # Megatron-LM's 1T run, roughly
+    0.392
+
+    Parameters
+    ----------
+    hfu : float or array
+        Hardware FLOPs utilisation in (0, 1].
+    recompute_overhead, cfg, seq_len, recompute, convention
+        As in :func:`hfu_from_mfu`.
+
+    Source and assumptions: as :func:`hfu_from_mfu`.
+    """
+    u = v.fraction("hfu", hfu)
+    over = _recompute_overhead(recompute_overhead, cfg, seq_len, recompute, convention)
+    return v.result(u / (1 + over))
+
+
+def rebase_utilisation(utilisation: ArrayLike, from_peak: ArrayLike,
+                       to_peak: ArrayLike) -> Array:
+    """The same achieved rate as a share of another peak: ``utilisation * from_peak / to_peak``.
+
+    The denominator decides the number. Llama 4 Behemoth's 390 TFLOP/s per H100 in fp8 is
+    19.7 % of the 1,979 TFLOP/s fp8 peak and 39.4 % of the 989 TFLOP/s bf16 peak; an MFU
+    against a 2:4-sparse data-sheet peak (:func:`trainmath.units.sparse_peak_flops`) is half
+    the MFU against the dense one.
+
+    >>> round(rebase_utilisation(390e12 / 1979e12, 1979e12, 989e12), 3)
+    0.394
+
+    Parameters
+    ----------
+    utilisation : float or array
+        MFU or HFU against ``from_peak``, in (0, 1].
+    from_peak : float or array
+        The peak FLOP/s it was computed against, > 0.
+    to_peak : float or array
+        The peak FLOP/s to express it against, > 0. Arrays broadcast.
+
+    Returns
+    -------
+    float or array
+        May exceed 1 when ``to_peak`` is the smaller peak (fp8 work faster than the bf16 peak).
+
+    Source: definition; dense vs sparse peaks as in :data:`trainmath.units.SPARSITY_2_4_SPEEDUP`.
+    Assumptions: the achieved rate is the same FLOPs counted the same way.
+    """
+    u = v.fraction("utilisation", utilisation)
+    src = v.positive("from_peak", from_peak)
+    dst = v.positive("to_peak", to_peak)
+    return v.result(u * src / dst)
+
+
+# --- published runs ----------------------------------------------------------------------------
+
+#: How a run's achieved FLOP/s were counted: ``"model"`` (the model's forward and backward
+#: FLOPs only, as MFU counts), ``"hardware"`` (recomputed activations included, as HFU counts),
+#: ``"unknown"`` (the source does not say).
+FLOPS_COUNTS = ("model", "hardware", "unknown")
+
+
+@dataclass(frozen=True)
+class PublishedRun:
+    """One published training run (or benchmark) and the utilisation it reached.
+
+    The source's own figure is kept as printed (``reported``, ``achieved_flops_per_gpu``, the
+    ``printed_*`` fractions); :attr:`share_of_peak`, :attr:`mfu` and :attr:`hfu` are computed
+    from it and the peak.
+
+    Attributes
+    ----------
+    model, accelerator : str
+        What was trained on what (``accelerator`` is a display name).
+    n_gpus : int or None
+        Accelerators (None where our sources do not give the number).
+    dtype : str
+        The dtype of the peak used as denominator.
+    peak_flops : float or None
+        The denominator, dense peak FLOP/s of one accelerator in ``dtype``.
+    achieved_flops_per_gpu : float or None
+        FLOP/s per accelerator in the source's count: as printed, or computed from a printed
+        throughput (tokens/s, steps/s). None where the source prints only a utilisation.
+    flops_counted : {"model", "hardware", "unknown"}
+        Whether ``achieved_flops_per_gpu`` includes recomputation (:data:`FLOPS_COUNTS`).
+    recompute : {"none", "selective", "full"} or None
+        Activation recomputation of the run (None: not stated in our sources).
+    recompute_overhead : float or None
+        Extra FLOPs of that recomputation over the model FLOPs, from
+        :func:`trainmath.compute.recompute_flops_overhead` (None when unknown).
+    printed_mfu, printed_hfu : float or None
+        Utilisations as the source prints them (a share of peak printed without saying which
+        FLOPs is stored under the count of ``flops_counted``).
+    reported : str
+        The source's figure in its own words.
+    source : str
+        Paper and table or section.
+    note : str
+        Assumptions and disagreements.
+    """
+
+    model: str
+    accelerator: str
+    n_gpus: int | None
+    dtype: str
+    peak_flops: float | None
+    achieved_flops_per_gpu: float | None
+    flops_counted: str
+    recompute: str | None
+    recompute_overhead: float | None
+    printed_mfu: float | None
+    printed_hfu: float | None
+    reported: str
+    source: str = field(compare=False)
+    note: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        v.choice("flops_counted", self.flops_counted, FLOPS_COUNTS)
+        if self.recompute is not None:
+            v.choice("recompute", self.recompute, RECOMPUTE)
+        if self.n_gpus is not None:
+            v.scalar_int("n_gpus", self.n_gpus)
+        for name in ("peak_flops", "achieved_flops_per_gpu"):
+            if getattr(self, name) is not None:
+                v.positive(name, getattr(self, name))
+        if self.recompute_overhead is not None:
+            v.nonnegative("recompute_overhead", self.recompute_overhead)
+        for name in ("printed_mfu", "printed_hfu"):
+            if getattr(self, name) is not None:
+                v.fraction(name, getattr(self, name))
+
+    @property
+    def share_of_peak(self) -> float | None:
+        """``achieved_flops_per_gpu / peak_flops`` in the source's own count (or None)."""
+        if self.achieved_flops_per_gpu is None or self.peak_flops is None:
+            return None
+        return share_of_peak(self.achieved_flops_per_gpu, self.peak_flops)
+
+    @property
+    def mfu(self) -> float | None:
+        """Model FLOPs utilisation, computed from the achieved rate and the peak.
+
+        The share of peak when the source counts model FLOPs; the share of peak over
+        ``1 + recompute_overhead`` when it counts hardware FLOPs; the printed MFU when the
+        source prints only that; None when the count is unknown.
+        """
+        share = self.share_of_peak
+        if self.flops_counted == "model":
+            return self.printed_mfu if share is None else share
+        if self.flops_counted == "hardware" and share is not None and \
+                self.recompute_overhead is not None:
+            return mfu_from_hfu(share, self.recompute_overhead)
+        return None
+
+    @property
+    def hfu(self) -> float | None:
+        """Hardware FLOPs utilisation (recomputation included), or None when not computable."""
+        if self.flops_counted == "hardware":
+            return self.share_of_peak
+        if self.flops_counted == "model" and self.mfu is not None and \
+                self.recompute_overhead is not None:
+            return hfu_from_mfu(self.mfu, self.recompute_overhead)
+        return None
+
+
+def _peak(accelerator: str, dtype: str) -> float:
+    return get_accelerator(accelerator).peak(dtype)
+
+
+def _per_gpu(tokens_per_second: float, cfg: ModelConfig, n_gpus: int) -> float:
+    """Model FLOP/s per accelerator from a throughput: ``tokens/s * FLOPs/token / n_gpus``."""
+    return achieved_flops_per_gpu(tokens_per_second * flops_per_token(cfg), n_gpus, 1.0)
+
+
+def _megatron(name: str, n_layers: int, d_model: int, n_heads: int, vocab_size: int,
+              source: str) -> ModelConfig:
+    """A GPT-style shape (d_ff = 4h, no GQA) as the Megatron-LM FLOP count assumes."""
+    return ModelConfig(n_layers=n_layers, d_model=d_model, n_heads=n_heads,
+                       vocab_size=vocab_size, seq_len=2048, name=name, source=source)
+
+
+def _overhead(cfg: ModelConfig, recompute: str) -> float:
+    """Megatron-LM's count of recomputation (Narayanan et al. 2021 Eq. 3 over Korthikanti Eq. 7)."""
+    return recompute_flops_overhead(cfg, recompute=recompute, convention="korthikanti")
+
+
+# Shapes the rows need. PaLM 540B: Chowdhery et al. 2022, Table 1 and Sec. 2 (SwiGLU with
+# d_ff = 4d, multi-query attention, shared input/output embeddings, 256k vocabulary, no biases):
+# 540,358,649,856 parameters, the 540.35B of Table 1.
+_PALM = ModelConfig(n_layers=118, d_model=18432, n_heads=48, n_kv_heads=1, head_dim=256,
+                    vocab_size=256000, d_ff=4 * 18432, mlp="swiglu", bias=False,
+                    tied_embeddings=True, position="rope", name="PaLM 540B",
+                    source="Chowdhery et al. 2022 (PaLM), Table 1")
+_MT_NLG = _megatron("MT-NLG 530B", 105, 20480, 128, 51200,
+                    "Smith et al. 2022 (105 layers, h 20480, 128 heads); GPT-2's "
+                    "50,257-token vocabulary padded to 51,200 (an assumption; 0.1 % effect)")
+_MEGATRON_1T = _megatron("Megatron-LM 1T", 128, 25600, 160, 51200,
+                         "Narayanan et al. 2021, Table 1 (V = 51,200, s = 2048)")
+_BLOOM = _megatron("BLOOM 176B", 70, 14336, 112, 250880,
+                   "BigScience tr11-176B-ml README (h 14336, 70 layers, 112 heads, "
+                   "V 250,880 padded)")
+
+_A100, _H100 = "A100-80GB", "H100-SXM"
+_GOPHER_TOKENS_PER_STEP = 3072 * 2048  # "6M" tokens per batch (Rae et al. 2021, Table 1)
+_MT_NLG_TOKENS_PER_SECOND = 1920 * 2048 / 60.1  # 65.43K tokens/s (PaLM, Sec. 4.1)
+_LLAMA3 = "Grattafiori et al. 2024 (Llama 3), Table 4"
+_LLAMA3_NOTE = ("MFU as the paper defines it ('Chowdhery et al.'; attention counting not "
+                "published) over the dense bf16 peak; TFLOP/s printed to two figures, so "
+                "400/989 = 40.4 % sits beside the printed 41 %")
+
+#: Published training runs (and two Megatron-LM benchmarks) with the utilisation each reached,
+#: read-only. Each row keeps the figure its source prints; :attr:`PublishedRun.mfu` and
+#: :attr:`PublishedRun.hfu` compute the utilisations from it and the peak. The rows follow
+#: ``../shared/reference-figures.md`` (Secs. 5, 7, 8, 9) and ``../shared/published-runs.md``;
+#: rows marked "secondary" in their source were found through quotations of the primary text.
+PUBLISHED_MFU: Mapping[str, PublishedRun] = MappingProxyType({
+    "gpt3-175b": PublishedRun(
+        model="GPT-3 175B", accelerator="V100", n_gpus=None, dtype="fp16",
+        peak_flops=_peak("V100", "fp16"), achieved_flops_per_gpu=24.6e12,
+        flops_counted="model", recompute=None, recompute_overhead=None,
+        printed_mfu=0.213, printed_hfu=None,
+        reported="24.6 non-attention model TFLOP/s per GPU; MFU 21.3 %",
+        source="Chowdhery et al. 2022 (PaLM), Sec. 4.1 and Table 3, citing Patterson et al. "
+               "2021 for the 24.6 TFLOP/s",
+        note="24.6 / 125 (V100 dense fp16 peak) = 19.7 %, not PaLM's 21.3 %; with attention "
+             "(+2.7 % for GPT-3 at s = 2048) 20.2 %. PaLM does not say which peak it divided "
+             "by; 21.3 % implies 115.5 TFLOP/s. The GPU count is not in our sources.",
+    ),
+    "gopher-280b": PublishedRun(
+        model="Gopher 280B", accelerator="TPU v3", n_gpus=4096, dtype="bf16",
+        peak_flops=123e12,
+        achieved_flops_per_gpu=_per_gpu(0.0152 * _GOPHER_TOKENS_PER_STEP,
+                                        MODELS["gopher-280b"], 4096),
+        flops_counted="model", recompute=None, recompute_overhead=None,
+        printed_mfu=0.325, printed_hfu=None,
+        reported="0.0152 training steps/s on 4096 TPU v3 chips; MFU 32.5 %",
+        source="Chowdhery et al. 2022 (PaLM), Sec. 4.1 and Table 3 (steps/s by personal "
+               "communication); batch of 6M tokens: Rae et al. 2021 (Gopher), Table 1; TPU v3 "
+               "peak 123 TFLOP/s (bf16): Google Cloud TPU v3 documentation",
+        note="'6M' tokens read as 3072 sequences of 2048 (M standing for a power of two, as "
+             "in GPT-3's 3.2M = 1536 x 2048); exactly 6e6 tokens would give 31.0 %. FLOPs per "
+             "token: tm.flops_per_token of the Gopher preset (6N + 12 L H Q T).",
+    ),
+    "mt-nlg-530b": PublishedRun(
+        model="Megatron-Turing NLG 530B", accelerator=_A100, n_gpus=2240, dtype="bf16",
+        peak_flops=_peak(_A100, "bf16"),
+        achieved_flops_per_gpu=_per_gpu(_MT_NLG_TOKENS_PER_SECOND, _MT_NLG, 2240),
+        flops_counted="model", recompute=None, recompute_overhead=None,
+        printed_mfu=0.302, printed_hfu=None,
+        reported="65.43K tokens/s (batch 1920 x 2048 tokens, 60.1 s per step on 2240 A100s); "
+                 "MFU 30.2 % (29.7 % without attention)",
+        source="Chowdhery et al. 2022 (PaLM), Sec. 4.1 and Table 3, from the step times of "
+               "Smith et al. 2022, Sec. 2.4 (secondary for the 60.1 s)",
+        note="PaLM truncates (30.24 % prints as 30.2 %). Smith et al. print 126 TFLOP/s per GPU "
+             "for the same step, a hardware count (Megatron-LM Eq. 3, full recomputation).",
+    ),
+    "palm-540b": PublishedRun(
+        model="PaLM 540B", accelerator="TPU v4", n_gpus=6144, dtype="bf16",
+        peak_flops=_peak("TPU v4", "bf16"),
+        achieved_flops_per_gpu=_per_gpu(238.3e3, _PALM, 6144),
+        flops_counted="model", recompute=None, recompute_overhead=None,
+        printed_mfu=0.462, printed_hfu=0.578,
+        reported="238.3K tokens/s on 6144 TPU v4 chips; MFU 46.2 % (45.7 % without "
+                 "attention), HFU 57.8 %",
+        source="Chowdhery et al. 2022 (PaLM), Sec. 4.1, Table 3 and App. B",
+        note="FLOPs per token 6N + 12 L H Q T (tm.flops_per_token of PaLM's Table 1 shape, "
+             "non-causal attention). PaLM rematerialised part of the forward pass; its HFU "
+             "implies 25 % extra FLOPs, an analytic count not reproduced here.",
+    ),
+    "megatron-1t": PublishedRun(
+        model="Megatron-LM GPT 1T (benchmark)", accelerator=_A100, n_gpus=3072, dtype="fp16",
+        peak_flops=_peak(_A100, "fp16"), achieved_flops_per_gpu=163e12,
+        flops_counted="hardware", recompute="full",
+        recompute_overhead=_overhead(_MEGATRON_1T, "full"),
+        printed_mfu=None, printed_hfu=0.52,
+        reported="163 TFLOP/s per GPU, 52 % of peak (Eq. 3, full recomputation)",
+        source="Narayanan et al. 2021, Table 1 (1008B row: TP 8, PP 64, 3072 GPUs, batch 3072)",
+        note="Eq. 3 counts a fourth (recomputed) forward pass: a hardware count, so 52 % is "
+             "an HFU; the MFU (Korthikanti et al. 2022, Eq. 7) is 39 %.",
+    ),
+    "megatron-1t-selective": PublishedRun(
+        model="Megatron-LM GPT 1T, selective recomputation (benchmark)", accelerator=_A100,
+        n_gpus=None, dtype="bf16", peak_flops=_peak(_A100, "bf16"),
+        achieved_flops_per_gpu=None, flops_counted="model", recompute="selective",
+        recompute_overhead=_overhead(_MEGATRON_1T, "selective"),
+        printed_mfu=0.563, printed_hfu=0.570,
+        reported="MFU 56.3 %, HFU 57.0 % (data-parallel size 1)",
+        source="Korthikanti et al. 2022, Table 5 (MFU); HFU from the Megatron-LM README (2022)",
+        note="Only utilisations are printed, so the MFU is the printed one; the HFU is computed "
+             "from it with Korthikanti et al.'s count of selective recomputation.",
+    ),
+    "bloom-176b": PublishedRun(
+        model="BLOOM 176B", accelerator=_A100, n_gpus=384, dtype="bf16",
+        peak_flops=_peak(_A100, "bf16"), achieved_flops_per_gpu=149.77e12,
+        flops_counted="hardware", recompute="full",
+        recompute_overhead=_overhead(_BLOOM, "full"),
+        printed_mfu=None, printed_hfu=None,
+        reported="'TFLOPs: 149.77' in the training log (iteration 85376, 104.70 s per step, "
+                 "batch 2048 x 2048 tokens)",
+        source="BigScience tr11-176B-ml README (bigscience-workshop/bigscience), 'Important "
+               "checkpoints' log line and 'Throughput' section",
+        note="The README says these are hardware TFLOPs (activation checkpointing; Megatron-LM "
+             "Eq. 3 with V = 250,880 reproduces 149.77). MFU about 36 %.",
+    ),
+    "opt-175b": PublishedRun(
+        model="OPT-175B", accelerator=_A100, n_gpus=992, dtype="fp16",
+        peak_flops=_peak(_A100, "fp16"), achieved_flops_per_gpu=147e12,
+        flops_counted="unknown", recompute=None, recompute_overhead=None,
+        printed_mfu=None, printed_hfu=None,
+        reported="'utilization of up to 147 TFLOP/s per GPU'",
+        source="Zhang et al. 2022 (OPT), Sec. 2.4",
+        note="How the FLOPs were counted is not stated, and 'up to' is a best case: 47 % of "
+             "the fp16 peak, neither an MFU nor an HFU.",
+    ),
+    "llama3-405b-8k": PublishedRun(
+        model="Llama 3 405B (seq 8192)", accelerator=_H100, n_gpus=8192, dtype="bf16",
+        peak_flops=_peak(_H100, "bf16"), achieved_flops_per_gpu=430e12,
+        flops_counted="model", recompute="none", recompute_overhead=0.0,
+        printed_mfu=0.43, printed_hfu=None,
+        reported="430 TFLOP/s per GPU, BF16 MFU 43 % (TP 8, PP 16, DP 64)",
+        source=_LLAMA3, note=_LLAMA3_NOTE,
+    ),
+    "llama3-405b-16k": PublishedRun(
+        model="Llama 3 405B (seq 8192)", accelerator=_H100, n_gpus=16384, dtype="bf16",
+        peak_flops=_peak(_H100, "bf16"), achieved_flops_per_gpu=400e12,
+        flops_counted="model", recompute="none", recompute_overhead=0.0,
+        printed_mfu=0.41, printed_hfu=None,
+        reported="400 TFLOP/s per GPU, BF16 MFU 41 % (TP 8, PP 16, DP 128)",
+        source=_LLAMA3, note=_LLAMA3_NOTE,
+    ),
+    "llama3-405b-16k-long": PublishedRun(
+        model="Llama 3 405B (seq 131072)", accelerator=_H100, n_gpus=16384, dtype="bf16",
+        peak_flops=_peak(_H100, "bf16"), achieved_flops_per_gpu=380e12,
+        flops_counted="model", recompute=None, recompute_overhead=None,
+        printed_mfu=0.38, printed_hfu=None,
+        reported="380 TFLOP/s per GPU, BF16 MFU 38 % (TP 8, CP 16, PP 16, DP 8)",
+        source=_LLAMA3, note=_LLAMA3_NOTE,
+    ),
+    "llama4-behemoth-fp8": PublishedRun(
+        model="Llama 4 Behemoth (pre-training, fp8)", accelerator=_H100, n_gpus=None,
+        dtype="fp8", peak_flops=_peak(_H100, "fp8"), achieved_flops_per_gpu=390e12,
+        flops_counted="model", recompute=None, recompute_overhead=None,
+        printed_mfu=None, printed_hfu=None,
+        reported="'using FP8 and 32K GPUs, we achieved 390 TFLOPs/GPU'",
+        source="Meta AI blog 'The Llama 4 herd' (April 2025), as quoted by secondary "
+               "sources (the blog itself could not be checked here)",
+        note="The blog names neither the GPU (H100 assumed) nor the FLOP count (stated in a "
+             "sentence about model FLOPs utilisation). 19.7 % of the fp8 peak is 39.4 % of "
+             "the bf16 peak: rebase_utilisation.",
+    ),
+})
+
+
+# --- the seeds' figures ------------------------------------------------------------------------
+
+#: Throughputs per A100 that the course's seed texts quote, in FLOP/s (read them as MFUs with
+#: ``share_of_peak(x, tm.get_accelerator("A100-80GB").peak("fp16"))``):
+#:
+#: * ``nvidia-matmul``: "~250 teraFLOPs" for 4096 x 8192 x 4096 matmuls (NVIDIA's
+#:   documentation, as seed 002 reports it);
+#: * ``matmul``: 237, measured for pure matmuls; ``mlp-fp16``: 230, a training step of a
+#:   linear fp16 MLP (d 1600, d_ff 6400, 8192 rows); ``mlp-mixed-precision``: 207.6 with fp32
+#:   weights; ``mlp-relu-residual``: 185.7 with a ReLU and a residual connection;
+#:   ``gpt2-huggingface``: 68, 8 layers of Hugging Face's GPT-2 at the same width;
+#: * ``published-low``, ``published-high``: "between 50 and 150" from published runs;
+#: * ``tm101-floor``: "under 115 TFLOP/s/A100 ... something is wrong" (seed 003).
+#:
+#: Seed 002 is "The FLOPs Calculus of Language Model Training" (Bahdanau 2022, Medium);
+#: seed 003 is notes on "Transformer Math 101" (Anthony et al. 2023, EleutherAI blog). All are
+#: weight-FLOP (model) rates without recomputation. They are measurements and rules of thumb,
+#: kept so that lessons can check them, not figures from a paper.
+SEED_THROUGHPUTS: Mapping[str, float] = MappingProxyType({
+    "nvidia-matmul": 250e12,
+    "matmul": 237e12,
+    "mlp-fp16": 230e12,
+    "mlp-mixed-precision": 207.6e12,
+    "mlp-relu-residual": 185.7e12,
+    "gpt2-huggingface": 68e12,
+    "published-low": 50e12,
+    "published-high": 150e12,
+    "tm101-floor": 115e12,
+})
