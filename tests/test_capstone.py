@@ -159,7 +159,7 @@ def test_summary_uses_fmt():
         ({"flops": 1e24, "rule": "kaplan"}, ValueError, "rule"),
         ({"flops": 1e24, "mfu": 40}, ValueError, "mfu"),
         ({"flops": 1e24, "n_gpus": 0}, ValueError, "n_gpus"),
-        ({"flops": 1e24, "accelerator": "B200"}, ValueError, "accelerator"),
+        ({"flops": 1e24, "accelerator": "B300"}, ValueError, "accelerator"),
         ({"flops": 1e24, "accelerator": "V100"}, ValueError, "dtype"),
         ({"flops": 1e24, "tokens_per_param": 0}, ValueError, "tokens_per_param"),
         ({"flops": 1e24, "fit": "kaplan"}, ValueError, "fit"),

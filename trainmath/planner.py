@@ -60,9 +60,15 @@ __all__ = ["Layouts", "plan_layouts", "step_time", "NVLINK_BANDWIDTH"]
 
 #: Per-direction NVLink bandwidth of one GPU to the others in its node, bytes/s: half the
 #: bidirectional totals of the NVIDIA data sheets (V100 SXM2 300 GB/s, A100 SXM 600 GB/s,
-#: H100 and H200 SXM 900 GB/s).
+#: H100 and H200 SXM 900 GB/s, B200 and GB200 fifth-generation NVLink 1.8 TB/s; the GB200's
+#: NVLink domain is the 72-GPU rack) and, for the H800, of Zhao et al. 2025 (DeepSeek,
+#: arXiv:2505.09343), Sec. 4.1: 400 GB/s, which their Sec. 4.3 counts as 200 GB/s. No MI300X
+#: entry: AMD gives 128 GB/s per Infinity Fabric link without saying per direction or both,
+#: and its 8 GPUs are a mesh of one link per pair, not a switch, so a per-GPU figure is not
+#: sourced; pass ``node_bandwidth=``.
 NVLINK_BANDWIDTH = MappingProxyType({
-    "V100": 150e9, "A100-40GB": 300e9, "A100-80GB": 300e9, "H100-SXM": 450e9, "H200": 450e9,
+    "V100": 150e9, "A100-40GB": 300e9, "A100-80GB": 300e9, "H100-SXM": 450e9, "H800": 200e9,
+    "H200": 450e9, "B200": 900e9, "GB200": 900e9,
 })
 
 _FIELDS = (

@@ -199,7 +199,8 @@ def _draw_weights(rng: random.Random) -> dict:
 
 
 def _draw_gb(rng: random.Random) -> dict:
-    gpu = rng.choice(sorted(k for k in tm.ACCELERATORS if not k.startswith("TPU")))  # nvidia-smi
+    # a GPU that nvidia-smi reports on (not a TPU, not an AMD GPU)
+    gpu = rng.choice(sorted(k for k, a in tm.ACCELERATORS.items() if a.vendor == "NVIDIA"))
     label_gb = tm.ACCELERATORS[gpu].memory_bytes / tm.GB
     return {"gpu": gpu, "gb": sig(rng.uniform(0.15, 0.95) * label_gb, 3)}
 

@@ -78,7 +78,7 @@ class UnitsCalculator(Calculator):
     """
 
     title = "Units calculator: FLOP ↔ PFLOP/s-day ↔ GPU-hours ↔ cost"
-    figsize = (6.4, 3.6)
+    figsize = (6.4, 4.0)
 
     # -- controls ---------------------------------------------------------------------
     def controls(self) -> dict[str, W.Widget]:
@@ -155,21 +155,21 @@ class UnitsCalculator(Calculator):
         # Fixed margins instead of the constrained layout, and no minor log ticks: together
         # they halve the time of one update (the layout pass re-measures every tick label).
         fig.set_layout_engine("none")
-        ax = fig.add_axes((0.12, 0.14, 0.73, 0.77))
+        ax = fig.add_axes((0.12, 0.35, 0.73, 0.58))
         ax.set_yscale("log")
         ax.set_xlim(0, 1.0)
         ax.set_xlabel("utilisation achieved (MFU)")
         ax.set_ylabel("GPU-hours")
         ax.grid(True, which="major", alpha=0.3)
-        # One line per accelerator, in a fixed colour; the legend says which have no peak
-        # in the chosen dtype (their line is hidden).
+        # One line per distinct peak in the chosen dtype (accelerators that share a peak,
+        # such as H100, H800 and H200, share a line and a legend entry), plus a last legend
+        # entry naming those without a peak in that dtype. Slots are made once, for the
+        # most lines any dtype can need, and filled by draw().
+        slots = len(tm.ACCELERATORS)
         self._lines = [
-            ax.plot([], [], lw=1.3, color=f"C{i}", label=name)[0]
-            for i, name in enumerate(tm.ACCELERATORS)
+            ax.plot([], [], lw=1.3, color=f"C{i % 10}", label=" ")[0] for i in range(slots)
         ]
-        legend = ax.legend(loc="upper right", fontsize=7, handlelength=2.2)
-        self._legend_texts = legend.get_texts()
-        self._legend_handles = legend.legend_handles
+        (self._absent,) = ax.plot([], [], lw=0)
         (self._marker,) = ax.plot([], [], "o", color="black", zorder=4)
         self._note = ax.annotate(
             "", (0, 0), xytext=(6, 6), textcoords="offset points", fontsize=8
@@ -185,31 +185,36 @@ class UnitsCalculator(Calculator):
         self._ax = ax
 
     def draw(self, out: UnitsResult) -> None:
-        seen: list[float] = []
+        groups: dict[float, list[str]] = {}
+        absent = []
+        for name, acc in tm.ACCELERATORS.items():
+            if out.dtype in acc.peak_flops:
+                groups.setdefault(acc.peak(out.dtype), []).append(name)
+            else:
+                absent.append(name)
         hours_all = []
-        for (name, acc), line, text, handle in zip(
-            tm.ACCELERATORS.items(), self._lines, self._legend_texts, self._legend_handles,
-            strict=True,
-        ):
-            if out.dtype not in acc.peak_flops:
+        shown, labels = [], []
+        for i, line in enumerate(self._lines):
+            if i >= len(groups):
                 line.set_visible(False)
-                handle.set_visible(False)
-                text.set_text(f"{name}: no {out.dtype} peak")
                 continue
-            peak = acc.peak(out.dtype)
+            peak, names = list(groups.items())[i]
             hours = tm.gpu_hours(out.flops, peak, _U)
             hours_all.append(hours)
             line.set_data(_U, hours)
             line.set_visible(True)
-            # Same peak as an accelerator above it: dashed, so that both stay visible.
-            style = "--" if peak in seen else "-"
-            width = 2.8 if name == out.accelerator else 1.3
-            for artist in (line, handle):
-                artist.set_linestyle(style)
-                artist.set_linewidth(width)
-            handle.set_visible(True)
-            seen.append(peak)
-            text.set_text(f"{name} ({fmt.flop_rate(peak)})")
+            line.set_linewidth(2.8 if out.accelerator in names else 1.3)
+            shown.append(line)
+            labels.append(f"{', '.join(names)} ({fmt.flop_rate(peak)})")
+        if absent:
+            shown.append(self._absent)
+            labels.append(f"no {out.dtype} peak: {', '.join(absent)}")
+        # Rebuilt with the entries this dtype needs (a fixed legend would keep empty rows),
+        # below the axes: inside, it would cover curves.
+        legend = self._ax.legend(shown, labels, loc="upper center", fontsize=7, ncol=2,
+                                 handlelength=1.8, frameon=False,
+                                 bbox_to_anchor=(0.5, -0.17))
+        self._legend_texts = legend.get_texts()
         self._marker.set_data([out.mfu], [out.gpu_hours])
         self._note.xy = (out.mfu, out.gpu_hours)
         self._note.set_text(
