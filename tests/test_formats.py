@@ -1051,3 +1051,176 @@ def test_other_bad_input():
         F.stochastic_round(1.0, "e8m0", rng)
     with pytest.raises(ValueError, match="x must be finite"):
         F.stochastic_round(np.inf, "bf16", rng)
+
+
+# --- representable_values and stochastic_accumulate (lesson 04, today's formats) ---------------
+
+
+def test_representable_values_published_sets():
+    # OCP MX v1.0, FP4 E2M1: ±{0, 0.5, 1, 1.5, 2, 3, 4, 6}; 16 codes, -0 and +0 one value.
+    e2m1 = F.representable_values("fp4_e2m1")
+    assert e2m1.tolist() == [-6, -4, -3, -2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2, 3, 4, 6]
+    # fp6: 64 codes, no inf/NaN, one zero -> 63 values; max 7.5 (E2M3) and 28 (E3M2)
+    for name, top, step_at_1 in [("fp6_e2m3", 7.5, 0.125), ("fp6_e3m2", 28.0, 0.25)]:
+        vals = F.representable_values(name)
+        assert vals.size == 63 and vals.max() == top and vals.min() == -top
+        assert vals[np.searchsorted(vals, 1.0) + 1] - 1.0 == step_at_1  # eps = 2^-m
+    # E8M0: the 255 powers of two 2^-127..2^127 (code 0xFF is NaN)
+    e8m0 = F.representable_values("e8m0")
+    assert e8m0.tolist() == [2.0**k for k in range(-127, 128)]
+    assert F.representable_values("int4").tolist() == list(range(-8, 8))
+    assert F.representable_values("int8").size == 256
+
+
+@pytest.mark.parametrize("name, count", [
+    ("fp8_e4m3", 256 - 2 - 1),  # two NaN codes (S.1111.111), one duplicate zero
+    ("fp8_e5m2", 256 - 2 * 4 - 1),  # exponent 11111: ±inf and 3 NaN codes each sign
+    ("fp16", 2**16 - 2 * 2**10 - 1),
+    ("bf16", 2**16 - 2 * 2**7 - 1),
+])
+def test_representable_values_match_every_code(name, count):
+    vals = F.representable_values(name)
+    assert vals.size == count
+    assert np.array_equal(vals, np.unique(all_finite_values(name) + 0.0))
+    # every listed value is stored exactly, and the list is sorted without repeats
+    assert np.array_equal(F.round_trip(vals, name).stored, vals)
+    assert np.all(np.diff(vals) > 0)
+
+
+def test_representable_values_refuses_wide_formats():
+    for name in ("fp32", "tf32"):
+        with pytest.raises(ValueError, match=rf"{name}.*too many to list.*fp4_e2m1"):
+            F.representable_values(name)
+    with pytest.raises(ValueError, match="valid names"):
+        F.representable_values("fp5")
+
+
+def test_stochastic_accumulate_rescues_updates_round_to_nearest_loses():
+    # A bf16 weight of 1 with 1000 updates of 1e-4 (below half of bf16's 2^-7 gap at 1):
+    # round-to-nearest never moves, stochastic rounding reaches 1 + 1000 x (1e-4 in fp32)
+    # on average (Zamirai et al. 2020: nearest rounding cancels small updates).
+    values = np.r_[1.0, np.full(1000, 1e-4)]
+    nearest = F.accumulate(values, "fp32", accumulator="bf16")
+    assert nearest[-1] == 1.0
+    runs = F.stochastic_accumulate(values, "fp32", np.random.default_rng(1),
+                                   accumulator="bf16", runs=2000)
+    assert runs.shape == (2000, 1001)
+    exact = 1.0 + 1000 * float(F.cast(1e-4, "fp32"))
+    # each step adds at most one gap (2^-7) of rounding noise with mean zero: the spread of
+    # the final value is at most 2^-7 · sqrt(1000 · 1/4); the mean of 2000 runs is within 5 sd
+    sd = 2.0**-7 * math.sqrt(1000 / 4)
+    assert abs(runs[:, -1].mean() - exact) < 5 * sd / math.sqrt(2000)
+    # every stored sum is a bf16 number
+    sample = runs[:5].ravel()
+    assert np.array_equal(F.round_trip(sample, "bf16").stored, sample)
+
+
+BF16_GRID = all_finite_values("bf16")
+
+
+@given(st.floats(-100, 100), st.floats(-1, 1), st.integers(0, 2**32 - 1))
+def test_stochastic_accumulate_steps_to_a_neighbour(start, step, seed):
+    # Each new sum is one of the two bf16 numbers around (previous sum + value): the
+    # largest at or below it and the smallest at or above it (from the list of all codes).
+    values = [start, step, step]
+    out = F.stochastic_accumulate(values, "bf16", np.random.default_rng(seed))
+    prev = 0.0
+    for x, s in zip(F.round_trip(values, "bf16").stored, out, strict=True):
+        y = prev + x
+        down = BF16_GRID[np.searchsorted(BF16_GRID, y, side="right") - 1]
+        up = BF16_GRID[np.searchsorted(BF16_GRID, y, side="left")]
+        assert s in (down, up), (prev, x, s)
+        prev = s
+
+
+def test_stochastic_accumulate_exact_sums_are_deterministic():
+    # Sums that every format holds exactly are never rounded: the same as accumulate.
+    values = [0.5, 0.25, 1.0, -0.75, 2.0]
+    for seed in range(3):
+        got = F.stochastic_accumulate(values, "fp8_e4m3", np.random.default_rng(seed))
+        assert got.tolist() == F.accumulate(values, "fp8_e4m3").tolist() == [
+            0.5, 0.75, 1.75, 1.0, 3.0]
+    one = F.stochastic_accumulate([1.0, 2.0], "bf16", np.random.default_rng(0), runs=1)
+    assert one.shape == (2,)
+
+
+@pytest.mark.parametrize("kwargs, err, match", [
+    ({"values": [[1.0, 2.0]]}, ValueError, "1-D"),
+    ({"values": []}, ValueError, "1-D"),
+    ({"values": [1e6]}, ValueError, "fit in fp16"),
+    ({"fmt": "int8"}, ValueError, "floating-point"),
+    ({"accumulator": "e8m0"}, ValueError, "scale-only"),
+    ({"runs": 0}, ValueError, "runs must be an integer >= 1"),
+    ({"runs": 2.5}, ValueError, "runs"),
+    ({"rng": 0}, TypeError, "rng must be a numpy.random.Generator"),
+])
+def test_stochastic_accumulate_bad_input(kwargs, err, match):
+    args = {"values": [1.0, 2.0], "fmt": "fp16", "rng": np.random.default_rng(0), **kwargs}
+    rng = args.pop("rng")
+    with pytest.raises(err, match=match):
+        F.stochastic_accumulate(args.pop("values"), args.pop("fmt"), rng, **args)
+
+
+# --- block_example: one block holding a chosen value (the calculator's block view) -------------
+
+
+@pytest.mark.parametrize("name", sorted(F.BLOCK_FORMATS))
+def test_block_example_is_block_quantize_of_that_block(name):
+    bf = F.BLOCK_FORMATS[name]
+    ex = F.block_example(-3.7, name, seed=5)
+    block = np.random.default_rng(5).standard_normal(bf.block)
+    block.flat[0] = -3.7
+    q = F.block_quantize(block, name)
+    assert ex.values.shape == bf.block and np.array_equal(ex.values, block)
+    assert np.array_equal(ex.dequantized, q.dequantized)
+    assert ex.stored == q.dequantized.flat[0]
+    assert ex.rel_error == pytest.approx(abs(ex.stored + 3.7) / 3.7, rel=1e-12)
+    assert ex.block_scale == q.scales.flat[0] and ex.tensor_scale == q.tensor_scale
+    assert ex.step == ex.block_scale * (q.tensor_scale or 1.0)
+    assert ex.bits_per_value == F.bits_per_value(name)
+    others = np.delete(block.ravel(), 0)
+    deq = np.delete(q.dequantized.ravel(), 0)
+    assert ex.others_rel_rms == pytest.approx(
+        math.sqrt(np.sum((deq - others) ** 2) / np.sum(others**2)), rel=1e-12)
+    assert ex.others_flushed == np.mean(deq == 0)
+
+
+def test_block_example_outlier_in_mxfp4_by_hand():
+    # MX rule (OCP MX v1.0): X = 2^(floor(log2 60) - 2) = 2^3; 60 / 8 = 7.5 clamps to E2M1's
+    # 6, so 60 comes back as 48; the other values flush to zero below X/4 = 2 in magnitude.
+    ex = F.block_example(60.0, "mxfp4")
+    others = np.random.default_rng(0).standard_normal(32)[1:]
+    assert (ex.block_scale, ex.step, ex.stored) == (8.0, 8.0, 48.0)
+    assert ex.rel_error == pytest.approx(0.2)
+    assert ex.others_flushed == np.mean(np.abs(others) < 2)
+    # without the outlier the block keeps most values
+    assert F.block_example(0.5, "mxfp4").others_flushed < ex.others_flushed
+    # fp8 elements have the range to keep them all
+    assert F.block_example(60.0, "mxfp8_e4m3").others_flushed == 0.0
+
+
+def test_block_example_edges():
+    zero = F.block_example(0.0, "nvfp4")
+    assert zero.stored == 0.0 and zero.rel_error == 0.0
+    # NVFP4: the block is the whole tensor, so its amax sets the fp32 tensor scale
+    assert zero.tensor_scale == float(np.float32(np.abs(zero.values).max() / (6 * 448)))
+    # an MX shared exponent beyond E8M0's 2^127 makes a NaN scale: the block is NaN
+    huge = F.block_example(1e300, "mxfp4")
+    assert math.isnan(huge.block_scale) and math.isnan(huge.stored)
+    assert huge.rel_error == math.inf and huge.others_rel_rms == math.inf
+    tile = F.block_example(1.0, "deepseek_fp8_128x128")
+    assert tile.values.shape == (128, 128) and tile.bits_per_value == 8 + 32 / 128**2
+
+
+@pytest.mark.parametrize("kwargs, err, match", [
+    ({"value": [1.0, 2.0]}, TypeError, "value must be a single number"),
+    ({"value": np.nan}, ValueError, "value must be finite"),
+    ({"value": "1"}, TypeError, "value"),
+    ({"fmt": "mxfp5"}, ValueError, "unknown block format"),
+    ({"seed": -1}, ValueError, "seed"),
+    ({"seed": 1.5}, ValueError, "seed"),
+])
+def test_block_example_bad_input(kwargs, err, match):
+    args = {"value": 1.0, "fmt": "mxfp4", **kwargs}
+    with pytest.raises(err, match=match):
+        F.block_example(args.pop("value"), args.pop("fmt"), **args)

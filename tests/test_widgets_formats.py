@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from html import unescape
 
 import numpy as np
 import pytest
@@ -34,11 +35,20 @@ def test_default_shows_0_1_and_llama_3_8b(calc):
     html = calc.result.value
     assert "0 | 01111011 | 10011001100110011001101" in html  # fp32 bits of 0.1
     assert "0.0999755859375" in html and "16.1 GB" in html
+    # the block format: MXFP4 by default, 0.1 among 31 standard normal values
+    ex = out.block
+    assert ex.format is tm.formats.BLOCK_FORMATS["mxfp4"]
+    lib = tm.formats.block_example(0.1, "mxfp4")  # the library's numbers, unchanged
+    assert np.array_equal(ex.dequantized, lib.dequantized) and ex.stored == lib.stored
+    assert (ex.block_scale, ex.others_rel_rms) == (lib.block_scale, lib.others_rel_rms)
+    assert out.block_memory == 8_030_261_248 * 4.25 / 8
+    assert "mxfp4: MXFP4, E2M1 elements" in html and "4.25" in html and "(e8m0)" in html
 
 
 @pytest.mark.parametrize(
     "change", [{"value": "65520"}, {"value": "-3.7"}, {"model": "llama-3.1-405b"},
-               {"model": "gpt2", "value": "1e-8"}],
+               {"model": "gpt2", "value": "1e-8"}, {"block": "nvfp4"},
+               {"block": "deepseek_fp8_128x128"}, {"block": "mxfp8_e4m3", "value": "60"}],
 )
 def test_changing_a_control_changes_numbers_and_plot(calc, change):
     check_change(calc, change)
@@ -49,6 +59,38 @@ def test_change_through_the_widget_triggers_an_update(calc):
     assert calc.last.value == 448
     check_change(PythonView(calc, by_hand=True), {"model": "llama-2-70b"})  # picked
     assert calc.last.model == "Llama 2 70B"
+    check_change(PythonView(calc, by_hand=True), {"block": "mxfp6_e2m3"})  # picked
+    assert calc.last.block.format.name == "mxfp6_e2m3"
+
+
+def test_an_outlier_in_a_block(calc):
+    # OCP MX v1.0: X = 2^(floor(log2 60) - 2) = 8; 60 / 8 = 7.5 clamps to E2M1's 6 -> 48,
+    # and the standard normal neighbours flush to zero below X / 4 = 2.
+    assert calc.set(value="60", block="mxfp4")
+    ex = calc.last.block
+    assert (ex.block_scale, ex.stored) == (8.0, 48.0)
+    html = calc.result.value
+    assert "2^3 = 8 (e8m0)" in html and "48 (relative error 0.2)" in html
+    assert f"{ex.others_flushed:.1%} flushed to zero" in html
+    # fp8 elements keep the neighbours: none flushed
+    assert calc.set(block="mxfp8_e4m3")
+    assert calc.last.block.others_flushed == 0 and "0% flushed to zero" in calc.result.value
+    # NVFP4's two scales
+    assert calc.set(block="nvfp4")
+    assert "(fp8_e4m3) ×" in calc.result.value and "(fp32 tensor scale)" in calc.result.value
+    # DeepSeek-V3's 128x128 weight block: its fp32 scale, the first row drawn
+    assert calc.set(block="deepseek_fp8_128x128")
+    assert "(fp32)" in calc.result.value and "128×128 values" in calc.result.value
+    assert "first 32 of 16,384" in calc._block_title.get_text()
+
+
+def test_a_block_scale_beyond_e8m0_reads_nan(calc):
+    # MX v1.0: a shared exponent above E8M0's 127 gives a NaN scale; the value is still a
+    # good input for the other formats (fp16 overflows), so no message, a note instead
+    assert calc.set(value="1e300", block="mxfp4")
+    assert calc.message.value == ""
+    assert np.isnan(calc.last.block.stored)
+    assert "NaN: the shared exponent would pass E8M0's 2^127" in unescape(calc.result.value)
 
 
 def test_overflow_and_underflow_are_flagged(calc):
@@ -81,6 +123,26 @@ def test_plot_updates_artists_in_place(calc):
     assert [len(ax.texts) for ax in axes] == texts
     heights = [bar.get_height() for bar in calc._bars]
     assert heights == pytest.approx([m / 1e9 for m in calc.last.memory])
+    assert calc._block_bar.get_height() == pytest.approx(calc.last.block_memory / 1e9)
+    calc.set(block="nvfp4")
+    assert [t.get_text() for t in calc._ax_mem.get_xticklabels()][-1] == "nvfp4"
+    assert [len(ax.texts) for ax in axes] == texts
+
+
+def test_block_panel_shows_the_values_and_the_grid(calc):
+    calc.set(value="0.1", block="mxfp4")
+    ex = calc.last.block
+    xs, ys = calc._original.get_data()
+    assert list(xs) == list(range(32)) and np.array_equal(ys, ex.values)
+    assert np.array_equal(calc._quantised.get_data()[1], ex.dequantized)
+    # grey lines: the E2M1 values times the block's scale, inside the y range
+    top = calc._ax_block.get_ylim()[1]
+    levels = sorted(seg[0][1] for seg in calc._levels.get_segments())
+    grid = tm.formats.representable_values("fp4_e2m1") * ex.step
+    assert levels == pytest.approx(sorted(grid[np.abs(grid) <= top]))
+    calc.set(block="mxfp8_e4m3")  # 253 values: too fine to draw
+    assert calc._levels.get_segments() == []
+    assert "grid too fine to draw" in calc._block_title.get_text()
 
 
 def test_bit_boxes_follow_the_bits(calc):

@@ -34,6 +34,7 @@ This module imports ml_dtypes; ``import trainmath`` loads it lazily on first use
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Mapping
@@ -78,6 +79,10 @@ __all__ = [
     "QuantizationError",
     "quantization_error",
     "stochastic_round",
+    "representable_values",
+    "stochastic_accumulate",
+    "BlockExample",
+    "block_example",
 ]
 
 
@@ -1536,3 +1541,235 @@ def stochastic_round(x: Any, fmt: str | NumberFormat, rng: np.random.Generator) 
     u = rng.random(flat.size)
     out = _cast(np.where(u < p_away, away, toward), f, saturate=True).reshape(shape)
     return out[()] if out.ndim == 0 else out
+
+
+# --- value sets and stochastic running sums (lesson 04, today's formats) --------------------
+
+#: Formats wider than this have too many codes to list (fp32: 2^32).
+_MAX_LISTED_BITS = 16
+
+
+def representable_values(fmt: str | NumberFormat) -> np.ndarray:
+    """Every finite value a format holds, in increasing order (formats of at most 16 bits).
+
+    Decoded from all ``2^bits`` codes (the dtype's own bit patterns, as :func:`decode`
+    reads them), NaN and inf dropped, ``-0`` and ``+0`` counted once. fp4 E2M1 holds
+    ``±{0, 0.5, 1, 1.5, 2, 3, 4, 6}``: 15 values from 16 codes (OCP MX v1.0, FP4 E2M1
+    element type); fp6 E2M3 63 values up to 7.5, E3M2 63 up to 28; E8M0 the 255 powers of
+    two ``2^-127 .. 2^127`` (its 256th code is NaN); integers every whole number from
+    ``min`` to ``max``.
+
+    Parameters
+    ----------
+    fmt : str or NumberFormat
+        A format of :data:`FORMATS` or :data:`EXTRA_FORMATS` of at most 16 bits (fp32 and
+        tf32, with 2^32 and 2^19 codes, are refused).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, sorted, no duplicates.
+
+    Examples
+    --------
+    >>> representable_values("fp4_e2m1").tolist()
+    [-6.0, -4.0, -3.0, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
+    >>> len(representable_values("fp8_e4m3")), len(representable_values("int4"))
+    (253, 16)
+    """
+    f = _format(fmt, scale_ok=True)
+    if f.bits > _MAX_LISTED_BITS:
+        small = ", ".join(n for n, g in _ALL_FORMATS.items() if g.bits <= _MAX_LISTED_BITS)
+        raise ValueError(
+            f"fmt {f.name!r} has 2^{f.bits} codes, too many to list; formats of at most "
+            f"{_MAX_LISTED_BITS} bits: {small}"
+        )
+    if not f.is_float:
+        return np.arange(f.min, f.max + 1, dtype=np.float64)
+    uint = _UINT[f.dtype.itemsize]
+    codes = np.arange(2**f.bits, dtype=np.int64).astype(uint)
+    with np.errstate(invalid="ignore"):
+        values = codes.view(f.dtype).astype(np.float64)
+    return np.unique(values[np.isfinite(values)] + 0.0)  # + 0.0: -0 becomes 0
+
+
+def stochastic_accumulate(
+    values: Any,
+    fmt: str | NumberFormat,
+    rng: np.random.Generator,
+    *,
+    accumulator: str | NumberFormat | None = None,
+    runs: int = 1,
+) -> np.ndarray:
+    """Running sum like :func:`accumulate`, but rounded stochastically after every addition.
+
+    Each value is first stored in ``fmt`` (rounded to nearest, as :func:`accumulate` does);
+    the running sum is kept in ``accumulator`` (default ``fmt``) and rounded with
+    :func:`stochastic_round` after every addition: ``s_i = SR(s_(i-1) + x_i)``. Since
+    ``E[SR(y)] = y``, the expected sum is the exact sum of the stored values, even when
+    every ``x_i`` is below half the spacing of ``s`` and round-to-nearest would stall
+    (Gupta et al. 2015, arXiv:1502.02551, abstract: 16-bit fixed-point training works with
+    stochastic rounding). With ``values = [w, u, u, ...]`` this is a weight kept in a
+    16-bit format taking updates ``u`` without an fp32 master copy (Zamirai et al. 2020,
+    "Revisiting BFloat16 Training", arXiv:2010.06192).
+
+    Parameters
+    ----------
+    values : array_like, 1-D
+        The numbers to add, in order (at least one).
+    fmt : str or NumberFormat
+        Floating-point format the values are stored in.
+    rng : numpy.random.Generator
+        The source of randomness (one uniform number per run per addition).
+    accumulator : str or NumberFormat, optional
+        Floating-point format of the running sum (e.g. ``"bf16"`` for a bf16 weight).
+    runs : int
+        Independent runs with the same values (different random roundings).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 running sums, shape ``(len(values),)`` for ``runs=1``, else
+        ``(runs, len(values))``.
+
+    Notes
+    -----
+    Each ``s + x`` is computed in float64, which holds it exactly when the exponents of
+    ``s`` and ``x`` differ by less than 29 (both have at most 24 significant bits); only
+    then is the stochastic rounding unbiased. Values beyond the accumulator's range clamp
+    to ``±max`` (as :func:`stochastic_round` does).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> w = stochastic_accumulate([1.0] + [1e-4] * 1000, "fp32", rng, accumulator="bf16",
+    ...                           runs=400)
+    >>> bool(abs(w[:, -1].mean() - 1.1) < 0.01), float(accumulate([1.0] + [1e-4] * 1000,
+    ...     "fp32", accumulator="bf16")[-1])
+    (True, 1.0)
+    """
+    f = _format(fmt, floats_only=True)
+    acc = f if accumulator is None else _format(accumulator, floats_only=True)
+    n_runs = v.scalar_int("runs", runs)
+    x = _real("values", values)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"values must be a 1-D sequence of numbers, got shape {x.shape}")
+    if np.any(_overflows(x, f)):
+        raise ValueError(f"values must fit in {f.name} (|x| <= {f.max:g}); some overflow")
+    stored = _cast(x, f, saturate=False).astype(np.float64)
+    sums = np.empty((n_runs, x.size))
+    total = np.zeros(n_runs)
+    for i, term in enumerate(stored):
+        total = np.asarray(stochastic_round(total + term, acc, rng), dtype=np.float64)
+        sums[:, i] = total
+    return sums[0] if runs == 1 else sums
+
+
+class BlockExample(NamedTuple):
+    """One block of a block format, holding a chosen value (see :func:`block_example`).
+
+    Attributes
+    ----------
+    format : BlockFormat
+    values, dequantized : numpy.ndarray
+        The block (shape ``format.block``, the chosen value first) and what it comes back as.
+    block_scale : float
+        The block's stored scale (E8M0, E4M3 or fp32; NaN for an MX block whose shared
+        exponent would pass 2^127).
+    tensor_scale : float or None
+        NVFP4's fp32 per-tensor scale (set by this block alone); None for other formats.
+    step : float
+        What one element unit is worth in this block, ``block_scale × tensor_scale``.
+    stored, rel_error : float
+        The chosen value as it comes back and ``|stored - value| / |value|`` (0 for 0; inf
+        when it comes back as NaN).
+    others_rel_rms : float
+        Relative RMS error of the block's other values (inf when they come back as NaN).
+    others_flushed : float
+        Fraction of the other values stored as zero.
+    bits_per_value : float
+        :func:`bits_per_value` of the format (a large tensor: a per-tensor scale costs
+        nothing).
+    """
+
+    format: BlockFormat
+    values: np.ndarray
+    dequantized: np.ndarray
+    block_scale: float
+    tensor_scale: float | None
+    step: float
+    stored: float
+    rel_error: float
+    others_rel_rms: float
+    others_flushed: float
+    bits_per_value: float
+
+
+@functools.lru_cache(maxsize=64)
+def _standard_normal(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    out = np.random.default_rng(seed).standard_normal(shape)
+    out.flags.writeable = False
+    return out
+
+
+def block_example(value: Any, fmt: str | BlockFormat, *, seed: int = 0) -> BlockExample:
+    """Quantise one block of typical values that holds ``value``: what the block does to it.
+
+    The block has the format's shape (32 values for MX, 16 for NVFP4, 1x128 or 128x128 for
+    DeepSeek-V3's tiles), filled with standard normal values
+    (``np.random.default_rng(seed)``), and ``value`` replaces its first element. It is
+    quantised on its own with :func:`block_quantize` (so NVFP4's per-tensor scale is set by
+    this block). A ``value`` far larger than the others is an outlier: it sets the block's
+    scale, and the other values lose precision or flush to zero (lesson 04, sections 7 and
+    11). Assumptions: the other values are standard normal; a real block has its own.
+
+    Parameters
+    ----------
+    value : float
+        One finite number.
+    fmt : str or BlockFormat
+        A name of :data:`BLOCK_FORMATS`, or your own :class:`BlockFormat`.
+    seed : int
+        Seed of the other values (>= 0).
+
+    Returns
+    -------
+    BlockExample
+
+    Examples
+    --------
+    An outlier in MXFP4: scale ``2^(5 - 2) = 8``, and ``60 / 8 = 7.5`` clamps to E2M1's 6:
+
+    >>> ex = block_example(60.0, "mxfp4")
+    >>> ex.block_scale, ex.stored, f"{ex.others_flushed:.0%}"
+    (8.0, 48.0, '97%')
+    >>> block_example(60.0, "mxfp8_e4m3").others_flushed
+    0.0
+    """
+    bf = _block_format(fmt)
+    x = _real("value", value)
+    if x.ndim != 0:
+        raise TypeError(f"value must be a single number, got an array of shape {x.shape}")
+    block = _standard_normal(bf.block, v.scalar_int("seed", seed, minimum=0)).copy()
+    block.flat[0] = float(x)
+    q = block_quantize(block, bf)
+    deq = q.dequantized
+    others = np.ones(block.shape, dtype=bool)
+    others.flat[0] = False
+    o, od = block[others], deq[others]
+    with np.errstate(invalid="ignore", over="ignore"):
+        sq_err = float(np.sum((od - o) ** 2))
+    others_rel_rms = math.sqrt(sq_err / float(np.sum(o**2))) if math.isfinite(sq_err) else math.inf
+    stored = float(deq.flat[0])
+    if not math.isfinite(stored):
+        rel = math.inf
+    else:
+        rel = 0.0 if x == 0 else abs(stored - float(x)) / abs(float(x))
+    block_scale = float(q.scales.flat[0])
+    return BlockExample(
+        format=bf, values=block, dequantized=deq, block_scale=block_scale,
+        tensor_scale=q.tensor_scale, step=block_scale * (q.tensor_scale or 1.0),
+        stored=stored, rel_error=rel, others_rel_rms=others_rel_rms,
+        others_flushed=float(np.mean(od == 0)), bits_per_value=bits_per_value(bf),
+    )
+

@@ -264,6 +264,101 @@ def _draw_scaled(rng: random.Random) -> dict:
             return {"fmt": fmt, "tensor": tensor, "amax": amax, "x": x}
 
 
+
+# --- 04.13: bits per value of a proposed block format -----------------------------------------
+
+_ELEMENTS = ("fp8_e4m3", "fp8_e5m2", "fp6_e2m3", "fp6_e3m2", "fp4_e2m1", "int8", "int4")
+_SCALES = ("e8m0", "fp8_e4m3", "bf16", "fp16", "fp32")
+_TILES = ((1, 16), (1, 48), (1, 64), (1, 128), (1, 256), (8, 8), (16, 16), (32, 32))
+
+
+def _proposal(element: str, rows: int, cols: int, scale: str) -> tm.formats.BlockFormat:
+    return tm.formats.BlockFormat("proposal", element, (rows, cols), scale)
+
+
+def _proposal_bits(element: str, rows: int, cols: int, scale: str) -> float:
+    return tm.formats.bits_per_value(_proposal(element, rows, cols, scale))
+
+
+# Bits per value the lesson lists (the block formats of tm.formats.BLOCK_FORMATS): a proposal
+# that lands on one of them would be answered by the lesson's table.
+_LISTED_BITS = {tm.formats.bits_per_value(bf) for bf in tm.formats.BLOCK_FORMATS.values()}
+
+
+def _draw_proposal(rng: random.Random) -> dict:
+    while True:
+        element, scale = rng.choice(_ELEMENTS), rng.choice(_SCALES)
+        rows, cols = rng.choice(_TILES)
+        bits = _proposal_bits(element, rows, cols, scale)
+        # not a listed format's figure, and not a whole number of bits (a number the
+        # lesson prints everywhere)
+        if bits not in _LISTED_BITS and not bits.is_integer():
+            return {"element": element, "rows": rows, "cols": cols, "scale": scale}
+
+
+# --- 04.14: one value of an MX block -----------------------------------------------------------
+
+_MX = ("mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp4")
+
+
+def _mx_value(fmt: str, amax: float, x: float) -> float:
+    # The block: its largest magnitude, x, and 30 zeros (which change no block maximum).
+    block = np.zeros(tm.formats.get_block_format(fmt).block_size)
+    block[:2] = amax, x
+    return float(tm.formats.block_quantize(block, fmt).dequantized[1])
+
+
+def _round_figure(x: float) -> bool:
+    """Whether ``x`` is written with three significant digits or fewer (1.25, 0.0625)."""
+    return float(f"{x:.3g}") == x
+
+
+def _draw_mx_value(rng: random.Random) -> dict:
+    fmt = rng.choice(_MX)
+    amax = log_uniform(rng, 0.01, 50.0, 2)
+    for _ in range(200):
+        x = sig(amax * 10 ** rng.uniform(-1.5, -0.05), 2) * rng.choice([1, -1])
+        got = _mx_value(fmt, amax, x)
+        # rounding must matter, must not flush x to zero (0 is no number to compute), and
+        # must not land on a short figure such as 1.25 (the lesson prints many of those)
+        if got != 0 and abs(got - x) > 1e-3 * abs(x) and not _round_figure(abs(got)):
+            return {"fmt": fmt, "amax": amax, "x": x}
+    return _draw_mx_value(rng)  # this block maximum leaves no such x: another one
+
+
+# --- 04.15: NVFP4 weights (find the error) -----------------------------------------------------
+
+
+def _nvfp4_gb(model: str, source: str) -> float:
+    n = tm.param_count(tm.MODELS[model])
+    return n * tm.formats.bits_per_value("nvfp4") / 8 / 1e9
+
+
+def _draw_nvfp4(rng: random.Random) -> dict:
+    model = rng.choice(sorted(tm.MODELS))
+    return {"model": model, "source": _source(model)}
+
+
+# --- 04.16: a bf16 weight with stochastic rounding (estimate) ---------------------------------
+
+
+def _expected_weight(w0: float, u: float, k: int) -> float:
+    # E[SR(y)] = y at every step, so the expected weight is what an fp32 master copy holds.
+    return float(tm.formats.accumulate(np.r_[w0, np.full(k, u)], "fp32", accumulator="fp32")[-1])
+
+
+def _draw_weight(rng: random.Random) -> dict:
+    while True:
+        w0 = log_uniform(rng, 0.05, 3.0, 3)
+        k = rng.choice([250, 350, 450, 600, 750, 900])
+        gap = float(tm.formats.spacing(w0, "bf16"))
+        lo = max(0.3 * w0 / k, gap / 20)  # the weight must move by 30 % or more
+        if lo < 0.4 * gap:
+            u = log_uniform(rng, lo, 0.4 * gap, 2)
+            if u < gap / 2:  # below half the gap: round-to-nearest loses every update
+                return {"w0": w0, "u": u, "k": k}
+
+
 QUESTIONS: list[Question] = [
     Question(
         "04.1",
@@ -531,5 +626,105 @@ QUESTIONS: list[Question] = [
         "in the fp8 format, then back.",
         hint="scale = max_format / amax; y = x · scale; round y to the nearest multiple of the "
         "format's gap at y, 2^(floor(log2|y|) - m); the answer is round(y) / scale.",
+    ),
+    Question(
+        "04.13",
+        "Bits per value of a proposed block format",
+        expected=_proposal_bits,
+        unit="bits",
+        rtol=1e-9,
+        kind="apply",
+        text=(
+            "A proposed block-scaled format stores {{element}} elements in tiles of\n"
+            "${{rows}} \\times {{cols}}$ values that share one scale, stored in {{scale}}\n"
+            "(lesson section 11). How many bits does it take per value, the scales included?\n"
+            "Take a tensor whose shape is a multiple of the tile, and look the bit counts up in\n"
+            "`tm.get_format`. Exact answer, in **bits** per value."
+        ),
+        inputs={"element": "fp6_e3m2", "rows": 1, "cols": 128, "scale": "bf16"},
+        draw=_draw_proposal,
+        nudge="Section 11 of the lesson: a block format stores every element, and one scale "
+        "for each block of values.",
+        hint="bits per value = element bits + scale bits / (values per tile); a tile of r × c "
+        "holds r · c values. tm.get_format(name).bits gives each format's bits.",
+    ),
+    Question(
+        "04.14",
+        "One value of an MX block ({{fmt}})",
+        expected=_mx_value,
+        unit="",
+        rtol=1e-6,
+        kind="apply",
+        text=(
+            "A block of 32 values is stored in {{fmt}} (OCP MX v1.0; lesson section 11). The\n"
+            "largest magnitude in the block is {{amax}}. Which value does its element\n"
+            "$x = {{x}}$ come back as, element times the shared scale $X$? Find $X$ with the MX\n"
+            "rule, then round $x / X$ to the element format (nearest, ties to even). Answer\n"
+            "**dimensionless**, to 6 significant figures."
+        ),
+        inputs={"fmt": "mxfp8_e4m3", "amax": 13.5, "x": 0.0871},
+        draw=_draw_mx_value,
+        nudge="Section 11 of the lesson: the shared scale is a power of two set by the "
+        "block's largest magnitude and the element format's largest exponent.",
+        hint="X = 2^(floor(log2 amax) - emax_elem), emax_elem the exponent of the element "
+        "format's largest value (E4M3 8, E5M2 15, E3M2 4, E2M3 2, E2M1 2); y = x / X rounded "
+        "to the element format (its gap at y is 2^(floor(log2|y|) - m), no finer than its "
+        "smallest subnormal; beyond its max, clamp); the answer is X · round(y).",
+    ),
+    Question(
+        "04.15",
+        "{{model}} in NVFP4",
+        expected=_nvfp4_gb,
+        unit="GB",
+        rtol=1e-3,
+        kind="find the error",
+        text=(
+            'A colleague sizes the weights of `tm.MODELS["{{model}}"]` in NVFP4: "its\n'
+            'elements are E2M1, 4 bits, so the weights take $N/2$ bytes." What do they really\n'
+            "take, with NVFP4's scales (lesson section 11)? Use the preset's exact parameter\n"
+            "count $N$ (`tm.param_count`) and leave out the one fp32 scale per weight matrix\n"
+            "(a few bytes each). Answer in **GB** (1 GB = $10^9$ bytes). Then, in the cell\n"
+            "below, say what the colleague left out and how much it adds.\n\n"
+            "The preset's shape: {{source}}."
+        ),
+        discussion=(
+            "**What did the colleague leave out?**\n\n"
+            "<!-- BEGIN SOLUTION -->\n"
+            "The scales. A block format stores one scale per block besides the elements:\n"
+            "NVFP4 gives every 16 values an 8-bit E4M3 scale, half a bit per value, so it\n"
+            "costs $4 + 8/16 = 4.5$ bits per value, 12.5 % more than the 4 bits of the\n"
+            "elements (plus one fp32 scale per tensor, which is negligible). MXFP4 pays\n"
+            "$8/32$ bit for its E8M0 scales (4.25 bits). Counting only the element bits\n"
+            "underestimates every block format.\n"
+            "<!-- END SOLUTION -->"
+        ),
+        inputs={"model": "llama-2-70b", "source": _source("llama-2-70b")},
+        draw=_draw_nvfp4,
+        nudge="Section 11 of the lesson: what does a block format store besides its elements?",
+        hint="bits per value = 4 (E2M1) + 8 / 16 (one E4M3 scale per block of 16) = "
+        "tm.formats.bits_per_value('nvfp4'); bytes = N × bits per value / 8; divide by 1e9.",
+    ),
+    Question(
+        "04.16",
+        "A bf16 weight with stochastic rounding",
+        expected=_expected_weight,
+        unit="",
+        rtol=0.005,
+        kind="estimate",
+        text=(
+            "A weight is kept in bf16 with no fp32 master copy. It starts at $w_0 = {{w0}}$\n"
+            "and takes $k = {{k}}$ updates of $+{{u}}$ each (learning rate times gradient),\n"
+            "and after every update the weight is rounded back to bf16 *stochastically*\n"
+            "(lesson section 14). Without simulating: what do you expect the weight to be\n"
+            "after the $k$ updates, on average over many runs? Answer **dimensionless**,\n"
+            "within 0.5 %."
+        ),
+        inputs={"w0": 0.437, "u": 0.00037, "k": 600},
+        draw=_draw_weight,
+        nudge="Section 14 of the lesson: what is the expected value of a stochastically "
+        "rounded number?",
+        hint="E[SR(y)] = y for every y, so each update adds u on average, however small u is "
+        "compared with the bf16 gap: E[w_k] = w_0 + k · u (round-to-nearest would keep w_0 "
+        "here, since u is below half the gap).",
     ),
 ]

@@ -1,14 +1,18 @@
 """Lesson 04 calculator and bit-field drawing: how each number format stores a number.
 
-``tm.widgets.FormatsCalculator()`` takes a number (typed as text) and a model preset. It
-shows, for fp32, fp16, bf16, fp8 E4M3, fp8 E5M2, int8 and int4, the bits the format
-stores (sign | exponent | mantissa), the stored value, the relative error and what went
-wrong (overflow, underflow, subnormal), plus the weight memory of the model in each
-format. The plot draws the bits as coloured boxes and the weight memory as bars.
+``tm.widgets.FormatsCalculator()`` takes a number (typed as text), a model preset and a
+block format. It shows, for fp32, fp16, bf16, fp8 E4M3, fp8 E5M2, int8 and int4, the bits
+the format stores (sign | exponent | mantissa), the stored value, the relative error and
+what went wrong (overflow, underflow, subnormal), plus the weight memory of the model in
+each format. For the block format (MXFP8/6/4, MXINT8, NVFP4, DeepSeek-V3's fp8 tiles) it
+puts the number into one block of standard normal values and shows the block's scale,
+what the number and the other values come back as, the bits per value and the model's
+weights in that format. The plot draws the bits as coloured boxes, the weight memory as
+bars and the block's values before and after quantisation.
 
 :func:`draw_bit_fields` is the plotting helper the lesson uses for its bit-layout figure.
-Every number comes from :mod:`trainmath.formats` (``encode``, ``weight_memory``); this
-module only draws and formats.
+Every number comes from :mod:`trainmath.formats` (``encode``, ``weight_memory``,
+``block_example``, ``representable_values``); this module only draws and formats.
 """
 
 from __future__ import annotations
@@ -19,14 +23,26 @@ from dataclasses import dataclass
 import ipywidgets as W
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.collections import PatchCollection
+from matplotlib.collections import LineCollection, PatchCollection
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 import trainmath as tm
 from trainmath import fmt
-from trainmath.formats import FORMATS, Encoding, NumberFormat, bit_layout, encode, get_format
+from trainmath.formats import (
+    BLOCK_FORMATS,
+    FORMATS,
+    BlockExample,
+    Encoding,
+    NumberFormat,
+    bit_layout,
+    block_example,
+    encode,
+    get_block_format,
+    get_format,
+    representable_values,
+)
 from trainmath.widgets._base import Calculator
 
 __all__ = [
@@ -47,6 +63,9 @@ FIELD_COLORS = {
 }
 _PALE = 0.22  # how much of the field colour a 0 bit keeps
 _GPU = "H100-SXM"  # reference line on the memory chart
+_SHOWN = 32  # values of the block drawn (the first row of a 2-D tile)
+_MAX_LEVELS = 64  # draw the element grid of the block only when it is this coarse
+_BLOCK_COLOR = "#d35400"
 
 
 def _tint(color: str, amount: float) -> tuple[float, float, float, float]:
@@ -172,7 +191,9 @@ def bit_field_legend(ax: Axes, **kwargs) -> None:
 class FormatsResult:
     """Everything one update of :class:`FormatsCalculator` computed.
 
-    ``encodings`` and ``memory`` (bytes) follow the order of ``formats``.
+    ``encodings`` and ``memory`` (bytes) follow the order of ``formats``; ``block`` is the
+    chosen block format's block holding the value, ``block_memory`` the model's weights in
+    that format (bytes, scales included).
     """
 
     value: float
@@ -181,6 +202,8 @@ class FormatsResult:
     model: str
     n_params: int
     memory: tuple[float, ...]
+    block: BlockExample
+    block_memory: float
 
 
 _CSS = (
@@ -206,6 +229,33 @@ def _note(enc: Encoding, f: NumberFormat) -> str:
     return "" if f.is_float else "rounded to an integer (no scale)"
 
 
+def _short_block(name: str) -> str:
+    """A block format's name for a tick label (``deepseek_fp8_1x128`` -> ``DS 1x128``)."""
+    return name.replace("deepseek_fp8_", "DS ")
+
+
+def _scale_text(ex: BlockExample) -> str:
+    """The block's scale in words: a power of two, or E4M3 × fp32, or fp32."""
+    bf = ex.format
+    if not np.isfinite(ex.block_scale):
+        return (f"NaN: the shared exponent would pass {bf.scale_format.name.upper()}'s "
+                f"2^{bf.scale_format.emax}, so the whole block reads NaN")
+    if bf.power_of_two_scale:
+        return f"2^{int(np.log2(ex.block_scale))} = {ex.block_scale:.6g} ({bf.scale})"
+    if ex.tensor_scale is not None:
+        return (f"{ex.block_scale:.6g} ({bf.scale}) × {ex.tensor_scale:.4g} (fp32 tensor "
+                f"scale) = {ex.step:.4g}")
+    return f"{ex.block_scale:.4g} ({bf.scale})"
+
+
+def _element_levels(bf) -> np.ndarray:
+    """The element values of a block format (its grid before scaling), if coarse enough."""
+    f = bf.element_format
+    if 2**f.bits > 2 * _MAX_LEVELS:
+        return np.empty(0)
+    return representable_values(f) * bf.element_scale
+
+
 class FormatsCalculator(Calculator):
     """How every format stores a number, and a model's weight memory per format (lesson 04).
 
@@ -219,8 +269,9 @@ class FormatsCalculator(Calculator):
     inf
     """
 
-    title = "Number formats: how each format stores your number, and a model's weight memory"
-    figsize = (8.8, 3.6)
+    title = ("Number formats: how each format stores your number, a model's weight memory, "
+             "and a block format")
+    figsize = (8.8, 5.6)
 
     def controls(self) -> dict[str, W.Widget]:
         style = {"description_width": "7em"}
@@ -230,16 +281,23 @@ class FormatsCalculator(Calculator):
                             placeholder="e.g. 0.1, 65504, 1e-8, -3.7"),
             "model": W.Dropdown(options=list(tm.MODELS), value="llama-3-8b", description="model",
                                 style=style, layout=W.Layout(width="22em")),
+            "block": W.Dropdown(options=list(BLOCK_FORMATS), value="mxfp4",
+                                description="block format", style=style,
+                                layout=W.Layout(width="22em")),
         }
 
-    def compute(self, value, model) -> FormatsResult:
+    def compute(self, value, model, block) -> FormatsResult:
         x = tm.formats.parse_number(value, "value")
         cfg = tm.get_model(model)
+        bf = get_block_format(block)
         names = tuple(FORMATS)
+        n = tm.param_count(cfg)
+        ex = block_example(x, bf)
         return FormatsResult(
             value=x, formats=names, encodings=tuple(encode(x, f) for f in names),
-            model=cfg.name, n_params=tm.param_count(cfg),
+            model=cfg.name, n_params=n,
             memory=tuple(tm.formats.weight_memory(cfg, f) for f in names),
+            block=ex, block_memory=n * ex.bits_per_value / 8,
         )
 
     def render(self, out: FormatsResult) -> str:
@@ -265,16 +323,41 @@ class FormatsCalculator(Calculator):
             f"{html.escape(out.model)}: {out.n_params:,} parameters. Integer rows store the "
             "nearest integer with no scale; real int8/int4 weights carry one (absmax).</div>"
         )
-        return f"{_CSS}<div class='tm-fmt'>{caption}<table>{head}{''.join(rows)}</table></div>"
+        table = f"<table>{head}{''.join(rows)}</table>"
+        return f"{_CSS}<div class='tm-fmt'>{caption}{table}{self._render_block(out)}</div>"
+
+    @staticmethod
+    def _render_block(out: FormatsResult) -> str:
+        ex = out.block
+        bf = ex.format
+        size, others = ex.values.size, ex.values.size - 1
+        tile = "×".join(str(b) for b in bf.block)
+        err = f"{ex.rel_error:.3g}" if np.isfinite(ex.rel_error) else "—"
+        rms = fmt.percent(ex.others_rel_rms) if np.isfinite(ex.others_rel_rms) else "—"
+        rows = [
+            ("format", f"{bf.name}: {bf.description}"),
+            ("bits per value, scales included", f"{ex.bits_per_value:.4g}"),
+            (f"scale of the block ({tile} values)", _scale_text(ex)),
+            ("your number comes back as", f"{_short(ex.stored)} (relative error {err})"),
+            (f"the other {others:,} values",
+             f"relative RMS error {rms}, {fmt.percent(ex.others_flushed)} flushed to zero"),
+            (f"weights of {out.model} in {bf.name}", fmt.bytes_(out.block_memory)),
+        ]
+        body = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
+                       for k, v in rows)
+        head = (f"<div><b>Block format</b>: your number as the first of {size:,} standard "
+                "normal values (fixed seed) in one block.</div>")
+        return f"{head}<table>{body}</table>"
 
     # -- plot -------------------------------------------------------------------------
     def setup_figure(self, fig: Figure) -> None:
         # Fixed margins: constrained layout would re-measure every text on every update.
         fig.set_layout_engine("none")
-        ax_bits, ax_mem = fig.subplots(
-            1, 2, width_ratios=[1.75, 1],
-            gridspec_kw={"left": 0.0, "right": 0.985, "bottom": 0.17, "top": 0.9, "wspace": 0.12},
-        )
+        top = fig.add_gridspec(1, 2, width_ratios=[1.75, 1], left=0.0, right=0.985,
+                               bottom=0.465, top=0.94, wspace=0.12)
+        ax_bits, ax_mem = fig.add_subplot(top[0, 0]), fig.add_subplot(top[0, 1])
+        bottom = fig.add_gridspec(1, 1, left=0.06, right=0.87, bottom=0.08, top=0.31)
+        self._setup_block(fig.add_subplot(bottom[0, 0]))
         self._rows = []
         n = len(FORMATS)
         for i, name in enumerate(FORMATS):
@@ -287,14 +370,16 @@ class FormatsCalculator(Calculator):
                          bbox_to_anchor=(0.5, 1.02))
         # above the rows of bits, where nothing else is ever drawn
         self.freeze(ax_bits.get_legend(), over_axes=True)
-        self._bits_title = ax_bits.set_title("", fontsize=9.5)
+        self._bits_title = ax_bits.set_title("", fontsize=9.5, y=1.0)  # y: no auto-placement (ms)
 
         names = list(FORMATS)
         colors = [FIELD_COLORS["integer"] if not FORMATS[k].is_float else FIELD_COLORS["exponent"]
                   for k in names]
         self._bars = ax_mem.bar(range(n), np.zeros(n), color=colors, alpha=0.85)
-        ax_mem.set_xticks(range(n), [k.replace("fp8_", "") for k in names], rotation=45,
-                          fontsize=8)
+        (self._block_bar,) = ax_mem.bar([n], [0.0], color=_BLOCK_COLOR, alpha=0.85)
+        self._tick_names = [k.replace("fp8_", "") for k in names]
+        self._block_tick = None
+        ax_mem.set_xticks(range(n + 1), [*self._tick_names, ""], rotation=45, fontsize=8)
         ax_mem.set_ylabel("weight memory (GB)", fontsize=8.5)
         ax_mem.tick_params(axis="y", labelsize=8)
         ax_mem.grid(axis="y", alpha=0.3)
@@ -306,20 +391,71 @@ class FormatsCalculator(Calculator):
             loc="upper right", fontsize=7, frameon=False,
         )
         self._bar_text = [ax_mem.text(i, 0, "", ha="center", va="bottom", fontsize=6.5)
-                          for i in range(n)]
-        self._mem_title = ax_mem.set_title("", fontsize=9.5)
+                          for i in range(n + 1)]
+        self._mem_title = ax_mem.set_title("", fontsize=9.5, y=1.0)
         self._ax_mem = ax_mem
+
+    def _setup_block(self, ax: Axes) -> None:
+        """The block panel: the block's first values before and after quantisation."""
+        self._levels = LineCollection([], colors="0.8", linewidths=0.6, zorder=0)
+        ax.add_collection(self._levels)
+        self._error_lines = LineCollection([], colors="0.55", linewidths=0.8, zorder=1)
+        ax.add_collection(self._error_lines)
+        (self._original,) = ax.plot([], [], "o", mfc="none", mec="0.15", ms=5, zorder=2,
+                                    label="value")
+        (self._quantised,) = ax.plot([], [], "s", color=_BLOCK_COLOR, ms=3.5, zorder=3,
+                                     label="as stored")
+        (self._yours,) = ax.plot([], [], "o", mfc="none", mec="#c0392b", ms=9, mew=1.6,
+                                 zorder=4, label="your number")
+        ax.axhline(0.0, color="0.4", lw=0.6, zorder=0)
+        ax.set_xlim(-1, _SHOWN)
+        ax.set_xlabel("position in the block", fontsize=8.5, labelpad=1)
+        ax.tick_params(labelsize=7.5)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7.5, frameon=False,
+                  borderaxespad=0.3, handletextpad=0.3)
+        self.freeze(ax.get_legend())  # right of the block's axes, over nothing
+        self._ax_block = ax
+        self._block_title = ax.set_title("", fontsize=9.5, y=1.0)
+
+    def _draw_block(self, ex: BlockExample) -> None:
+        shown = min(ex.values.size, _SHOWN)
+        x = np.arange(shown)
+        before = ex.values.ravel()[:shown]
+        after = ex.dequantized.ravel()[:shown]
+        self._original.set_data(x, before)
+        finite = np.isfinite(after)
+        self._quantised.set_data(x[finite], after[finite])
+        self._yours.set_data([0], [before[0]])
+        self._error_lines.set_segments(
+            [((i, a), (i, b)) for i, a, b in zip(x[finite], before[finite], after[finite],
+                                                   strict=True)])
+        top = max(np.abs(before).max(), np.abs(after[finite]).max(initial=0.0)) * 1.12 or 1.0
+        self._ax_block.set_ylim(-top, top)
+        levels = _element_levels(ex.format) * ex.step if np.isfinite(ex.step) else []
+        levels = [y for y in levels if abs(y) <= top]
+        self._levels.set_segments([((-1, y), (_SHOWN, y)) for y in levels])
+        bf = ex.format
+        grid = f"grey lines: the {len(levels)} values it can store" if levels else \
+            f"{bf.element} grid too fine to draw"
+        of = f"first {shown} of {ex.values.size:,}" if shown < ex.values.size else \
+            f"all {shown}"
+        self._block_title.set_text(f"{bf.name}: one block ({of} values shown; {grid})")
 
     def draw(self, out: FormatsResult) -> None:
         for row, enc in zip(self._rows, out.encodings, strict=True):
             row.show(enc)
         self._bits_title.set_text(f"bits stored for {_short(out.value)}")
-        gb = np.array(out.memory) / 1e9
-        for bar, text, height, mem in zip(self._bars, self._bar_text, gb, out.memory,
-                                          strict=True):
+        name = out.block.format.name
+        if name != self._block_tick:
+            self._block_tick = name
+            self._ax_mem.xaxis.set_ticklabels([*self._tick_names, _short_block(name)])
+        gb = np.array([*out.memory, out.block_memory]) / 1e9
+        bars = [*self._bars, self._block_bar]
+        for bar, text, height, mem in zip(bars, self._bar_text, gb, gb * 1e9, strict=True):
             bar.set_height(height)
             text.set_position((bar.get_x() + bar.get_width() / 2, height))
             text.set_text(fmt.bytes_(mem).replace(" ", "\u2009"))
+        self._draw_block(out.block)
         top = gb.max() * 1.2
         self._ax_mem.set_ylim(0, top)
         self._gpu_legend.set_visible(self._gpu_gb < top)
