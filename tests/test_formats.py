@@ -17,8 +17,11 @@ from hypothesis import strategies as st
 import trainmath as tm
 
 F = tm.formats
-FLOATS = [name for name, f in tm.FORMATS.items() if f.is_float]
+FLOATS = [name for name, f in tm.FORMATS.items() if f.is_float and f.signed]  # not E8M0
 SMALL_FLOATS = [name for name in FLOATS if name != "fp32"]
+# formats with inf or NaN to overflow to (fp6 and fp4 clamp instead)
+OVERFLOWING = [name for name in SMALL_FLOATS
+               if tm.FORMATS[name].has_inf or tm.FORMATS[name].has_nan]
 
 # reference-figures Sec. 12: (sign/exp/mantissa, max, min normal, eps).
 TABLE = {
@@ -52,7 +55,7 @@ def reference_round(x: float, name: str, saturate: bool = False) -> float:
     ulp = Fraction(2) ** (e - m)
     r = round(a / ulp) * ulp
     if r > Fraction(f.max):
-        if saturate:
+        if saturate or not (f.has_inf or f.has_nan):  # fp6 and fp4 always clamp
             r = Fraction(f.max)
         else:
             return math.copysign(math.inf if f.has_inf else math.nan, x)
@@ -68,9 +71,11 @@ def same(a: float, b: float) -> bool:
 def all_finite_values(name: str) -> np.ndarray:
     f = tm.FORMATS[name]
     codes = np.arange(2**f.bits, dtype=np.uint32 if f.bits > 16 else np.uint16)
-    uint = {1: np.uint8, 2: np.uint16}[f.dtype.itemsize]
+    uint = {1: np.uint8, 2: np.uint16, 4: np.uint32}[f.dtype.itemsize]
+    # tf32's 19 bits are the top bits of its float32; ml_dtypes keeps sub-byte codes low
+    shift = 8 * f.dtype.itemsize - f.bits if f.dtype == np.float32 else 0
     with np.errstate(invalid="ignore"):
-        vals = codes.astype(uint).view(f.dtype).astype(np.float64)
+        vals = (codes.astype(uint) << uint(shift)).view(f.dtype).astype(np.float64)
     return np.unique(vals[np.isfinite(vals)])
 
 
@@ -337,7 +342,7 @@ def test_adding_1e4_ten_thousand_times():
 
 @given(
     st.lists(st.floats(-100, 100), min_size=1, max_size=30),
-    st.sampled_from(SMALL_FLOATS),
+    st.sampled_from(OVERFLOWING),  # accumulate refuses values beyond fp6's / fp4's max
     st.sampled_from([None, "fp32", "fp16"]),
 )
 def test_accumulate_matches_an_exact_loop(xs, name, acc):
@@ -479,8 +484,12 @@ def test_weight_memory_of_presets():
     assert F.weight_memory(tm.MODELS["llama-3-8b"], "fp32") == 4 * n
     assert F.weight_memory(7e9, "fp32") == 28e9  # seed 001's 7B example: 28 GB
     assert np.allclose(F.weight_memory(np.array([1e9, 2e9]), "fp8_e4m3"), [1e9, 2e9])
-    for name in tm.FORMATS:
-        assert F.weight_memory("gpt2", name) == tm.model_memory(124_439_808, name)
+    for name, f in tm.FORMATS.items():
+        if f.signed:
+            assert F.weight_memory("gpt2", name) == tm.model_memory(124_439_808, name)
+        else:  # E8M0 holds block scales, not weights
+            with pytest.raises(ValueError, match="scale-only"):
+                F.weight_memory("gpt2", name)
 
 
 def test_weight_memory_bad_input():
@@ -563,15 +572,26 @@ def _all_values(name):
 # --- the formats -------------------------------------------------------------------------------
 
 
-def test_lesson_table_is_unchanged():
-    # Lesson 04, its calculator and its answer key iterate FORMATS: the new ones live apart.
-    assert list(tm.FORMATS) == ["fp32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "int8", "int4"]
-    assert list(F.EXTRA_FORMATS) == ["tf32", "fp6_e2m3", "fp6_e3m2", "fp4_e2m1", "e8m0"]
+def test_one_table_of_formats():
+    # Every format in one table: floats from widest to narrowest, the integers, then E8M0.
+    assert list(tm.FORMATS) == ["fp32", "tf32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2",
+                                "fp6_e2m3", "fp6_e3m2", "fp4_e2m1", "int8", "int4", "e8m0"]
+    assert not hasattr(F, "EXTRA_FORMATS") and "EXTRA_FORMATS" not in F.__all__
     with pytest.raises(TypeError):
-        F.EXTRA_FORMATS["mine"] = None
+        tm.FORMATS["mine"] = None
     with pytest.raises(TypeError):
         F.BLOCK_FORMATS["mine"] = None
-    assert F.get_format("fp4_e2m1") is F.EXTRA_FORMATS["fp4_e2m1"]
+    assert F.get_format("fp4_e2m1") is tm.FORMATS["fp4_e2m1"]
+    # every element and scale format of a block format is in the table
+    for bf in F.BLOCK_FORMATS.values():
+        assert bf.element in tm.FORMATS and bf.scale in tm.FORMATS
+    # sign/exponent/mantissa: E8M0 is 0/8/0, the others 1/e/m
+    layouts = {k: (f.sign_bits, f.exponent_bits, f.mantissa_bits) for k, f in tm.FORMATS.items()}
+    assert layouts["e8m0"] == (0, 8, 0) and layouts["tf32"] == (1, 8, 10)
+    for k, f in tm.FORMATS.items():
+        if f.is_float:
+            assert dict(F.bit_layout(k)).get("sign", 0) == f.sign_bits
+            assert sum(layouts[k]) == f.bits
 
 
 def test_e2m1_values_ocp_mx():

@@ -22,14 +22,36 @@ OPTIMIZERS = sorted(tm.OPTIMIZER_STATES)
 def test_optimizer_bytes_per_param():
     o = tm.OPTIMIZER_BYTES_PER_PARAM
     assert (o["adamw"], o["adamw-8bit"], o["sgd-momentum"]) == (12, 6, 8)
-    assert o["adamw-no-master"] == 8 and o["sgd"] == 4
+    assert o["adamw-no-master"] == 8 and o["sgd"] == 4 and o["adamw-bf16-moments"] == 8
     for name, parts in tm.OPTIMIZER_STATES.items():
         assert sum(parts.values()) == o[name]
 
 
 def test_dtype_bytes_agree_with_formats():
+    # every format of FORMATS, tf32 to e8m0, from its bits (tf32 travels in 4 bytes)
     for name, f in tm.FORMATS.items():
         assert tm.bytes_per_param(name) == f.bytes
+    assert set(tm.FORMATS) | {"fp8"} == set(tm.DTYPE_BYTES)
+    assert [tm.bytes_per_param(k) for k in ("tf32", "fp6_e2m3", "fp6_e3m2", "fp4_e2m1",
+                                            "e8m0")] == [4, 0.75, 0.75, 0.5, 1]
+
+
+def test_deepseek_v3_bf16_moments():
+    # DeepSeek-V3 (arXiv:2412.19437), Sec. 3.3.3: AdamW's first and second moments in bf16;
+    # the master weights and the gradients in fp32.
+    states = tm.OPTIMIZER_STATES["adamw-bf16-moments"]
+    assert dict(states) == {"master": 4, "momentum": 2, "variance": 2}
+    assert tm.OPTIMIZER_BYTES_PER_PARAM["adamw-bf16-moments"] == 4 + 2 + 2 == 8
+    assert states["momentum"] == tm.bytes_per_param("bf16")
+    assert states["master"] == tm.bytes_per_param("fp32")
+    b = tm.training_bytes_per_param(param_dtype="bf16", grad_dtype="fp32",
+                                    optimizer="adamw-bf16-moments")
+    assert b == {"weights": 2, "gradients": 4, "grad_buffer": 0, "master": 4, "momentum": 2,
+                 "variance": 2, "total": 14}
+    assert b["total"] == 2 + 4 + 8
+    # two bytes less per parameter than fp32 moments would take, with the same gradients
+    fp32_moments = tm.training_bytes_per_param(param_dtype="bf16", grad_dtype="fp32")
+    assert fp32_moments["total"] - b["total"] == 4
 
 
 def test_mixed_precision_adamw_is_2_2_12():

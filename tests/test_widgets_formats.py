@@ -122,7 +122,9 @@ def test_plot_updates_artists_in_place(calc):
     assert [list(ax.collections) for ax in axes] == collections
     assert [len(ax.texts) for ax in axes] == texts
     heights = [bar.get_height() for bar in calc._bars]
-    assert heights == pytest.approx([m / 1e9 for m in calc.last.memory])
+    memory = dict(zip(calc.last.formats, calc.last.memory, strict=True))
+    assert heights == pytest.approx([memory[k] / 1e9 for k in ("fp32", "bf16", "int8",
+                                                               "fp6_e2m3", "int4")])
     assert calc._block_bar.get_height() == pytest.approx(calc.last.block_memory / 1e9)
     calc.set(block="nvfp4")
     assert [t.get_text() for t in calc._ax_mem.get_xticklabels()][-1] == "nvfp4"
@@ -170,3 +172,47 @@ def test_draw_bit_fields_helper():
     assert set(FIELD_COLORS) == {"sign", "exponent", "mantissa", "integer"}
     with pytest.raises(ValueError, match="format"):
         draw_bit_fields(ax, "fp64")
+
+
+def test_every_format_has_a_row_and_e8m0_refuses_without_a_traceback(calc):
+    # The default 0.1 is no power of two: E8M0 (OCP MX v1.0 scale) cannot hold it.
+    out = calc.last
+    assert out.formats == tuple(tm.FORMATS) and len(calc._rows) == len(tm.FORMATS)
+    by_name = dict(zip(out.formats, out.encodings, strict=True))
+    assert by_name["e8m0"] is None and all(e is not None for k, e in by_name.items()
+                                           if k != "e8m0")
+    memory = dict(zip(out.formats, out.memory, strict=True))
+    assert math.isnan(memory["e8m0"]) and memory["fp6_e2m3"] == 0.75 * 8_030_261_248
+    html = unescape(calc.result.value)
+    assert "not representable: E8M0 holds powers of two only" in html
+    assert "Traceback" not in html and calc.message.value == ""
+    e8m0_row = calc._rows[list(tm.FORMATS).index("e8m0")]
+    assert e8m0_row.value_text.get_text().startswith("not representable")
+    assert by_name["tf32"].bits_text(" | ") in html and "1 | 10000000" not in html
+    # a power of two in range is held exactly, bits and all
+    assert calc.set(value="0.125")
+    enc = dict(zip(calc.last.formats, calc.last.encodings, strict=True))["e8m0"]
+    assert enc.bits == format(127 - 3, "08b") and enc.exact
+    assert e8m0_row.value_text.get_text() == "= 0.125"
+    assert calc.set(value="-0.125")  # no sign bit
+    assert dict(zip(calc.last.formats, calc.last.encodings, strict=True))["e8m0"] is None
+
+
+def test_memory_bars_one_per_size_in_bytes(calc):
+    assert calc._tick_names == ["fp32/tf32", "fp16/bf16", "fp8/int8", "fp6", "fp4/int4"]
+    heights = [bar.get_height() for bar in calc._bars]
+    n = 8_030_261_248
+    assert heights == pytest.approx([4 * n / 1e9, 2 * n / 1e9, n / 1e9, 0.75 * n / 1e9,
+                                     0.5 * n / 1e9])
+
+
+def test_draw_bit_fields_tf32_and_e8m0():
+    fig = Figure()
+    ax = fig.add_subplot()
+    row = draw_bit_fields(ax, "tf32", -6.5)
+    assert len(row.boxes.get_paths()) == 19
+    assert "".join(t.get_text() for t in row.digits) == "1100000011010000000"
+    e8m0 = draw_bit_fields(ax, "e8m0", -6.5, y=1)
+    assert len(e8m0.boxes.get_paths()) == 8 and e8m0.digits[0].get_text() == ""
+    assert "not representable" in e8m0.value_text.get_text()
+    assert draw_bit_fields(ax, "e8m0", 4.0, y=2).value_text.get_text() == "= 4"

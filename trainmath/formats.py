@@ -19,9 +19,9 @@ a low-precision format), :func:`absmax_quantize` (int8/int4 with a scale) and
 :func:`scaled_cast` (per-tensor scaling into fp8 or fp16, as fp8 training and loss
 scaling do), plus :func:`weight_memory`.
 
-Today's low-precision set lives beside the lesson's table, in :data:`EXTRA_FORMATS`: tf32
-(emulated), fp6 E2M3 and E3M2, fp4 E2M1 and the E8M0 scale format. The block-scaled formats
-built from them are in :data:`BLOCK_FORMATS` (MXFP8, MXFP6, MXFP4, MXINT8 from the OCP
+The table :data:`FORMATS` holds every format: fp32, tf32 (emulated), fp16, bf16, the two
+fp8s, fp6 E2M3 and E3M2, fp4 E2M1, int8, int4 and the E8M0 scale format. The block-scaled
+formats built from them are in :data:`BLOCK_FORMATS` (MXFP8, MXFP6, MXFP4, MXINT8 from the OCP
 Microscaling spec, NVIDIA's NVFP4, DeepSeek-V3's 1x128 / 128x128 fp8 tiles), quantised and
 dequantised for real by :func:`block_quantize` / :func:`block_dequantize`, with their storage
 cost from :func:`bits_per_value`; :func:`quantization_error` compares them with per-tensor
@@ -51,7 +51,6 @@ from trainmath.models import ModelConfig, get_model, param_count
 __all__ = [
     "NumberFormat",
     "FORMATS",
-    "EXTRA_FORMATS",
     "get_format",
     "parse_number",
     "bit_layout",
@@ -122,6 +121,12 @@ class NumberFormat:
     description: str = ""
     has_nan: bool = False
     signed: bool = True
+
+    @property
+    def sign_bits(self) -> int:
+        """Sign bits: 1, or 0 for E8M0 (a scale format, no sign); ``sign/exponent/mantissa``
+        is ``f"{f.sign_bits}/{f.exponent_bits}/{f.mantissa_bits}"`` (E8M0: 0/8/0)."""
+        return 1 if self.signed else 0
 
     @property
     def bias(self) -> int:
@@ -205,20 +210,11 @@ def _narrowed_bits(f: NumberFormat) -> int:
     return 0
 
 
-FORMATS: Mapping[str, NumberFormat] = MappingProxyType({
-    "fp32": _float("fp32", np.float32, "IEEE 754 binary32, single precision"),
-    "fp16": _float("fp16", np.float16, "IEEE 754 binary16, half precision"),
-    "bf16": _float("bf16", ml_dtypes.bfloat16, "bfloat16: fp32's range, 8 bits of precision"),
-    "fp8_e4m3": _float(
-        "fp8_e4m3", ml_dtypes.float8_e4m3fn, "OCP FP8 E4M3 ('fn': no inf, one NaN pattern)"
-    ),
-    "fp8_e5m2": _float("fp8_e5m2", ml_dtypes.float8_e5m2, "OCP FP8 E5M2 (IEEE-like, has inf)"),
-    "int8": _int("int8", np.int8, "two's-complement 8-bit integer"),
-    "int4": _int("int4", ml_dtypes.int4, "two's-complement 4-bit integer (two per byte)"),
-})
-
-#: Today's low-precision formats, kept apart from :data:`FORMATS` (the lesson-04 table,
-#: whose every entry lesson 04, its calculator and its answer key list or draw from).
+#: Every number format of the course, in one table: the floats from widest to narrowest
+#: (within a width, the one with more mantissa bits first: fp16 before bf16, E4M3 before
+#: E5M2, E2M3 before E3M2), then the integers, then E8M0, the one format that holds no
+#: weights, only the power-of-two scales of the MX block formats.
+#:
 #: tf32 is NVIDIA's tensor-core input format (A100 whitepaper, 2020: 1 sign, 8 exponent,
 #: 10 mantissa bits, fp32's range) and has no numpy type: it is held in a float32 whose
 #: mantissa :func:`cast` rounds to 10 bits, nearest, ties to even (PTX's
@@ -226,13 +222,21 @@ FORMATS: Mapping[str, NumberFormat] = MappingProxyType({
 #: tf32 step); it occupies 4 bytes, as in registers and memory. fp6 E2M3 / E3M2 and fp4
 #: E2M1 are the OCP Microscaling (MX) v1.0 element types (no inf, no NaN; max 7.5, 28 and
 #: 6), E8M0 its scale type (8 exponent bits, no sign, no mantissa: ``2^-127`` to ``2^127``
-#: and one NaN code, 0xFF). All but tf32 are ml_dtypes types, whose ``finfo`` gives the
-#: ranges. E8M0 is a scale-only format: :func:`bit_layout`, :func:`encode` (powers of two)
-#: and :func:`decode` take it, the arithmetic functions do not.
-EXTRA_FORMATS: Mapping[str, NumberFormat] = MappingProxyType({
+#: and one NaN code, 0xFF). All but tf32 are numpy or ml_dtypes types, whose ``finfo`` /
+#: ``iinfo`` give the ranges. E8M0 is a scale-only format (``signed`` is False):
+#: :func:`bit_layout`, :func:`encode` (powers of two) and :func:`decode` take it, the
+#: arithmetic functions (:func:`cast`, :func:`weight_memory`, ...) do not.
+FORMATS: Mapping[str, NumberFormat] = MappingProxyType({
+    "fp32": _float("fp32", np.float32, "IEEE 754 binary32, single precision"),
     "tf32": _float32_narrowed(
         "tf32", 10, "NVIDIA TensorFloat-32: fp32's range, fp16's 10 mantissa bits (emulated)"
     ),
+    "fp16": _float("fp16", np.float16, "IEEE 754 binary16, half precision"),
+    "bf16": _float("bf16", ml_dtypes.bfloat16, "bfloat16: fp32's range, 8 bits of precision"),
+    "fp8_e4m3": _float(
+        "fp8_e4m3", ml_dtypes.float8_e4m3fn, "OCP FP8 E4M3 ('fn': no inf, one NaN pattern)"
+    ),
+    "fp8_e5m2": _float("fp8_e5m2", ml_dtypes.float8_e5m2, "OCP FP8 E5M2 (IEEE-like, has inf)"),
     "fp6_e2m3": _float(
         "fp6_e2m3", ml_dtypes.float6_e2m3fn, "OCP MX FP6 E2M3 (no inf, no NaN; max 7.5)"
     ),
@@ -242,21 +246,21 @@ EXTRA_FORMATS: Mapping[str, NumberFormat] = MappingProxyType({
     "fp4_e2m1": _float(
         "fp4_e2m1", ml_dtypes.float4_e2m1fn, "OCP MX FP4 E2M1 (no inf, no NaN; max 6)"
     ),
+    "int8": _int("int8", np.int8, "two's-complement 8-bit integer"),
+    "int4": _int("int4", ml_dtypes.int4, "two's-complement 4-bit integer (two per byte)"),
     "e8m0": _float(
         "e8m0", ml_dtypes.float8_e8m0fnu,
         "OCP MX E8M0 scale: powers of two 2^-127..2^127 and NaN; no sign, no mantissa",
     ),
 })
 
-_ALL_FORMATS: Mapping[str, NumberFormat] = MappingProxyType({**FORMATS, **EXTRA_FORMATS})
-
 
 def get_format(name: str) -> NumberFormat:
-    """A format of :data:`FORMATS` or :data:`EXTRA_FORMATS` by name.
+    """A format of :data:`FORMATS` by name.
 
     The error message lists the valid names.
     """
-    return v.lookup("format", name, _ALL_FORMATS)
+    return v.lookup("format", name, FORMATS)
 
 
 # --- argument checking ---------------------------------------------------------------------
@@ -273,7 +277,7 @@ def _format(
             "block scales of block_quantize, and only bit_layout, encode and decode take it"
         )
     if floats_only and not f.is_float:
-        floats = ", ".join(n for n, g in _ALL_FORMATS.items() if g.is_float and g.signed)
+        floats = ", ".join(n for n, g in FORMATS.items() if g.is_float and g.signed)
         raise ValueError(f"fmt must be a floating-point format ({floats}), got {f.name!r}")
     return f
 
@@ -432,7 +436,7 @@ def cast(x: Any, fmt: str | NumberFormat, *, saturate: bool = False) -> Any:
     x : float or array_like
         Finite real numbers.
     fmt : str or NumberFormat
-        A name in :data:`FORMATS` or :data:`EXTRA_FORMATS` (not the scale format E8M0).
+        A name in :data:`FORMATS` (not the scale format E8M0).
     saturate : bool
         Clamp overflowing floats to ``±max``.
 
@@ -996,7 +1000,7 @@ class BlockFormat:
     ----------
     name : str
     element : str
-        The element format, a name of :data:`FORMATS` / :data:`EXTRA_FORMATS`
+        The element format, a name of :data:`FORMATS`
         (``"fp8_e4m3"``, ``"fp4_e2m1"``, ``"int8"``, ...).
     block : tuple of int
         Elements per block along the last axis, or (rows, columns) for a 2-D tile; an int
@@ -1448,8 +1452,8 @@ def quantization_error(x: Any, method: str | BlockFormat, *, axis: int = -1) -> 
         stored = (x64.size * bf.element_format.bits + q.scales.size * bf.scale_format.bits
                   + (FORMATS["fp32"].bits if bf.tensor_scale else 0))
         name = bf.name
-    elif isinstance(method, str) and method in _ALL_FORMATS and _ALL_FORMATS[method].signed:
-        f = _ALL_FORMATS[method]
+    elif isinstance(method, str) and method in FORMATS and FORMATS[method].signed:
+        f = FORMATS[method]
         if f.is_float:
             deq = scaled_cast(x64, f).values
         else:
@@ -1457,7 +1461,7 @@ def quantization_error(x: Any, method: str | BlockFormat, *, axis: int = -1) -> 
         stored = x64.size * f.bits + FORMATS["fp32"].bits
         name = f.name
     else:
-        valid = sorted(BLOCK_FORMATS) + sorted(n for n, f in _ALL_FORMATS.items() if f.signed)
+        valid = sorted(BLOCK_FORMATS) + sorted(n for n, f in FORMATS.items() if f.signed)
         if not isinstance(method, str):
             raise TypeError(
                 f"method must be a name (str) or a BlockFormat, got {type(method).__name__}"
@@ -1562,7 +1566,7 @@ def representable_values(fmt: str | NumberFormat) -> np.ndarray:
     Parameters
     ----------
     fmt : str or NumberFormat
-        A format of :data:`FORMATS` or :data:`EXTRA_FORMATS` of at most 16 bits (fp32 and
+        A format of :data:`FORMATS` of at most 16 bits (fp32 and
         tf32, with 2^32 and 2^19 codes, are refused).
 
     Returns
@@ -1579,7 +1583,7 @@ def representable_values(fmt: str | NumberFormat) -> np.ndarray:
     """
     f = _format(fmt, scale_ok=True)
     if f.bits > _MAX_LISTED_BITS:
-        small = ", ".join(n for n, g in _ALL_FORMATS.items() if g.bits <= _MAX_LISTED_BITS)
+        small = ", ".join(n for n, g in FORMATS.items() if g.bits <= _MAX_LISTED_BITS)
         raise ValueError(
             f"fmt {f.name!r} has 2^{f.bits} codes, too many to list; formats of at most "
             f"{_MAX_LISTED_BITS} bits: {small}"

@@ -34,12 +34,15 @@ __all__ = [
     "convention_memory",
 ]
 
-#: Storage bytes per value of each dtype (int4 packs two values per byte). The same
-#: numbers follow from ``tm.FORMATS[name].bytes`` (tested); kept here so that memory
+#: Storage bytes per value of each dtype: every format of ``tm.FORMATS`` (bits / 8: fp6
+#: packs four values in three bytes, fp4 and int4 two per byte; tf32 travels in 4 bytes;
+#: E8M0, a block scale, is 1 byte), plus "fp8", the accelerators' name for either fp8. The
+#: same numbers are ``tm.FORMATS[name].bytes`` (tested); kept here so that memory
 #: arithmetic does not need ml_dtypes.
 DTYPE_BYTES = MappingProxyType(
     {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1,
-     "int8": 1, "int4": 0.5}
+     "fp6_e2m3": 6 / 8, "fp6_e3m2": 6 / 8, "fp4_e2m1": 4 / 8, "int8": 1, "int4": 4 / 8,
+     "e8m0": 1}
 )
 
 #: Optimizer state per parameter, by component, in bytes. "master" is the fp32 copy of
@@ -57,6 +60,9 @@ OPTIMIZER_STATES = MappingProxyType({
     "lion": MappingProxyType({"master": 4, "momentum": 4}),
     # bf16 weights updated directly, fp32 moments, no master copy (the "10 B/param" count).
     "adamw-no-master": MappingProxyType({"momentum": 4, "variance": 4}),
+    # DeepSeek-AI 2024, DeepSeek-V3 Technical Report (arXiv:2412.19437), Sec. 3.3.3
+    # "Low-Precision Optimizer States": AdamW's moments in bf16, the master weights in fp32.
+    "adamw-bf16-moments": MappingProxyType({"master": 4, "momentum": 2, "variance": 2}),
 })
 
 #: Total optimizer bytes per parameter (fp32 master copy included where kept).
@@ -66,7 +72,8 @@ OPTIMIZER_BYTES_PER_PARAM = MappingProxyType(
 
 
 def bytes_per_param(dtype: str) -> float:
-    """Storage bytes of one value in ``dtype`` (fp32 4, bf16/fp16 2, fp8/int8 1, int4 0.5)."""
+    """Storage bytes of one value in ``dtype`` (fp32 4, bf16/fp16 2, fp8/int8 1, fp6 0.75,
+    fp4/int4 0.5): a key of :data:`DTYPE_BYTES`, whose error message lists them."""
     return v.lookup("dtype", dtype, DTYPE_BYTES)
 
 
@@ -135,8 +142,15 @@ def training_bytes_per_param(
     >>> b["master"], b["total"]
     (0.0, 16.0)
 
-    Assumptions: optimizer moments in the dtype :data:`OPTIMIZER_STATES` lists (fp32, or
-    1 byte for 8-bit Adam, whose per-block scales, ~0.004 B/param, are not counted).
+    DeepSeek-V3's state (arXiv:2412.19437, Sec. 3.3.3): fp32 gradients and master weights,
+    bf16 moments, here with a bf16 working copy of the weights: 2 + 4 + 4 + 2 + 2 = 14:
+
+    >>> training_bytes_per_param(grad_dtype="fp32", optimizer="adamw-bf16-moments")["total"]
+    14.0
+
+    Assumptions: optimizer moments in the dtype :data:`OPTIMIZER_STATES` lists (fp32, bf16
+    for ``adamw-bf16-moments``, or 1 byte for 8-bit Adam, whose per-block scales, ~0.004
+    B/param, are not counted).
     """
     p = float(bytes_per_param(param_dtype))
     g = p if grad_dtype is None else float(bytes_per_param(grad_dtype))

@@ -1,14 +1,17 @@
 """Lesson 04 calculator and bit-field drawing: how each number format stores a number.
 
 ``tm.widgets.FormatsCalculator()`` takes a number (typed as text), a model preset and a
-block format. It shows, for fp32, fp16, bf16, fp8 E4M3, fp8 E5M2, int8 and int4, the bits
-the format stores (sign | exponent | mantissa), the stored value, the relative error and
-what went wrong (overflow, underflow, subnormal), plus the weight memory of the model in
-each format. For the block format (MXFP8/6/4, MXINT8, NVFP4, DeepSeek-V3's fp8 tiles) it
-puts the number into one block of standard normal values and shows the block's scale,
-what the number and the other values come back as, the bits per value and the model's
-weights in that format. The plot draws the bits as coloured boxes, the weight memory as
-bars and the block's values before and after quantisation.
+block format. It shows, for every format of :data:`trainmath.FORMATS` (fp32, tf32, fp16,
+bf16, fp8 E4M3 and E5M2, fp6 E2M3 and E3M2, fp4 E2M1, int8, int4 and the E8M0 scale), the
+bits the format stores (sign | exponent | mantissa), the stored value, the relative error
+and what went wrong (overflow, underflow, subnormal; E8M0 holds powers of two only, and
+says so for any other number), plus the weight memory of the model in each format that
+holds weights (the chart: one bar per size in bytes). For the block format (MXFP8/6/4,
+MXINT8, NVFP4, DeepSeek-V3's fp8 tiles) it puts the number into one block of standard
+normal values and shows the block's scale, what the number and the other values come back
+as, the bits per value and the model's weights in that format. The plot draws the bits as
+coloured boxes, the weight memory as bars and the block's values before and after
+quantisation.
 
 :func:`draw_bit_fields` is the plotting helper the lesson uses for its bit-layout figure.
 Every number comes from :mod:`trainmath.formats` (``encode``, ``weight_memory``,
@@ -68,6 +71,22 @@ _MAX_LEVELS = 64  # draw the element grid of the block only when it is this coar
 _BLOCK_COLOR = "#d35400"
 
 
+def _refusal(f: NumberFormat) -> str:
+    """Why a scale format (E8M0) holds no number but a power of two in its range."""
+    return (f"not representable: {f.name.upper()} holds powers of two only "
+            f"(2^{f.emin} to 2^{f.emax}; no sign, no mantissa)")
+
+
+def _encode_or_none(value: float, f: NumberFormat) -> Encoding | None:
+    """:func:`encode`, or None where a scale format refuses ``value`` (not a power of two)."""
+    if f.signed:
+        return encode(value, f)
+    try:
+        return encode(value, f)
+    except ValueError:
+        return None
+
+
 def _tint(color: str, amount: float) -> tuple[float, float, float, float]:
     r, g, b, _ = to_rgba(color)
     return (1 - amount * (1 - r), 1 - amount * (1 - g), 1 - amount * (1 - b), 1.0)
@@ -120,15 +139,24 @@ class BitFields:
         self.value_text = ax.text(f.bits + 0.5, y + 0.4, "", ha="left", va="center",
                                   fontsize=fontsize + 1)
 
-    def show(self, value: float | Encoding | None) -> Encoding | None:
-        """Colour the boxes for ``value`` (None: field colours only) and write its stored value."""
+    def show(self, value: float | Encoding | None, *, refused: bool = False) -> Encoding | None:
+        """Colour the boxes for ``value`` (None: field colours only) and write its stored value.
+
+        A number a scale format (E8M0) cannot hold, or ``refused=True`` with ``value=None``,
+        leaves the field colours and writes why instead of a value.
+        """
+        if value is not None and not isinstance(value, Encoding):
+            value = _encode_or_none(value, self.format)
+            refused = value is None
         if value is None:
             self.boxes.set_facecolors(self._mid)
             for t in self.digits:
                 t.set_text("")
-            self.value_text.set_text("")
+            self.value_text.set_text(
+                f"not representable ({self.format.name.upper()}: powers of two only)"
+                if refused else "")
             return None
-        enc = value if isinstance(value, Encoding) else encode(value, self.format)
+        enc = value
         ones = np.array([b == "1" for b in enc.bits])
         self.boxes.set_facecolors(np.where(ones[:, None], self._full, self._pale))
         for t, b in zip(self.digits, enc.bits, strict=False):
@@ -161,6 +189,8 @@ def draw_bit_fields(ax: Axes, fmt_: str | NumberFormat, value: float | None = No
     fmt_ : str or NumberFormat
         A name of :data:`trainmath.FORMATS`.
     value : float, optional
+        For E8M0, a number that is not a power of two in its range leaves the field
+        colours and the words "not representable" instead of a stored value.
     y : float
         Bottom of the row (rows are 0.8 high).
     digits, label : bool
@@ -191,14 +221,16 @@ def bit_field_legend(ax: Axes, **kwargs) -> None:
 class FormatsResult:
     """Everything one update of :class:`FormatsCalculator` computed.
 
-    ``encodings`` and ``memory`` (bytes) follow the order of ``formats``; ``block`` is the
-    chosen block format's block holding the value, ``block_memory`` the model's weights in
-    that format (bytes, scales included).
+    ``encodings`` and ``memory`` (bytes) follow the order of ``formats``: an encoding is None
+    where the format cannot hold the value (E8M0: powers of two only), a memory NaN for a
+    format that holds no weights (E8M0, the scale format). ``block`` is the chosen block
+    format's block holding the value, ``block_memory`` the model's weights in that format
+    (bytes, scales included).
     """
 
     value: float
     formats: tuple[str, ...]
-    encodings: tuple[Encoding, ...]
+    encodings: tuple[Encoding | None, ...]
     model: str
     n_params: int
     memory: tuple[float, ...]
@@ -248,6 +280,21 @@ def _scale_text(ex: BlockExample) -> str:
     return f"{ex.block_scale:.4g} ({bf.scale})"
 
 
+def _byte_groups() -> list[tuple[list[str], str]]:
+    """The formats that hold weights, grouped by bytes per value (most first).
+
+    Each group is (short names, one format's full name): ``(["fp32", "tf32"], "fp32")``;
+    a short name is the name before ``_`` (``fp8_e4m3`` -> ``fp8``), each once.
+    """
+    groups: dict[float, tuple[list[str], str]] = {}
+    for name, f in FORMATS.items():
+        if f.signed:
+            short, first = groups.setdefault(f.bytes, ([], name))
+            if name.split("_")[0] not in short:
+                short.append(name.split("_")[0])
+    return [groups[b] for b in sorted(groups, reverse=True)]
+
+
 def _element_levels(bf) -> np.ndarray:
     """The element values of a block format (its grid before scaling), if coarse enough."""
     f = bf.element_format
@@ -265,7 +312,7 @@ class FormatsCalculator(Calculator):
     >>> calc = tm.widgets.FormatsCalculator()
     >>> calc.set(value="65520", model="llama-3-70b")
     True
-    >>> calc.last.encodings[1].stored   # fp16 overflows above 65504 + 16
+    >>> calc.last.encodings[calc.last.formats.index("fp16")].stored  # over 65504 + 16
     inf
     """
 
@@ -294,9 +341,11 @@ class FormatsCalculator(Calculator):
         n = tm.param_count(cfg)
         ex = block_example(x, bf)
         return FormatsResult(
-            value=x, formats=names, encodings=tuple(encode(x, f) for f in names),
+            value=x, formats=names,
+            encodings=tuple(_encode_or_none(x, FORMATS[f]) for f in names),
             model=cfg.name, n_params=n,
-            memory=tuple(tm.formats.weight_memory(cfg, f) for f in names),
+            memory=tuple(tm.formats.weight_memory(cfg, f) if FORMATS[f].signed else np.nan
+                         for f in names),
             block=ex, block_memory=n * ex.bits_per_value / 8,
         )
 
@@ -309,6 +358,15 @@ class FormatsCalculator(Calculator):
         rows = []
         for name, enc, mem in zip(out.formats, out.encodings, out.memory, strict=True):
             f = FORMATS[name]
+            weights = fmt.bytes_(mem) if np.isfinite(mem) else "— (holds scales)"
+            if enc is None:
+                rows.append(
+                    f"<tr><td>{name}</td><td class='v'>{f.bytes:g}</td><td class='b'>—</td>"
+                    f"<td class='v'>—</td><td class='v'>—</td>"
+                    f"<td class='note'>{html.escape(_refusal(f))}</td>"
+                    f"<td class='v'>{weights}</td></tr>"
+                )
+                continue
             # Relative errors span 1e-9 (fp32) to 1 (underflow): scientific notation reads best.
             err = f"{enc.rel_error:.3g}" if np.isfinite(enc.rel_error) else "—"
             rows.append(
@@ -316,12 +374,13 @@ class FormatsCalculator(Calculator):
                 f"<td class='b'>{enc.bits_text(' | ')}</td>"
                 f"<td class='v'>{html.escape(repr(enc.stored))}</td><td class='v'>{err}</td>"
                 f"<td class='note'>{html.escape(_note(enc, f))}</td>"
-                f"<td class='v'>{fmt.bytes_(mem)}</td></tr>"
+                f"<td class='v'>{weights}</td></tr>"
             )
         caption = (
             f"<div>Your number: <b>{html.escape(repr(out.value))}</b> (as float64). "
             f"{html.escape(out.model)}: {out.n_params:,} parameters. Integer rows store the "
-            "nearest integer with no scale; real int8/int4 weights carry one (absmax).</div>"
+            "nearest integer with no scale; real int8/int4 weights carry one (absmax). tf32 "
+            "travels in 4 bytes; E8M0 holds the scales of MX blocks, not weights.</div>"
         )
         table = f"<table>{head}{''.join(rows)}</table>"
         return f"{_CSS}<div class='tm-fmt'>{caption}{table}{self._render_block(out)}</div>"
@@ -364,7 +423,7 @@ class FormatsCalculator(Calculator):
             self._rows.append(draw_bit_fields(ax_bits, name, y=n - 1 - i, digits=False,
                                               fontsize=7.5))
         ax_bits.set_xlim(-9, 48)
-        ax_bits.set_ylim(-0.3, n + 0.5)
+        ax_bits.set_ylim(-0.3, n + 1.1)  # room above the rows for the frozen legend
         ax_bits.axis("off")
         bit_field_legend(ax_bits, loc="upper center", ncols=4, fontsize=7, frameon=False,
                          bbox_to_anchor=(0.5, 1.02))
@@ -372,12 +431,14 @@ class FormatsCalculator(Calculator):
         self.freeze(ax_bits.get_legend(), over_axes=True)
         self._bits_title = ax_bits.set_title("", fontsize=9.5, y=1.0)  # y: no auto-placement (ms)
 
-        names = list(FORMATS)
-        colors = [FIELD_COLORS["integer"] if not FORMATS[k].is_float else FIELD_COLORS["exponent"]
-                  for k in names]
-        self._bars = ax_mem.bar(range(n), np.zeros(n), color=colors, alpha=0.85)
+        # One bar per size in bytes (fp32/tf32 4, fp16/bf16 2, fp8/int8 1, fp6 0.75,
+        # fp4/int4 0.5): formats of one size hold the same weight memory.
+        self._groups = _byte_groups()
+        n = len(self._groups)
+        self._bars = ax_mem.bar(range(n), np.zeros(n), color=FIELD_COLORS["exponent"],
+                                alpha=0.85)
         (self._block_bar,) = ax_mem.bar([n], [0.0], color=_BLOCK_COLOR, alpha=0.85)
-        self._tick_names = [k.replace("fp8_", "") for k in names]
+        self._tick_names = ["/".join(names) for names, _ in self._groups]
         self._block_tick = None
         ax_mem.set_xticks(range(n + 1), [*self._tick_names, ""], rotation=45, fontsize=8)
         ax_mem.set_ylabel("weight memory (GB)", fontsize=8.5)
@@ -443,13 +504,14 @@ class FormatsCalculator(Calculator):
 
     def draw(self, out: FormatsResult) -> None:
         for row, enc in zip(self._rows, out.encodings, strict=True):
-            row.show(enc)
+            row.show(enc, refused=enc is None)
         self._bits_title.set_text(f"bits stored for {_short(out.value)}")
         name = out.block.format.name
         if name != self._block_tick:
             self._block_tick = name
             self._ax_mem.xaxis.set_ticklabels([*self._tick_names, _short_block(name)])
-        gb = np.array([*out.memory, out.block_memory]) / 1e9
+        by_name = dict(zip(out.formats, out.memory, strict=True))
+        gb = np.array([*(by_name[first] for _, first in self._groups), out.block_memory]) / 1e9
         bars = [*self._bars, self._block_bar]
         for bar, text, height, mem in zip(bars, self._bar_text, gb, gb * 1e9, strict=True):
             bar.set_height(height)
