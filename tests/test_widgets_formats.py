@@ -216,3 +216,16 @@ def test_draw_bit_fields_tf32_and_e8m0():
     assert len(e8m0.boxes.get_paths()) == 8 and e8m0.digits[0].get_text() == ""
     assert "not representable" in e8m0.value_text.get_text()
     assert draw_bit_fields(ax, "e8m0", 4.0, y=2).value_text.get_text() == "= 4"
+
+
+def test_overflow_notes_name_what_each_format_does():
+    # fp8 E4M3 overflows to NaN, E5M2 to inf; fp6 and fp4 have neither and clamp.
+    from trainmath.formats import encode
+    from trainmath.widgets.formats import _note
+
+    notes = {name: _note(encode(65504.0, name, saturate=False), tm.FORMATS[name])
+             for name in ("fp8_e4m3", "fp8_e5m2", "fp6_e2m3", "fp4_e2m1")}
+    assert notes["fp8_e4m3"] == "overflow → NaN (fp8_e4m3 has no inf)"
+    assert notes["fp8_e5m2"] == "overflow → inf"
+    assert notes["fp6_e2m3"] == "overflow: clamped to ±7.5 (fp6_e2m3 has no inf or NaN)"
+    assert notes["fp4_e2m1"] == "overflow: clamped to ±6 (fp4_e2m1 has no inf or NaN)"

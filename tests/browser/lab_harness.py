@@ -574,7 +574,10 @@ class Calculator:
         if not self.has_plot():
             return None
         img = self.plot_locator()
-        img.scroll_into_view_if_needed()
+        # Centred, not merely "in view": an image scrolled flush against the bottom of the
+        # notebook panel loses its last pixel row under the status bar, and a message that
+        # appears above it would then change the screenshot, not the plot.
+        img.evaluate("el => el.scrollIntoView({block: 'center', inline: 'nearest'})")
         return img.screenshot(animations="disabled")
 
     def plot_state(self) -> dict:

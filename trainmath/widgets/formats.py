@@ -251,7 +251,11 @@ def _note(enc: Encoding, f: NumberFormat) -> str:
         if not f.is_float:
             return f"overflow: clamped to {f.max:.0f}" if enc.value > 0 else \
                 f"overflow: clamped to {f.min:.0f}"
-        return "overflow → NaN (E4M3 has no inf)" if not f.has_inf else "overflow → inf"
+        if f.has_inf:
+            return "overflow → inf"
+        if f.has_nan:
+            return f"overflow → NaN ({f.name} has no inf)"
+        return f"overflow: clamped to ±{f.max:g} ({f.name} has no inf or NaN)"
     if enc.underflow:
         return "underflow → 0" if f.is_float else "rounds to 0 (an integer needs a scale)"
     if enc.subnormal:
