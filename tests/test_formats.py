@@ -1244,3 +1244,11 @@ def test_block_example_bad_input(kwargs, err, match):
     args = {"value": 1.0, "fmt": "mxfp4", **kwargs}
     with pytest.raises(err, match=match):
         F.block_example(args.pop("value"), args.pop("fmt"), **args)
+
+
+@pytest.mark.parametrize("name", sorted(F.BLOCK_FORMATS))
+def test_weight_memory_of_a_block_format_counts_its_scales(name):
+    n = tm.param_count(tm.MODELS["llama-2-70b"])
+    bf = F.get_block_format(name)
+    assert F.weight_memory("llama-2-70b", name) == n * F.bits_per_value(name) / 8
+    assert F.weight_memory(n, bf) == F.weight_memory("llama-2-70b", name)

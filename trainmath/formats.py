@@ -945,8 +945,11 @@ def scaled_cast(
     )
 
 
-def weight_memory(model: Any, fmt: str | NumberFormat) -> float:
+def weight_memory(model: Any, fmt: str | NumberFormat | BlockFormat) -> float:
     """Bytes to hold a model's weights in ``fmt``: parameters x bytes per value.
+
+    A block-scaled format (a key of :data:`BLOCK_FORMATS`) counts its scales too:
+    parameters x :func:`bits_per_value` / 8 (NVFP4: 4.5 bits, not 4).
 
     Parameters
     ----------
@@ -966,13 +969,18 @@ def weight_memory(model: Any, fmt: str | NumberFormat) -> float:
     --------
     >>> weight_memory("llama-3-8b", "bf16") / 1e9   # 8,030,261,248 params x 2 B
     16.060522496
+    >>> weight_memory(8e9, "nvfp4") / 1e9           # 4-bit values + an E4M3 scale per 16
+    4.5
     """
-    f = _format(fmt)
+    if isinstance(fmt, BlockFormat) or (isinstance(fmt, str) and fmt in BLOCK_FORMATS):
+        per_value = bits_per_value(fmt) / 8
+    else:
+        per_value = _format(fmt).bytes
     if isinstance(model, (str, ModelConfig)):
         n = param_count(get_model(model))
     else:
         n = v.nonnegative("model (a parameter count)", model)
-    return v.result(n * f.bytes)
+    return v.result(n * per_value)
 
 
 # --- block-scaled formats ------------------------------------------------------------------

@@ -330,8 +330,7 @@ def _draw_mx_value(rng: random.Random) -> dict:
 
 
 def _nvfp4_gb(model: str, source: str) -> float:
-    n = tm.param_count(tm.MODELS[model])
-    return n * tm.formats.bits_per_value("nvfp4") / 8 / 1e9
+    return tm.formats.weight_memory(tm.MODELS[model], "nvfp4") / 1e9
 
 
 def _draw_nvfp4(rng: random.Random) -> dict:

@@ -143,13 +143,13 @@ class CapstoneCalculator(Calculator):
         self._budget_by_unit[old_unit] = budget.value
         value = self._budget_by_unit.get(new_unit)
         if value is None:
-            per_flop = {
-                "flops": 1.0,
-                "days": tm.training_time(1.0, p.n_gpus, p.peak_flops, p.mfu)
-                / tm.SECONDS_PER_DAY,
-                "usd": tm.flops_to_cost(1.0, p.peak_flops, p.mfu, p.price_per_gpu_hour),
+            c = p.budget_flops  # the same plan's budget, said in the new unit by the core
+            value = {
+                "flops": c,
+                "days": tm.training_time(c, p.n_gpus, p.peak_flops, p.mfu) / tm.SECONDS_PER_DAY,
+                "usd": tm.flops_to_cost(c, p.peak_flops, p.mfu, p.price_per_gpu_hour),
             }[new_unit]
-            value = float(f"{p.budget_flops * per_flop:.4g}")
+            value = float(f"{value:.4g}")
         budget.unobserve(self._on_change, names="value")
         try:
             budget.value = value

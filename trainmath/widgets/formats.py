@@ -350,7 +350,7 @@ class FormatsCalculator(Calculator):
             model=cfg.name, n_params=n,
             memory=tuple(tm.formats.weight_memory(cfg, f) if FORMATS[f].signed else np.nan
                          for f in names),
-            block=ex, block_memory=n * ex.bits_per_value / 8,
+            block=ex, block_memory=tm.formats.weight_memory(cfg, bf),
         )
 
     def render(self, out: FormatsResult) -> str:
