@@ -1,4 +1,4 @@
-"""Tests of trainmath.capstone: planning a training run end to end (lesson 08)."""
+"""Tests of trainmath.capstone: planning a training run end to end (lesson 09)."""
 
 from __future__ import annotations
 

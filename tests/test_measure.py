@@ -1,4 +1,4 @@
-"""Tests of trainmath.measure: the course's formulas against real PyTorch models (lesson 09)."""
+"""Tests of trainmath.measure: the course's formulas against real PyTorch models (lesson 10)."""
 
 from __future__ import annotations
 
@@ -238,7 +238,7 @@ def test_flop_parts_add_up_to_the_whole_model(cfg, n_layers):
 @FAST
 @given(configs(positions=("learned", "rope")), st.integers(1, 4), st.integers(1, 24))
 def test_flop_parts_rescale_exactly_to_any_shape(cfg, batch, seq_len):
-    # The fast path of the lesson 09 calculator: one count at a small shape, rescaled.
+    # The fast path of the lesson 10 calculator: one count at a small shape, rescaled.
     cfg = cfg.replace(seq_len=max(cfg.seq_len, seq_len, 8))
     rescaled = M.measure_flop_parts(cfg, 2, 8).at(batch, seq_len)
     assert rescaled == M.measure_flop_parts(cfg, batch, seq_len)

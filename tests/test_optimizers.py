@@ -31,7 +31,11 @@ def test_dtype_bytes_agree_with_formats():
     # every format of FORMATS, tf32 to e8m0, from its bits (tf32 travels in 4 bytes)
     for name, f in tm.FORMATS.items():
         assert tm.bytes_per_param(name) == f.bytes
-    assert set(tm.FORMATS) | {"fp8"} == set(tm.DTYPE_BYTES)
+    assert set(tm.FORMATS) | {"fp8", "fp6", "fp4"} == set(tm.DTYPE_BYTES)
+    # the accelerators' family names: every peak's dtype has a width
+    for acc in tm.ACCELERATORS.values():
+        assert set(acc.peak_flops) <= set(tm.DTYPE_BYTES), acc.name
+    assert [tm.bytes_per_param(k) for k in ("fp8", "fp6", "fp4")] == [1, 0.75, 0.5]
     assert [tm.bytes_per_param(k) for k in ("tf32", "fp6_e2m3", "fp6_e3m2", "fp4_e2m1",
                                             "e8m0")] == [4, 0.75, 0.75, 0.5, 1]
 

@@ -529,3 +529,109 @@ def test_every_function_documents_source_and_assumptions():
 def test_names_are_re_exported():
     for name in tp.__all__:
         assert getattr(tm, name) is getattr(tp, name)
+
+
+# --- the row count at which a weight becomes compute bound ------------------------------------
+
+
+@given(k=st.integers(1024, 1 << 16), n=st.integers(1024, 1 << 16),
+       acc=st.sampled_from(WITH_BANDWIDTH), dtype=st.sampled_from(["bf16", "fp16", "fp32"]))
+def test_compute_bound_rows_is_where_the_bound_flips(k, n, acc, dtype):
+    if dtype not in tm.get_accelerator(acc).peak_flops:
+        return
+    rows = tp.compute_bound_rows(k, n, acc, dtype)
+    if np.isinf(rows):  # never compute bound: the intensity's limit (m -> inf) is below the ridge
+        beta = tm.DTYPE_BYTES[dtype]
+        assert 2 * k * n / (beta * (k + n)) <= tp.ridge_point(acc, dtype)
+        return
+    below, above = int(np.floor(rows)), int(np.ceil(rows))
+    if below >= 1 and below != rows:
+        assert tp.bound(tp.matmul_intensity(below, k, n, dtype), acc, dtype) == "memory"
+    assert tp.bound(tp.matmul_intensity(above, k, n, dtype), acc, dtype) == "compute"
+
+
+def test_compute_bound_rows_by_hand_and_fp8_barely_moves_it():
+    # A100-80GB fp16, seed 002's weight: R = 312e12 / 2.039e12, 2 bytes per value
+    r = 312e12 / 2.039e12
+    by_hand = r * 2 * 1600 * 6400 / (2 * 1600 * 6400 - r * 2 * (1600 + 6400))
+    assert tp.compute_bound_rows(1600, 6400, A100, "fp16") == pytest.approx(by_hand, rel=1e-12)
+    # fp8 doubles the peak and halves the bytes: the crossing moves by a few percent at most
+    bf16 = tp.compute_bound_rows(8192, 28672, "H100-SXM", "bf16")
+    fp8 = tp.compute_bound_rows(8192, 28672, "H100-SXM", "fp8")
+    assert fp8 == pytest.approx(bf16, rel=0.05) and fp8 > bf16
+    # bf16 inputs, fp32 output: more output traffic, a later crossing
+    assert tp.compute_bound_rows(8192, 28672, "H100-SXM", "bf16", out_dtype="fp32") > bf16
+
+
+def test_compute_bound_rows_inf_for_a_tiny_weight_and_arrays():
+    assert tp.compute_bound_rows(128, 128, "H100-SXM") == np.inf
+    rows = tp.compute_bound_rows(np.array([128, 8192]), 8192, "H100-SXM")
+    assert np.isinf(rows[0]) and np.isfinite(rows[1])
+
+
+def test_compute_bound_rows_refuses_bad_input():
+    with pytest.raises(ValueError, match="k must"):
+        tp.compute_bound_rows(0, 6400, A100)
+    with pytest.raises(ValueError, match="dtype 'fp8' is not available on the A100-80GB"):
+        tp.compute_bound_rows(1600, 6400, A100, "fp8")
+    with pytest.raises(ValueError, match="accelerator"):
+        tp.compute_bound_rows(1600, 6400, "A200")
+
+
+# --- this machine -------------------------------------------------------------------------------
+
+
+def test_time_matmul_measures_a_real_matmul():
+    t = tp.time_matmul(96, 80, 64, min_time=0.0)
+    assert (t.m, t.k, t.n, t.dtype, t.runs) == (96, 80, 64, "fp32", 2)
+    assert t.flops == 2 * 96 * 80 * 64
+    assert t.seconds > 0 and t.flops_per_second == t.flops / t.seconds
+    assert t.intensity == tp.matmul_intensity(96, 80, 64, "fp32")
+    assert tp.time_matmul(8, 8, 8, max_runs=1).runs == 1
+    assert 2 <= tp.time_matmul(8, 8, 8, min_time=0.01, max_runs=5).runs <= 5
+
+
+def test_time_matmul_refuses_formats_without_blas_and_bad_shapes():
+    refused = r"dtype must be one of \[.fp32.\] for time_matmul, got .bf16."
+    with pytest.raises(ValueError, match=refused):
+        tp.time_matmul(8, 8, 8, "bf16")
+    with pytest.raises(ValueError, match="m must"):
+        tp.time_matmul(0, 8, 8)
+    with pytest.raises(ValueError, match="min_time"):
+        tp.time_matmul(8, 8, 8, min_time=-1)
+    with pytest.raises(ValueError, match="max_runs"):
+        tp.time_matmul(8, 8, 8, max_runs=0)
+
+
+def test_time_copy_is_a_positive_rate():
+    assert tp.time_copy(1 << 16, min_time=0.0) > 0
+    assert tp.time_copy(1, max_runs=1) > 0  # at least one float32 value
+    with pytest.raises(ValueError, match="n_bytes"):
+        tp.time_copy(0)
+
+
+def test_measured_roofline_is_an_accelerator_the_roofline_accepts():
+    slow = tp.MatmulTiming(8, 1600, 6400, "fp32", 1e-3, 2)
+    fast = tp.MatmulTiming(512, 512, 512, "fp32", 1e-3, 2)
+    machine = tp.measured_roofline([slow, fast], 20e9, name="laptop")
+    assert isinstance(machine, tm.Accelerator) and machine.name == "laptop"
+    assert machine.peak("fp32") == max(slow.flops_per_second, fast.flops_per_second)
+    assert machine.bandwidth == 20e9
+    assert tp.ridge_point(machine, "fp32") == pytest.approx(fast.flops_per_second / 20e9)
+    assert tp.attainable_flops(0.5, machine, "fp32") == pytest.approx(10e9)
+    with pytest.raises(ValueError, match="not available"):
+        machine.peak("bf16")
+
+
+def test_measured_roofline_refuses_bad_input():
+    t = tp.MatmulTiming(8, 8, 8, "fp32", 1e-6, 2)
+    with pytest.raises(TypeError, match="non-empty list of MatmulTiming"):
+        tp.measured_roofline([], 1e9)
+    with pytest.raises(TypeError, match="MatmulTiming"):
+        tp.measured_roofline([1.0], 1e9)
+    with pytest.raises(ValueError, match="one dtype"):
+        tp.measured_roofline([t, dataclasses.replace(t, dtype="fp64")], 1e9)
+    with pytest.raises(ValueError, match="bandwidth must be > 0"):
+        tp.measured_roofline([t], 0)
+    with pytest.raises(TypeError, match="name must be a str"):
+        tp.measured_roofline([t], 1e9, name=3)

@@ -1,4 +1,4 @@
-"""Tests of trainmath.widgets.capstone: CapstoneCalculator (lesson 08)."""
+"""Tests of trainmath.widgets.capstone: CapstoneCalculator (lesson 09)."""
 
 from __future__ import annotations
 

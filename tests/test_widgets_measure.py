@@ -1,4 +1,4 @@
-"""Tests of trainmath.widgets.measure: MeasureCalculator (lesson 09; needs PyTorch)."""
+"""Tests of trainmath.widgets.measure: MeasureCalculator (lesson 10; needs PyTorch)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Plan a training run end to end: budget -> N and D -> shape -> memory -> time and cost.
 
-The capstone (lesson 08) strings the course together. A plan starts from a budget (FLOPs,
+The capstone (lesson 09) strings the course together. A plan starts from a budget (FLOPs,
 days on a cluster, or money), splits it into parameters N and tokens D (Chinchilla's
 D = k N, the loss-optimal frontier of a fitted loss law, or the inference-aware optimum of
 Sardana et al. 2023), gives the model a plausible Llama-style shape so that memory and
@@ -43,7 +43,7 @@ from trainmath.units import (
 
 # ffn_hidden_dim, llama_like_config (model shapes) and flops_in_days (the compute/time/cost
 # core of trainmath.units) live in models and units; they stay importable from here, where
-# lesson 08 first used them. Lessons call them as tm.<name>.
+# lesson 09 first used them. Lessons call them as tm.<name>.
 __all__ = [
     "PLAN_RULES",
     "LLAMA3_405B_RUN",

@@ -39,7 +39,7 @@ from trainmath.exercises import CODE_PLACEHOLDER, MARKDOWN_PLACEHOLDER, RAISES_T
 __all__ = ["configure", "TagRaisesException", "CELL_TIMEOUT"]
 
 #: Seconds per cell when nbgrader executes a notebook (its own default, 30 s, is too short
-#: for lesson 09's PyTorch imports on a slow machine); the same as ``trainmath.grade``'s.
+#: for lesson 10's PyTorch imports on a slow machine); the same as ``trainmath.grade``'s.
 CELL_TIMEOUT = 120
 
 

@@ -1,4 +1,4 @@
-"""The course's formulas checked against real PyTorch models (lesson 09).
+"""The course's formulas checked against real PyTorch models (lesson 10).
 
 This module builds the transformer a :class:`trainmath.ModelConfig` describes as a PyTorch
 module and measures what the formulas of lessons 01, 05 and 06 predict:

@@ -263,7 +263,7 @@ _LLAMA3 = "Llama 3 herd paper (arXiv:2407.21783), Table 3 and HF config.json"
 
 #: The eight GPT-3 sizes of Brown et al. 2020, Table 2.1 (n_ctx 2048, d_ff = 4 d_model,
 #: GPT-2's architecture and vocabulary), read-only, smallest first: a family of one recipe
-#: at eight widths, for sweeps (lessons 02 and 09). ``gpt3-175b`` is also in :data:`MODELS`;
+#: at eight widths, for sweeps (lessons 02 and 10). ``gpt3-175b`` is also in :data:`MODELS`;
 #: :func:`get_model` finds all of them. Table 2.1 has two slips: GPT-3 XL's 24 heads of 128
 #: would be 3,072 wide, not its d_model of 2,048 (the preset keeps d_model and uses 16 heads
 #: of 128; the parameter count depends only on d_model), and GPT-3 13B's d_model of 5,140
@@ -317,7 +317,7 @@ MODELS: Mapping[str, ModelConfig] = MappingProxyType({
 })
 
 
-# --- Llama-style shapes for a parameter budget (lesson 08) ---------------------------------
+# --- Llama-style shapes for a parameter budget (lesson 09) ---------------------------------
 
 
 def ffn_hidden_dim(d_model, ffn_multiplier=1.3, multiple_of=1024):

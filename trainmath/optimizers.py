@@ -36,13 +36,14 @@ __all__ = [
 
 #: Storage bytes per value of each dtype: every format of ``tm.FORMATS`` (bits / 8: fp6
 #: packs four values in three bytes, fp4 and int4 two per byte; tf32 travels in 4 bytes;
-#: E8M0, a block scale, is 1 byte), plus "fp8", the accelerators' name for either fp8. The
-#: same numbers are ``tm.FORMATS[name].bytes`` (tested); kept here so that memory
-#: arithmetic does not need ml_dtypes.
+#: E8M0, a block scale, is 1 byte), plus "fp8", "fp6" and "fp4", the accelerators' names (as
+#: in ``Accelerator.peak_flops``) for either format of each width. The same numbers are
+#: ``tm.FORMATS[name].bytes`` (tested); kept here so that memory arithmetic does not need
+#: ml_dtypes.
 DTYPE_BYTES = MappingProxyType(
     {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1,
-     "fp6_e2m3": 6 / 8, "fp6_e3m2": 6 / 8, "fp4_e2m1": 4 / 8, "int8": 1, "int4": 4 / 8,
-     "e8m0": 1}
+     "fp6": 6 / 8, "fp6_e2m3": 6 / 8, "fp6_e3m2": 6 / 8, "fp4": 4 / 8, "fp4_e2m1": 4 / 8,
+     "int8": 1, "int4": 4 / 8, "e8m0": 1}
 )
 
 #: Optimizer state per parameter, by component, in bytes. "master" is the fp32 copy of

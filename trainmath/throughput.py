@@ -33,7 +33,9 @@ holds the throughputs the course's seed texts quote, to be read as MFUs with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -54,6 +56,7 @@ __all__ = [
     "matmul_bytes",
     "matmul_intensity",
     "matmul_attainable_flops",
+    "compute_bound_rows",
     "ElementwiseOp",
     "ELEMENTWISE_OPS",
     "elementwise_intensity",
@@ -69,6 +72,11 @@ __all__ = [
     "hfu_from_mfu",
     "mfu_from_hfu",
     "rebase_utilisation",
+    # this machine
+    "MatmulTiming",
+    "time_matmul",
+    "time_copy",
+    "measured_roofline",
     # published runs and the seeds' figures
     "FLOPS_COUNTS",
     "PublishedRun",
@@ -200,6 +208,52 @@ def matmul_attainable_flops(m: ArrayLike, k: ArrayLike, n: ArrayLike,
     """
     intensity = matmul_intensity(m, k, n, dtype, out_dtype=out_dtype)
     return attainable_flops(intensity, accelerator, dtype)
+
+
+def compute_bound_rows(k: ArrayLike, n: ArrayLike, accelerator: str | Accelerator,
+                       dtype: str = "bf16", *, out_dtype: str | None = None) -> Array:
+    """Rows m at which a matmul (m x k)(k x n) reaches the ridge point: compute bound from there.
+
+    Solve :func:`matmul_intensity` = :func:`ridge_point` for m. With b bytes per input, c per
+    output and the ridge R:
+
+        2mkn = R (b mk + b kn + c mn)   =>   m* = R b k n / (2kn - R (b k + c n)).
+
+    Few rows need about ``R b / 2`` (= R in 16 bits, the "m FLOP/B" rule); the exact m* is
+    larger because A and C are traffic too. When ``2kn <= R (b k + c n)`` the weight is too
+    small ever to be compute bound (its intensity tends to ``2kn / (b k + c n)`` < R): inf.
+
+    >>> round(compute_bound_rows(1600, 6400, "A100-80GB", "fp16"), 1)
+    173.8
+    >>> compute_bound_rows(128, 128, "H100-SXM")  # a 128 x 128 weight never gets there
+    inf
+
+    Parameters
+    ----------
+    k, n : int or array of int
+        The weight's shape (k x n), each >= 1. Arrays broadcast.
+    accelerator : str or Accelerator
+        A key of :data:`trainmath.ACCELERATORS` or an :class:`~trainmath.Accelerator`.
+    dtype, out_dtype : str
+        Dtype of the inputs (and of the peak) and of the output (default: ``dtype``).
+
+    Returns
+    -------
+    float or array
+        m*, not rounded (any m >= m* is compute bound), or inf.
+
+    Source and assumptions: the roofline (Williams, Waterman & Patterson 2009) with the
+    minimum traffic of :func:`matmul_bytes`.
+    """
+    k = np.asarray(v.positive_int("k", k), dtype=float)
+    n = np.asarray(v.positive_int("n", n), dtype=float)
+    b_in, b_out = _dtype_bytes(dtype, out_dtype)
+    ridge = ridge_point(accelerator, dtype)
+    denominator = 2 * k * n - ridge * (b_in * k + b_out * n)
+    with np.errstate(divide="ignore"):
+        rows = np.where(denominator > 0, ridge * b_in * k * n / np.where(denominator > 0,
+                                                                          denominator, 1), np.inf)
+    return v.result(rows)
 
 
 # --- element-wise operations ------------------------------------------------------------------
@@ -627,6 +681,190 @@ def rebase_utilisation(utilisation: ArrayLike, from_peak: ArrayLike,
     src = v.positive("from_peak", from_peak)
     dst = v.positive("to_peak", to_peak)
     return v.result(u * src / dst)
+
+
+# --- this machine: numpy's matmul and copy, timed -----------------------------------------------
+
+# Dtypes numpy multiplies with BLAS (float16 and ml_dtypes' formats fall back to slow loops).
+_NUMPY_MATMUL = {"fp32": np.float32}
+
+
+def _best_time(run, min_time: float, max_runs: int) -> tuple[float, int]:
+    """Best (least) wall time of ``run()``: at least twice (a single run can be a stall),
+    then until ``min_time`` seconds have passed, at most ``max_runs`` times."""
+    best, runs, start = float("inf"), 0, time.perf_counter()
+    while runs < max_runs and (runs < 2 or time.perf_counter() - start < min_time):
+        t0 = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t0)
+        runs += 1
+    return best, runs
+
+
+@dataclass(frozen=True)
+class MatmulTiming:
+    """One matmul (m x k)(k x n) timed on this machine by :func:`time_matmul`.
+
+    Attributes
+    ----------
+    m, k, n : int
+    dtype : str
+    seconds : float
+        The best (least) wall time of the runs: noise only ever adds time.
+    runs : int
+        How many runs were timed.
+    """
+
+    m: int
+    k: int
+    n: int
+    dtype: str
+    seconds: float
+    runs: int
+
+    @property
+    def flops(self) -> float:
+        """``2 m k n`` (:func:`matmul_flops`)."""
+        return matmul_flops(self.m, self.k, self.n)
+
+    @property
+    def flops_per_second(self) -> float:
+        """Achieved FLOP/s: :attr:`flops` / :attr:`seconds`."""
+        return self.flops / self.seconds
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity in FLOP/B (:func:`matmul_intensity`)."""
+        return matmul_intensity(self.m, self.k, self.n, self.dtype)
+
+
+def time_matmul(m: int, k: int, n: int, dtype: str = "fp32", *, min_time: float = 0.02,
+                max_runs: int = 20, seed: int = 0) -> MatmulTiming:
+    """Time numpy's ``A @ B`` for A (m x k) and B (k x n) on this machine (its CPU's BLAS).
+
+    The output is allocated and touched before timing (a first write to fresh memory costs
+    page faults, not arithmetic); the matmul then runs at least twice, and on until
+    ``min_time`` seconds have passed (at most ``max_runs`` times), and the best run is kept.
+
+    >>> t = time_matmul(64, 64, 64, min_time=0.0)
+    >>> (t.flops, t.runs, t.seconds > 0)
+    (524288.0, 2, True)
+
+    Parameters
+    ----------
+    m, k, n : int
+        The shapes, each >= 1.
+    dtype : {"fp32"}
+        Only float32: numpy has no BLAS for 16-bit or 8-bit formats (their matmul is a plain
+        loop, hundreds of times slower, which would measure numpy rather than the machine).
+    min_time : float
+        Seconds to keep repeating, >= 0 (0: two runs).
+    max_runs : int
+        Most runs, >= 1 (1: a single run).
+    seed : int
+        Seed of the random inputs (values do not change the time of a dense matmul).
+
+    Returns
+    -------
+    MatmulTiming
+
+    Source and assumptions: best-of-N timing as in Python's ``timeit`` documentation ("the
+    lowest value gives a lower bound for how fast your machine can run"); numpy's threads
+    as configured (all cores by default). A measurement: it differs from machine to machine
+    and from run to run.
+    """
+    m, k, n = _shape(m, k, n)
+    if not isinstance(dtype, str) or dtype not in _NUMPY_MATMUL:
+        raise ValueError(
+            f"dtype must be one of {sorted(_NUMPY_MATMUL)} for time_matmul, got {dtype!r}: numpy "
+            "multiplies other formats without BLAS, far slower than the machine can"
+        )
+    np_dtype = _NUMPY_MATMUL[dtype]
+    min_time = float(v.nonnegative("min_time", min_time))
+    max_runs = v.scalar_int("max_runs", max_runs)
+    rng = np.random.default_rng(v.scalar_int("seed", seed, minimum=0))
+    a = rng.standard_normal((m, k), dtype=np.float32).astype(np_dtype, copy=False)
+    b = rng.standard_normal((k, n), dtype=np.float32).astype(np_dtype, copy=False)
+    out = np.empty((m, n), dtype=np_dtype)
+    out.fill(0)
+    seconds, runs = _best_time(lambda: np.matmul(a, b, out=out), min_time, max_runs)
+    return MatmulTiming(m, k, n, dtype, seconds, runs)
+
+
+def time_copy(n_bytes: int = 2**27, *, min_time: float = 0.02, max_runs: int = 20) -> float:
+    """This machine's memory bandwidth, in bytes/s: an array copy's bytes read + written / time.
+
+    ``np.copyto`` reads ``n_bytes`` and writes ``n_bytes``, so the rate is ``2 n_bytes`` over
+    the best time (the STREAM benchmark's "Copy" counts the same, McCalpin 1995). Pick
+    ``n_bytes`` well above the caches (the default, 128 MiB, is), or the rate is the cache's.
+
+    >>> time_copy(2**20, min_time=0.0) > 0
+    True
+
+    Parameters
+    ----------
+    n_bytes : int
+        Size of the array copied, >= 1 (rounded down to whole float32 values, at least one).
+    min_time, max_runs
+        As in :func:`time_matmul`.
+
+    Source: McCalpin, "Memory Bandwidth and Machine Balance in Current High Performance
+    Computers" (1995), the STREAM Copy kernel. Assumptions: one process, numpy's copy loop
+    (single-threaded); a multi-threaded copy can reach more of the memory's bandwidth.
+    """
+    n_bytes = v.scalar_int("n_bytes", n_bytes)
+    min_time = float(v.nonnegative("min_time", min_time))
+    max_runs = v.scalar_int("max_runs", max_runs)
+    src = np.ones(max(n_bytes // 4, 1), dtype=np.float32)
+    dst = np.zeros_like(src)
+    np.copyto(dst, src)  # fault the destination's pages in before timing
+    seconds, _ = _best_time(lambda: np.copyto(dst, src), min_time, max_runs)
+    return 2 * src.nbytes / seconds
+
+
+def measured_roofline(timings: Iterable[MatmulTiming], bandwidth: float, *,
+                      name: str = "this machine") -> Accelerator:
+    """An :class:`~trainmath.Accelerator` for this machine, from measurements.
+
+    Its peak (in the timings' dtype) is the best FLOP/s any of ``timings`` reached, and its
+    bandwidth is ``bandwidth`` (from :func:`time_copy`); every roofline function accepts it.
+    Both are *empirical* ceilings: the true peak (cores x clock x SIMD lanes x 2 FLOPs per
+    fused multiply-add) is at least this, and cannot be read portably from Python.
+
+    >>> fast = MatmulTiming(512, 512, 512, "fp32", 1e-3, 1)
+    >>> machine = measured_roofline([fast], 20e9)
+    >>> round(machine.peak("fp32") / 1e9, 1), round(ridge_point(machine, "fp32"), 2)
+    (268.4, 13.42)
+
+    Parameters
+    ----------
+    timings : iterable of MatmulTiming
+        At least one, all in the same dtype.
+    bandwidth : float
+        Bytes/s, > 0.
+    name : str
+        A display name.
+
+    Source and assumptions: the roofline (Williams, Waterman & Patterson 2009) with measured
+    rather than data-sheet ceilings, as the paper's own "ceilings" are; caches are ignored.
+    """
+    timings = list(timings)
+    if not timings or not all(isinstance(t, MatmulTiming) for t in timings):
+        raise TypeError("timings must be a non-empty list of MatmulTiming (from time_matmul)")
+    dtypes = sorted({t.dtype for t in timings})
+    if len(dtypes) != 1:
+        raise ValueError(f"timings must all have one dtype, got {dtypes}")
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__} ({name!r})")
+    bw = float(v.positive("bandwidth", bandwidth))
+    peak = max(t.flops_per_second for t in timings)
+    memory = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) \
+        if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names else float("nan")
+    return Accelerator(
+        name, MappingProxyType({dtypes[0]: peak}), memory, bw,
+        source=f"measured: best of {len(timings)} numpy matmuls, one numpy copy",
+        vendor="",
+    )
 
 
 # --- published runs ----------------------------------------------------------------------------

@@ -26,7 +26,7 @@ _TOKENS = {
 }
 _GPUS = {"A100-80GB": "bf16", "H100-SXM": "bf16"}
 # 01.4: not the lesson's examples (GPT-2, Llama 3 8B, GPT-3 in Table D.1), and not the
-# relative-position models (their extra projection of the encodings is lesson 09's topic).
+# relative-position models (their extra projection of the encodings is lesson 10's topic).
 _NOT_IN_01_4 = ("gpt2", "llama-3-8b", "gpt3-175b", "chinchilla-70b", "gopher-280b")
 
 

@@ -42,6 +42,10 @@ from trainmath.widgets.parallelism import PlannerCalculator  # noqa: E402
 
 CALCULATORS["planner"] = PlannerCalculator
 
+from trainmath.widgets.throughput import ThroughputCalculator  # noqa: E402
+
+CALCULATORS["throughput"] = ThroughputCalculator
+
 from trainmath.widgets.capstone import CapstoneCalculator  # noqa: E402
 
 CALCULATORS["capstone"] = CapstoneCalculator

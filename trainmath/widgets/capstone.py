@@ -1,4 +1,4 @@
-"""Lesson 08 calculator: plan a training run end to end.
+"""Lesson 09 calculator: plan a training run end to end.
 
 ``tm.widgets.CapstoneCalculator()`` takes a budget (FLOPs, days on the cluster, or US
 dollars), a rule that splits it into parameters N and tokens D (Chinchilla's D = k N, the
@@ -87,7 +87,7 @@ def _layout_text(row: dict) -> str:
 
 
 class CapstoneCalculator(Calculator):
-    """Plan a training run: budget → N, D → shape → memory → layout → days and cost (lesson 08).
+    """Plan a training run: budget → N, D → shape → memory → layout → days and cost (lesson 09).
 
     Examples
     --------

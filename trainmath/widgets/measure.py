@@ -1,4 +1,4 @@
-"""Lesson 09 calculator: the course's formulas against a real PyTorch model.
+"""Lesson 10 calculator: the course's formulas against a real PyTorch model.
 
 ``tm.widgets.MeasureCalculator()`` builds the model you describe (a preset, or a custom
 GPT-2- or Llama-style shape) on PyTorch's meta device, where tensors have shapes but no
@@ -156,7 +156,7 @@ def _llama_d_ff(d_model: int) -> int:
 
 
 class MeasureCalculator(Calculator):
-    """Measured vs predicted parameters, FLOPs and activation bytes (lesson 09).
+    """Measured vs predicted parameters, FLOPs and activation bytes (lesson 10).
 
     Examples
     --------

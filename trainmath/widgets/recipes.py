@@ -163,6 +163,17 @@ RECIPES: dict[str, Recipe] = {
         bad=_bad("n_gpus", "-256", "n_gpus"),
         fix=_type("n_gpus", "1024"),
     ),
+    "throughput": Recipe(
+        changes=(
+            _type("m", "32"),  # seed 002's small batch: memory bound
+            _pick("accelerator", "H100-SXM"),
+            # a dtype the starting accelerator has too (the benchmark computes every step's
+            # value before it changes anything)
+            _pick("dtype", "tf32"),
+        ),
+        bad=_bad("m", "0", "m"),
+        fix=_type("m", "4096"),
+    ),
 }
 
 _NUMBER_BOXES = (W.FloatText, W.IntText, W.BoundedFloatText, W.BoundedIntText)

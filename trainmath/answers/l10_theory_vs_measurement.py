@@ -1,8 +1,8 @@
-"""Answer key of lesson 09, "Theory vs measurement" (``exercises/09_theory_vs_measurement.ipynb``).
+"""Answer key of lesson 10, "Theory vs measurement" (``exercises/10_theory_vs_measurement.ipynb``).
 
 Each question declares its inputs once: the values the shipped notebooks use (variant 0) and a
 draw that makes a variant from the course's presets and small, CPU-friendly shapes. Every
-expected value is computed from the inputs with :mod:`trainmath` formulas, which lesson 09 shows
+expected value is computed from the inputs with :mod:`trainmath` formulas, which lesson 10 shows
 to equal what PyTorch measures (``tests/test_measure.py`` asserts each equality); the solution
 notebook measures them again with :mod:`trainmath.measure`. The key itself does not import
 PyTorch, so the course's key checks run without it.
@@ -191,7 +191,7 @@ def _optimizer_bytes(L, d, H, V, s_max, dtype, optimizer) -> int:
 
 QUESTIONS: list[Question] = [
     Question(
-        "09.1",
+        "10.1",
         "Count, then check",
         expected=lambda L, d, H, V, s_max: tm.param_count(_gpt(L, d, H, V, s_max)),
         unit="params",
@@ -215,7 +215,7 @@ QUESTIONS: list[Question] = [
         "matrices (8d²); 13d is their biases (4d + 4d + d) and two LayerNorms (4d).",
     ),
     Question(
-        "09.2",
+        "10.2",
         "The forward pass, counted",
         expected=_forward,
         unit="FLOP",
@@ -239,7 +239,7 @@ QUESTIONS: list[Question] = [
         "softmax, norms and biases count zero.",
     ),
     Question(
-        "09.3",
+        "10.3",
         "Attention's bmm with grouped-query heads",
         expected=_attention_bmm,
         unit="FLOP",
@@ -265,7 +265,7 @@ QUESTIONS: list[Question] = [
         "twice the forward. In all 3 × 4·L·(H·h_d)·b·s².",
     ),
     Question(
-        "09.4",
+        "10.4",
         "How far off is 6ND for {{model}} at s = {{s}}?",
         expected=_exact_over_six_n,
         unit="",
@@ -288,7 +288,7 @@ QUESTIONS: list[Question] = [
         "input embedding V·d and the RMSNorm scales (2d per layer + d). Divide exact by 6N.",
     ),
     Question(
-        "09.5",
+        "10.5",
         "Dropout that saves noise",
         expected=_dropout_noise,
         unit="B",
@@ -310,7 +310,7 @@ QUESTIONS: list[Question] = [
         "1 byte of mask: a·s²·b + 2·s·b·h bytes more.",
     ),
     Question(
-        "09.6",
+        "10.6",
         "What Korthikanti leaves out in a {{model}} layer",
         expected=_extras,
         unit="B",
@@ -345,7 +345,7 @@ QUESTIONS: list[Question] = [
         "meta device: 2 norms × 2 × 4 bytes × s·b.",
     ),
     Question(
-        "09.7",
+        "10.7",
         "The invisible kernel",
         expected=lambda model, s: tm.attention_flops_fraction(tm.MODELS[model], s),
         unit="",
@@ -366,7 +366,7 @@ QUESTIONS: list[Question] = [
         "12·L·(H·h_d)·s per token, out of 6·N_matmul + 12·L·(H·h_d)·s.",
     ),
     Question(
-        "09.8",
+        "10.8",
         "A tutorial's FLOP count",
         expected=lambda model, b, s, claimed: _step(model, b, s),
         unit="FLOP",
@@ -408,7 +408,7 @@ QUESTIONS: list[Question] = [
         "12·L·(H·h_d)·s per token, times b·s tokens.",
     ),
     Question(
-        "09.9",
+        "10.9",
         "Optimizer state after a real step ({{optimizer}})",
         expected=_optimizer_bytes,
         unit="B",
@@ -431,12 +431,12 @@ QUESTIONS: list[Question] = [
         "in which dtype, and is anything kept per tensor rather than per value?",
         hint="AdamW keeps exp_avg and exp_avg_sq in the weights' dtype (2 × N × bytes per "
         "value) plus one 4-byte fp32 step per parameter tensor; SGD with momentum keeps one "
-        "momentum_buffer (N × bytes per value) and no counter. Count N as in 09.1 and the "
+        "momentum_buffer (N × bytes per value) and no counter. Count N as in 10.1 and the "
         "tensors: 2 tables, 16 per block, 2 for the final norm; the tied head is the "
         "embedding.",
     ),
     Question(
-        "09.10",
+        "10.10",
         "Which part?",
         expected="master",
         unit="",
@@ -452,7 +452,7 @@ QUESTIONS: list[Question] = [
         "something an fp32 model already stores.",
     ),
     Question(
-        "09.11",
+        "10.11",
         "Order of magnitude: a step of {{model}} without measuring",
         expected=lambda model, b, s: _step(model, b, s),
         unit="FLOP",

@@ -1,4 +1,4 @@
-"""Answer key of lesson 08, "Capstone: plan a training run" (``exercises/08_capstone.ipynb``).
+"""Answer key of lesson 09, "Capstone: plan a training run" (``exercises/09_capstone.ipynb``).
 
 Each question declares its inputs once: the values the shipped notebooks use, and a draw that
 makes a variant from real presets, published runs and sensible ranges. Every question plans a
@@ -29,7 +29,7 @@ _RUNS = runs(
     "Chinchilla", "Gopher", "GPT-3 175B", "OPT-175B", "BLOOM", "LLaMA 65B", "Llama 2 70B",
     "Llama 3 8B", "Llama 3 70B",
 )
-# Splits whose tokens-per-parameter ratio 08.12 borrows: the runs above, and the split that
+# Splits whose tokens-per-parameter ratio 09.12 borrows: the runs above, and the split that
 # Llama 3's own scaling-law fit chose for its budget (the lesson's section 2 prints that one).
 _RATIOS = {
     **_RUNS,
@@ -53,7 +53,7 @@ _CARDS = {
 }
 
 # Presets with the Llama recipe (SwiGLU, RMSNorm, rotary positions, no biases, untied head),
-# whose per-GPU parameters follow the lesson's formula of section 4. 08.5 leaves out
+# whose per-GPU parameters follow the lesson's formula of section 4. 09.5 leaves out
 # Llama 3 405B, whose Table 4 layout the lesson works through.
 _LLAMA_STYLE = ("llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b", "llama-3-70b",
                 "mistral-7b")
@@ -191,7 +191,7 @@ def _floor(N, gpu, bytes_per_param, fraction):
     # setup, mixed-precision AdamW by default (2 + 2 + 12 = 16), so the two must agree.
     if bytes_per_param != tm.training_bytes_per_param()["total"]:
         raise ValueError(
-            f"08.4 counts mixed-precision AdamW (16 bytes per parameter, tm.min_gpus_to_fit's "
+            f"09.4 counts mixed-precision AdamW (16 bytes per parameter, tm.min_gpus_to_fit's "
             f"default), got bytes_per_param={bytes_per_param!r}"
         )
     return tm.min_gpus_to_fit(
@@ -231,7 +231,7 @@ def _estimate(N, gpu, mfu, price):
 
 QUESTIONS: list[Question] = [
     Question(
-        "08.1",
+        "09.1",
         "A money budget in FLOPs",
         expected=lambda usd, price, gpu, mfu: tm.budget_to_flops(usd, _peak(gpu), mfu, price),
         unit="FLOP",
@@ -249,7 +249,7 @@ QUESTIONS: list[Question] = [
         hint="GPU-hours = money / price; C = GPU-hours × 3600 s × peak FLOP/s × MFU.",
     ),
     Question(
-        "08.2",
+        "09.2",
         "A time budget, split by the Chinchilla rule",
         expected=lambda gpu, n_gpus, days, mfu, k: tm.chinchilla_optimal(
             tm.flops_in_days(days, n_gpus, _peak(gpu), mfu), k
@@ -271,7 +271,7 @@ QUESTIONS: list[Question] = [
         "N = sqrt(C / (6k)).",
     ),
     Question(
-        "08.3",
+        "09.3",
         "A Llama MLP's width",
         expected=lambda d, mult, multiple: capstone.ffn_hidden_dim(d, mult, multiple),
         unit="",
@@ -292,7 +292,7 @@ QUESTIONS: list[Question] = [
         "`multiple_of` that is >= h.",
     ),
     Question(
-        "08.4",
+        "09.4",
         "A memory floor",
         expected=_floor,
         unit="",
@@ -314,7 +314,7 @@ QUESTIONS: list[Question] = [
         "a GPU still needs a whole one.",
     ),
     Question(
-        "08.5",
+        "09.5",
         "The busiest GPU of a layout",
         expected=_layout_gb,
         unit="GB",
@@ -341,7 +341,7 @@ QUESTIONS: list[Question] = [
         "2·s·b·d/t (full), times ceil(L/pp) layers, times min(pp, micro-batches).",
     ),
     Question(
-        "08.6",
+        "09.6",
         "Meeting a deadline with a money budget",
         expected=lambda usd, price, gpu, days: usd / price / (days * 24),
         unit="GPUs",
@@ -359,7 +359,7 @@ QUESTIONS: list[Question] = [
         hint="Money / price = GPU-hours, whatever the MFU; GPU-hours = GPUs × days × 24.",
     ),
     Question(
-        "08.7",
+        "09.7",
         "What a better MFU saves",
         expected=_mfu_gain,
         unit="USD",
@@ -381,7 +381,7 @@ QUESTIONS: list[Question] = [
         "compute it at both MFUs and subtract.",
     ),
     Question(
-        "08.8",
+        "09.8",
         "Reading a model card",
         expected=_card,
         unit="",
@@ -402,7 +402,7 @@ QUESTIONS: list[Question] = [
         hint="Utilisation = 6ND / (GPU-hours × 3600 s × peak FLOP/s).",
     ),
     Question(
-        "08.9",
+        "09.9",
         "What the corollary assumes",
         expected=_corollary,
         unit="GPUs",
@@ -440,7 +440,7 @@ QUESTIONS: list[Question] = [
         "and throughput per GPU the GPU count grows by the same factor.",
     ),
     Question(
-        "08.10",
+        "09.10",
         "A model that will be served",
         expected=_inference,
         unit="params",
@@ -463,7 +463,7 @@ QUESTIONS: list[Question] = [
         "6·N·D(N) + 2·N·D_inf over N.",
     ),
     Question(
-        "08.11",
+        "09.11",
         "Order of magnitude: what a frontier model costs",
         expected=_estimate,
         unit="USD",
@@ -481,7 +481,7 @@ QUESTIONS: list[Question] = [
         "price.",
     ),
     Question(
-        "08.12",
+        "09.12",
         "Planning with a published ratio",
         expected=lambda name, source, N_B, D_B, C: tm.chinchilla_optimal(C, D_B / N_B)[0],
         unit="params",
