@@ -738,13 +738,16 @@ class MatmulTiming:
         return matmul_intensity(self.m, self.k, self.n, self.dtype)
 
 
-def time_matmul(m: int, k: int, n: int, dtype: str = "fp32", *, min_time: float = 0.02,
-                max_runs: int = 20, seed: int = 0) -> MatmulTiming:
+def time_matmul(m: int, k: int, n: int, dtype: str = "fp32", *, min_time: float = 0.01,
+                max_runs: int = 20) -> MatmulTiming:
     """Time numpy's ``A @ B`` for A (m x k) and B (k x n) on this machine (its CPU's BLAS).
 
-    The output is allocated and touched before timing (a first write to fresh memory costs
-    page faults, not arithmetic); the matmul then runs at least twice, and on until
-    ``min_time`` seconds have passed (at most ``max_runs`` times), and the best run is kept.
+    The inputs are ones: a dense BLAS matmul has no data-dependent path, so its time does not
+    depend on the values (and random inputs of 10 million values would take longer to draw
+    than the matmul takes to run). The output is allocated and touched before timing (a first
+    write to fresh memory costs page faults, not arithmetic); the matmul then runs at least
+    twice, and on until ``min_time`` seconds have passed (at most ``max_runs`` times), and the
+    best run is kept.
 
     >>> t = time_matmul(64, 64, 64, min_time=0.0)
     >>> (t.flops, t.runs, t.seconds > 0)
@@ -761,8 +764,6 @@ def time_matmul(m: int, k: int, n: int, dtype: str = "fp32", *, min_time: float 
         Seconds to keep repeating, >= 0 (0: two runs).
     max_runs : int
         Most runs, >= 1 (1: a single run).
-    seed : int
-        Seed of the random inputs (values do not change the time of a dense matmul).
 
     Returns
     -------
@@ -782,21 +783,21 @@ def time_matmul(m: int, k: int, n: int, dtype: str = "fp32", *, min_time: float 
     np_dtype = _NUMPY_MATMUL[dtype]
     min_time = float(v.nonnegative("min_time", min_time))
     max_runs = v.scalar_int("max_runs", max_runs)
-    rng = np.random.default_rng(v.scalar_int("seed", seed, minimum=0))
-    a = rng.standard_normal((m, k), dtype=np.float32).astype(np_dtype, copy=False)
-    b = rng.standard_normal((k, n), dtype=np.float32).astype(np_dtype, copy=False)
+    a = np.ones((m, k), dtype=np_dtype)
+    b = np.ones((k, n), dtype=np_dtype)
     out = np.empty((m, n), dtype=np_dtype)
     out.fill(0)
     seconds, runs = _best_time(lambda: np.matmul(a, b, out=out), min_time, max_runs)
     return MatmulTiming(m, k, n, dtype, seconds, runs)
 
 
-def time_copy(n_bytes: int = 2**27, *, min_time: float = 0.02, max_runs: int = 20) -> float:
+def time_copy(n_bytes: int = 2**26, *, min_time: float = 0.01, max_runs: int = 20) -> float:
     """This machine's memory bandwidth, in bytes/s: an array copy's bytes read + written / time.
 
     ``np.copyto`` reads ``n_bytes`` and writes ``n_bytes``, so the rate is ``2 n_bytes`` over
     the best time (the STREAM benchmark's "Copy" counts the same, McCalpin 1995). Pick
-    ``n_bytes`` well above the caches (the default, 128 MiB, is), or the rate is the cache's.
+    ``n_bytes`` well above the caches (the default, 64 MiB, is above most last-level caches;
+    twice that is in flight), or the rate is the cache's.
 
     >>> time_copy(2**20, min_time=0.0) > 0
     True
