@@ -19,7 +19,14 @@ from typing import ClassVar
 
 from trainmath import _validate as v
 
-__all__ = ["Accelerator", "ACCELERATORS", "get_accelerator"]
+__all__ = [
+    "Accelerator",
+    "ACCELERATORS",
+    "get_accelerator",
+    "MAX_ACHIEVABLE_MATMUL",
+    "matmul_efficiency",
+    "STREAMING_MULTIPROCESSORS",
+]
 
 
 @dataclass(frozen=True)
@@ -154,3 +161,91 @@ def get_accelerator(name_or_acc) -> Accelerator:
     if isinstance(name_or_acc, Accelerator):
         return name_or_acc
     return v.lookup("accelerator", name_or_acc, ACCELERATORS)
+
+
+# --- what a matmul really reaches ------------------------------------------------------------
+
+_MAMF_SOURCE = (
+    "Bekman, Machine Learning Engineering (github.com/stas00/ml-engineering @744d01e), "
+    "compute/accelerator/README.md, 'Maximum Achievable Matmul FLOPS comparison table': the "
+    "best of a brute-force search over matmul shapes (mamf-finder.py), mean of 100 iterations"
+)
+
+#: Maximum achievable matmul FLOP/s (MAMF): the best dense matmul throughput measured on each
+#: accelerator, in FLOP/s, by dtype, read-only. A data-sheet peak is never reached; the large-GEMM
+#: efficiency ``MAMF / peak`` (:func:`matmul_efficiency`) is what a well-shaped matmul gets:
+#: A100 SXM 271.2 of 312 (86.9 %), H100 SXM 794.5 of 989 (80.3 %; "H200 is the same"),
+#: B200 1745 of 2250 (77.6 %), GB200 1822 of 2500 (72.9 %), MI300X 668.4 of 1300 (51.4 %,
+#: PyTorch TunableOp on); fp8 (E4M3): H100 1402.6, H200 1453.4, B200 3432.5, GB200 3615.6 of
+#: their 1979, 1979, 4500, 5000. Source: :data:`_MAMF_SOURCE` (measured with PyTorch 2.5-2.10;
+#: software improves these, so they are a snapshot). The 40 GB A100 is the same chip as the
+#: 80 GB one, and the H800 the H100's (Zhao et al. 2025, Sec. 4.1): they share its figures.
+#: fp16 runs on the same tensor cores at the same rate as bf16 and shares its figure. No
+#: measurement is recorded for the V100 and the TPU v4: pass an efficiency for them.
+MAX_ACHIEVABLE_MATMUL: Mapping[str, Mapping[str, float]] = MappingProxyType({
+    name: MappingProxyType({dtype: tflops * 1e12 for dtype, tflops in figures.items()})
+    for name, figures in {
+        "A100-40GB": {"bf16": 271.2, "fp16": 271.2},
+        "A100-80GB": {"bf16": 271.2, "fp16": 271.2},
+        "H100-SXM": {"bf16": 794.5, "fp16": 794.5, "fp8": 1402.6},
+        "H800": {"bf16": 794.5, "fp16": 794.5, "fp8": 1402.6},
+        "H200": {"bf16": 794.5, "fp16": 794.5, "fp8": 1453.4},
+        "B200": {"bf16": 1745.0, "fp16": 1745.0, "fp8": 3432.5},
+        "GB200": {"bf16": 1822.0, "fp16": 1822.0, "fp8": 3615.6},
+        "MI300X": {"bf16": 668.4, "fp16": 668.4},
+    }.items()
+})
+
+
+def matmul_efficiency(accelerator, dtype: str = "bf16") -> float:
+    """Large-GEMM efficiency: :data:`MAX_ACHIEVABLE_MATMUL` over the dense peak.
+
+    The share of the data-sheet peak that the best-shaped matmul reaches: the ceiling a
+    training step's matmuls work against, before small shapes, memory-bound work,
+    communication and bubbles (lesson 08; :func:`trainmath.throughput.matmul_time`).
+
+    >>> round(matmul_efficiency("A100-80GB"), 3), round(matmul_efficiency("H100-SXM"), 3)
+    (0.869, 0.803)
+    >>> round(matmul_efficiency("H100-SXM", "fp8"), 3)
+    0.709
+
+    Parameters
+    ----------
+    accelerator : str or Accelerator
+        A preset name (an :class:`Accelerator` of your own has no measurement here).
+    dtype : str
+        A dtype the accelerator has a peak for.
+
+    Raises
+    ------
+    ValueError
+        When no measurement is recorded for the pair: the message lists the pairs there are
+        and says to pass an efficiency instead.
+
+    Source: :data:`MAX_ACHIEVABLE_MATMUL`. Assumptions: the software stack of the
+    measurement (cuBLAS/hipBLASLt through PyTorch).
+    """
+    acc = get_accelerator(accelerator)
+    peak = acc.peak(dtype)
+    figures = MAX_ACHIEVABLE_MATMUL.get(acc.name, {})
+    if dtype not in figures:
+        known = "; ".join(f"{name}: {', '.join(f)}" for name, f in MAX_ACHIEVABLE_MATMUL.items())
+        raise ValueError(
+            f"no measured matmul efficiency for the {acc.name} in {dtype!r} (recorded: {known}); "
+            "pass efficiency= (a fraction of the dense peak) instead"
+        )
+    return figures[dtype] / peak
+
+
+#: Streaming multiprocessors (NVIDIA) of each GPU, read-only: how many output tiles a matmul
+#: kernel computes at once, the unit of wave quantisation (NVIDIA, "Matrix Multiplication
+#: Background User's Guide", Wave Quantization). V100 80 (Volta whitepaper), A100 108 (A100
+#: whitepaper; the 40 and 80 GB are the same chip), H100 SXM5 132 (H100 whitepaper; the H800
+#: and H200 are the same die), B200 148 (CUDA's device query on B200 systems, as quoted by
+#: public benchmark code; NVIDIA's data sheet does not print it). Absent: the GB200 (no
+#: figure found), the MI300X (304 compute units, a different scheduler) and TPUs, for which
+#: no wave quantisation is modelled.
+STREAMING_MULTIPROCESSORS: Mapping[str, int] = MappingProxyType({
+    "V100": 80, "A100-40GB": 108, "A100-80GB": 108, "H100-SXM": 132, "H800": 132, "H200": 132,
+    "B200": 148,
+})

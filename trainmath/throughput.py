@@ -43,7 +43,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from trainmath import _validate as v
-from trainmath.accelerators import Accelerator, get_accelerator
+from trainmath._breakdown import Breakdown
+from trainmath.accelerators import (
+    STREAMING_MULTIPROCESSORS,
+    Accelerator,
+    get_accelerator,
+    matmul_efficiency,
+)
 from trainmath.activations import RECOMPUTE
 from trainmath.compute import flops_per_token, forward_flops, recompute_flops_overhead
 from trainmath.models import MODELS, ModelConfig
@@ -72,6 +78,14 @@ __all__ = [
     "hfu_from_mfu",
     "mfu_from_hfu",
     "rebase_utilisation",
+    # a matmul and a transformer layer, timed
+    "GEMM_TILE",
+    "wave_efficiency",
+    "matmul_time",
+    "LAYER_KINDS",
+    "LayerTime",
+    "layer_time",
+    "lm_head_time",
     # this machine
     "MatmulTiming",
     "time_matmul",
@@ -681,6 +695,344 @@ def rebase_utilisation(utilisation: ArrayLike, from_peak: ArrayLike,
     src = v.positive("from_peak", from_peak)
     dst = v.positive("to_peak", to_peak)
     return v.result(u * src / dst)
+
+
+# --- a matmul and a transformer layer, timed from first principles ---------------------------
+
+#: The output tile one streaming multiprocessor computes at a time in a GEMM kernel, rows x
+#: columns. cuBLAS chooses among several tiles per shape; NVIDIA's "Matrix Multiplication
+#: Background User's Guide" illustrates tile and wave quantisation with tiles of this order.
+#: Assumed 128 x 128 for every accelerator.
+GEMM_TILE = (128, 128)
+
+
+def _efficiency(accelerator, dtype, efficiency):
+    if efficiency is None:
+        return matmul_efficiency(accelerator, dtype)
+    return v.fraction("efficiency", efficiency)
+
+
+def wave_efficiency(m: ArrayLike, n: ArrayLike, accelerator: str | Accelerator, *,
+                    batch: ArrayLike = 1) -> Array:
+    """Share of the SMs' tile slots that do useful work in an (m x k)(k x n) matmul.
+
+    The output is cut into tiles of :data:`GEMM_TILE`; a tile is padded when m or n is not a
+    multiple of its side (tile quantisation), and the tiles run in waves of one per SM, the
+    last wave partly empty (wave quantisation; NVIDIA, "Matrix Multiplication Background
+    User's Guide"). The useful share is ``m n batch / (waves x SMs x tile area)``, with
+    ``waves = ceil(tiles / SMs)``: 1 for large, well-divided shapes, small for a few rows.
+
+    >>> round(wave_efficiency(8192, 6400, "A100-80GB"), 3)  # 64 x 50 = 3200 tiles, 30 waves
+    0.988
+    >>> round(wave_efficiency(32, 6400, "A100-80GB"), 3)  # 50 tiles padded 4x, one wave
+    0.116
+    >>> wave_efficiency(32, 6400, "MI300X")  # no SM count recorded: no quantisation
+    1.0
+
+    Parameters
+    ----------
+    m, n : int or array
+        Rows and columns of the output, >= 1. Arrays broadcast.
+    accelerator : str or Accelerator
+        Its SM count from :data:`trainmath.accelerators.STREAMING_MULTIPROCESSORS`; where none
+        is recorded the share is 1 (no quantisation modelled; said in that table).
+    batch : int or array
+        Independent matmuls of the same shape in one kernel (attention heads), >= 1.
+
+    Source: NVIDIA, "Matrix Multiplication Background User's Guide" (tile and wave
+    quantisation). Assumptions: one tile per SM at a time, the tile of :data:`GEMM_TILE`.
+    """
+    m = np.asarray(v.positive_int("m", m), dtype=float)
+    n = np.asarray(v.positive_int("n", n), dtype=float)
+    batch = np.asarray(v.positive_int("batch", batch), dtype=float)
+    sms = STREAMING_MULTIPROCESSORS.get(get_accelerator(accelerator).name)
+    if sms is None:
+        return v.result(np.ones(np.broadcast(m, n, batch).shape))
+    rows, cols = GEMM_TILE
+    tiles = np.ceil(m / rows) * np.ceil(n / cols) * batch
+    waves = np.ceil(tiles / sms)
+    return v.result(m * n * batch / (waves * sms * rows * cols))
+
+
+def matmul_time(m: ArrayLike, k: ArrayLike, n: ArrayLike, accelerator: str | Accelerator,
+                dtype: str = "bf16", *, batch: ArrayLike = 1,
+                efficiency: float | None = None) -> Array:
+    """Seconds of an (m x k)(k x n) matmul (``batch`` of them): the roofline at achievable rates.
+
+    ``max(2mkn batch / (efficiency x wave_efficiency x peak), bytes / bandwidth)``: the
+    roofline of lesson 08 with the compute roof lowered to what matmuls really reach (the
+    large-GEMM efficiency of :func:`trainmath.accelerators.matmul_efficiency`, and the tile
+    and wave quantisation of small shapes, :func:`wave_efficiency`).
+
+    >>> round(matmul_time(8192, 1600, 6400, "A100-80GB", "fp16") * 1e6)  # vs 538 at the peak
+    626
+    >>> round(matmul_time(32, 1600, 6400, "A100-80GB", "fp16") * 1e6, 1)  # 50 padded tiles
+    20.9
+
+    Parameters
+    ----------
+    m, k, n : int or array
+        Shapes, >= 1; arrays broadcast (the planner times thousands of layouts at once).
+    accelerator : str or Accelerator
+    dtype : str
+        Inputs, output and peak.
+    batch : int or array
+        Independent matmuls of this shape in one kernel (e.g. attention heads x sequences).
+    efficiency : float, optional
+        Fraction of the dense peak a large matmul reaches; default the accelerator's measured
+        :func:`~trainmath.accelerators.matmul_efficiency` (an error lists the accelerators
+        with a measurement when there is none).
+
+    Source and assumptions: roofline (Williams et al. 2009), least traffic
+    (:func:`matmul_bytes`), measured large-GEMM efficiency (Bekman, MAMF table), tile and wave
+    quantisation (NVIDIA's guide). No launch time; the kernel moves only the least bytes.
+    """
+    peak, bandwidth = _peak_and_bandwidth(accelerator, dtype)
+    eff = _efficiency(accelerator, dtype, efficiency)
+    batch_ = np.asarray(v.positive_int("batch", batch), dtype=float)
+    flops = matmul_flops(m, k, n) * batch_
+    moved = matmul_bytes(m, k, n, dtype) * batch_
+    rate = eff * peak * np.asarray(wave_efficiency(m, n, accelerator, batch=batch))
+    return v.result(np.maximum(flops / rate, moved / bandwidth))
+
+
+#: How a layer's attention and regularisation are computed, for :func:`layer_time` (and the
+#: memory model's activation accounting):
+#:
+#: * ``"korthikanti"``: the GPT layer as Megatron-LM ran it in 2021-22 (Narayanan et al.
+#:   2021; Korthikanti et al. 2022): attention scores materialised (QK^T, a fused
+#:   scale-mask-softmax, dropout, then the product with V) and dropout after the attention
+#:   projection and the MLP;
+#: * ``"modern"``: fused attention (FlashAttention, Dao et al. 2022; PyTorch SDPA) that never
+#:   writes the s x s scores, no dropout (Llama 2 and 3, Mistral).
+#:
+#: The norm (LayerNorm or RMSNorm), the MLP (GeLU or SwiGLU), grouped-query attention and the
+#: head size come from the :class:`~trainmath.models.ModelConfig` in both.
+LAYER_KINDS = ("korthikanti", "modern")
+
+
+class LayerTime(Breakdown):
+    """Seconds of one layer's forward and backward (and recomputation) on one GPU, by part:
+    ``matmuls`` (the weight matmuls), ``attention`` (the score and value products, and
+    with ``"korthikanti"`` their softmax and dropout passes), ``elementwise`` (norms,
+    activations, residuals, dropouts, rotary embeddings), then ``total``."""
+
+    __slots__ = ()
+
+
+# Element-wise passes of one layer: (name, tensor, forward reads, forward writes, backward
+# reads, backward writes), in tensors of that shape, at the activations' bytes per value
+# (a dropout mask: 1 byte per value, counted by the "+mask" passes below). Tensors: "h" the
+# residual stream (tokens x d_model), "ff" the MLP's hidden (tokens x d_ff / tp), "qk" the
+# rotated queries and keys (tokens x (H + KV) head_dim / tp), "scores" the attention scores
+# (sequences x H/tp x s x s). Backward of an element-wise op reads the upstream gradient and
+# what the forward saved, and writes one gradient per input. Sources: Megatron-LM's fused
+# kernels (bias-GeLU, bias-dropout-add, scale-mask-softmax; Narayanan et al. 2021, Sec. 4.2),
+# FlashAttention's fused softmax (Dao et al. 2022), and the saved tensors of Korthikanti et
+# al. 2022, Sec. 4.1.
+_NORM = ("norm", "h", 1, 1, 2, 1)
+_RESIDUAL = ("residual add", "h", 2, 1, 1, 1)  # backward: the two gradient streams meet
+_PASSES = {
+    "korthikanti": (
+        _NORM, _NORM,
+        ("scale-mask-softmax", "scores", 1, 1, 2, 1),
+        ("attention dropout", "scores", 1, 1, 1, 1),
+        ("attention dropout mask", "scores+mask", 0, 1, 1, 0),
+        ("bias-dropout-add (attention)", "h", 2, 1, 1, 2),
+        ("bias-dropout-add mask", "h+mask", 0, 2, 2, 0),
+        ("bias-dropout-add (MLP)", "h", 2, 1, 1, 2),
+        ("bias-activation (MLP)", "ff", 1, 1, 2, 1),
+    ),
+    "modern": (
+        _NORM, _NORM,
+        ("rotary embedding", "qk", 1, 1, 1, 1),
+        _RESIDUAL, _RESIDUAL,
+        ("activation (MLP)", "ff", 1, 1, 2, 1),
+    ),
+}
+
+
+def _layer_shapes(cfg: ModelConfig, tokens, tp):
+    """Forward weight matmuls of one layer on one tensor-parallel rank: (m, k, n) each."""
+    hq = cfg.n_heads // tp
+    hk = np.maximum(cfg.n_kv_heads // tp, 1)  # fewer KV heads than ranks: replicated
+    d, h = cfg.head_dim, cfg.d_model
+    ff = cfg.d_ff // tp
+    up = 2 * ff if cfg.mlp == "swiglu" else ff  # gate and up projections in one matmul
+    return [(tokens, h, (hq + 2 * hk) * d), (tokens, hq * d, h), (tokens, h, up), (tokens, ff, h)]
+
+
+def layer_time(cfg: ModelConfig, seq_len: ArrayLike, micro_batch: ArrayLike,
+               accelerator: str | Accelerator, *, tp: ArrayLike = 1, cp: ArrayLike = 1,
+               sequence_parallel: bool = False, recompute: str = "none",
+               layer: str = "modern", dtype: str = "bf16", causal: bool = True,
+               efficiency: float | None = None) -> LayerTime:
+    """Seconds one GPU spends on one layer for one micro-batch: forward, backward, recomputation.
+
+    Every operation at its own roofline (lesson 08): the weight matmuls and the attention
+    products by :func:`matmul_time` (measured large-GEMM efficiency, tile and wave
+    quantisation, memory bound when small); fused attention (``layer="modern"``) at the
+    large-GEMM rate; element-wise passes at the memory bandwidth, bytes counted per pass.
+    Backward matmuls are two per forward matmul (the input's and the weight's gradient);
+    FlashAttention's backward does 2.5 times its forward FLOPs (it recomputes the scores:
+    five matmuls against two, Dao et al. 2022, Sec. 3.1). Full recomputation runs the
+    forward again; selective recomputation (Korthikanti et al. 2022, Sec. 5) the attention
+    core again. Communication is not included (see :func:`trainmath.planner.step_time`).
+
+    >>> gpt3 = MODELS["gpt3-175b"]
+    >>> t = layer_time(gpt3, 2048, 1, "A100-80GB", tp=8, layer="korthikanti", recompute="full")
+    >>> round(t.total * 1e3, 1), round(t.matmuls / t.total, 2)  # ms, and the matmuls' share
+    (16.8, 0.87)
+
+    Parameters
+    ----------
+    cfg : ModelConfig
+    seq_len, micro_batch : int or array
+        Sequence length s and sequences per micro-batch b.
+    accelerator : str or Accelerator
+    tp, cp : int or array
+        Tensor- and context-parallel sizes: each GPU holds H/tp heads and d_ff/tp of the MLP,
+        and s/cp of the tokens (its queries attend to all s keys).
+    sequence_parallel : bool
+        Norms, dropouts and residual additions on tokens/tp (Megatron's sequence parallelism);
+        without it every tensor-parallel rank repeats them on all its tokens.
+    recompute : {"none", "selective", "full"}
+    layer : {"korthikanti", "modern"}
+        :data:`LAYER_KINDS`.
+    dtype : str
+        Activations, weights and peak.
+    causal : bool
+        Fused attention skips the masked half of the scores (FlashAttention does);
+        materialised scores are always computed whole.
+    efficiency : float, optional
+        Large-GEMM efficiency; default :func:`~trainmath.accelerators.matmul_efficiency`.
+
+    Returns
+    -------
+    LayerTime
+        ``matmuls``, ``attention``, ``elementwise``, ``total``.
+
+    Sources: Narayanan et al. 2021, Sec. 4.2 (Megatron-LM's fused kernels); Korthikanti et
+    al. 2022, Secs. 4-5 (the layer's tensors, selective recomputation); Dao et al. 2022
+    (FlashAttention). Assumptions: the least traffic per operation; no kernel launch time;
+    the fused kernels of the pass table in this module's source; FlashAttention at the
+    large-GEMM efficiency (FlashAttention-2 reports 50-73 % of the A100's peak, Dao 2023,
+    Sec. 4.1, close to its 87 %). Checked against Korthikanti et al. 2022, Table 4 (a 22B
+    layer on A100s) in the tests.
+    """
+    v.instance("cfg", cfg, ModelConfig)
+    v.choice("layer", layer, LAYER_KINDS)
+    v.choice("recompute", recompute, RECOMPUTE)
+    v.flag("sequence_parallel", sequence_parallel)
+    v.flag("causal", causal)
+    s = np.asarray(v.positive_int("seq_len", seq_len))
+    b = np.asarray(v.positive_int("micro_batch", micro_batch))
+    tp = np.asarray(v.positive_int("tp", tp))
+    cp = np.asarray(v.positive_int("cp", cp))
+    v.divides("tp", tp, "n_heads", cfg.n_heads)
+    v.divides("cp", cp, "seq_len", s)
+    peak, bandwidth = _peak_and_bandwidth(accelerator, dtype)
+    eff = _efficiency(accelerator, dtype, efficiency)
+    beta = bytes_per_param(dtype)
+    s_q = s // cp
+    tokens = b * s_q
+    hq = cfg.n_heads // tp
+
+    # weight matmuls: forward, then the backward's input gradient (m x n)(n x k) and weight
+    # gradient (k x m)(m x n)
+    fwd_mm = bwd_mm = 0.0
+    for m, k, n in _layer_shapes(cfg, tokens, tp):
+        fwd_mm = fwd_mm + matmul_time(m, k, n, accelerator, dtype, efficiency=eff)
+        bwd_mm = bwd_mm + matmul_time(m, n, k, accelerator, dtype, efficiency=eff) \
+            + matmul_time(k, m, n, accelerator, dtype, efficiency=eff)
+
+    # the attention core
+    heads = b * hq
+    d = cfg.head_dim
+    if layer == "korthikanti":  # QK^T then (scores)V, per head and sequence
+        fwd_att = matmul_time(s_q, d, s, accelerator, dtype, batch=heads, efficiency=eff) \
+            + matmul_time(s_q, s, d, accelerator, dtype, batch=heads, efficiency=eff)
+        bwd_att = (matmul_time(s_q, s, d, accelerator, dtype, batch=heads, efficiency=eff)
+                   + matmul_time(d, s_q, s, accelerator, dtype, batch=heads, efficiency=eff)
+                   + matmul_time(s_q, d, s, accelerator, dtype, batch=heads, efficiency=eff)
+                   + matmul_time(s, s_q, d, accelerator, dtype, batch=heads, efficiency=eff))
+    else:  # one fused kernel: 4 s_q s d FLOPs per head forward, half of them when causal
+        flops = 4.0 * s_q * s * d * heads * (0.5 if causal else 1.0)
+        fwd_att = flops / (eff * peak)
+        bwd_att = 2.5 * fwd_att
+
+    # element-wise passes at the memory bandwidth
+    per_token = {"h": cfg.d_model, "ff": cfg.d_ff / tp,
+                 "qk": (hq + np.maximum(cfg.n_kv_heads // tp, 1)) * d}
+    norm_tokens = tokens / tp if sequence_parallel else tokens
+    fwd_ew = bwd_ew = fwd_scores = bwd_scores = 0.0
+    for _name, tensor, fr, fw, br, bw in _PASSES[layer]:
+        kind, _, mask = tensor.partition("+")
+        if kind == "scores":
+            values = heads * s_q * s
+        else:
+            values = (norm_tokens if kind == "h" else tokens) * per_token[kind]
+        width = 1.0 if mask else beta
+        fwd_bytes, bwd_bytes = values * (fr + fw) * width, values * (br + bw) * width
+        if kind == "scores":
+            fwd_scores = fwd_scores + fwd_bytes / bandwidth
+            bwd_scores = bwd_scores + bwd_bytes / bandwidth
+        else:
+            fwd_ew = fwd_ew + fwd_bytes / bandwidth
+            bwd_ew = bwd_ew + bwd_bytes / bandwidth
+
+    attention = fwd_att + bwd_att + fwd_scores + bwd_scores
+    matmuls = fwd_mm + bwd_mm
+    elementwise = fwd_ew + bwd_ew
+    if recompute == "full":
+        matmuls = matmuls + fwd_mm
+        attention = attention + fwd_att + fwd_scores
+        elementwise = elementwise + fwd_ew
+    elif recompute == "selective":
+        attention = attention + fwd_att + fwd_scores
+    parts = {"matmuls": matmuls, "attention": attention, "elementwise": elementwise}
+    return LayerTime({k: v.result(np.asarray(x, dtype=float)) for k, x in parts.items()})
+
+
+def lm_head_time(cfg: ModelConfig, tokens: ArrayLike, accelerator: str | Accelerator, *,
+                 tp: ArrayLike = 1, dtype: str = "bf16",
+                 efficiency: float | None = None) -> Array:
+    """Seconds of the output layer for ``tokens`` on one GPU: logits, loss, and their backward.
+
+    The (tokens x d)(d x V/tp) matmul forward and its two backward matmuls (:func:`matmul_time`),
+    and the softmax cross-entropy over the tokens x V/tp logits at the memory bandwidth:
+    forward reads the 16-bit logits and writes fp32 probabilities, backward reads them and
+    writes the 16-bit gradient (Megatron-LM's vocabulary-parallel cross-entropy; Hugging Face
+    upcasts the logits to fp32 the same way).
+
+    >>> round(lm_head_time(MODELS["llama-3-8b"], 8192, "H100-SXM") * 1e3, 1)
+    36.6
+
+    Parameters
+    ----------
+    cfg : ModelConfig
+    tokens : int or array
+        Tokens of the micro-batch on this GPU, >= 1.
+    accelerator, tp, dtype, efficiency
+        As in :func:`layer_time`; the vocabulary is split over tp ranks.
+
+    Source: Megatron-LM's vocabulary-parallel cross-entropy (Shoeybi et al. 2019, Sec. 3).
+    Assumptions: 12 bytes per logit and element-wise pass pair (16-bit logits, fp32
+    probabilities), the matmuls as :func:`matmul_time`; the embedding lookup is neglected.
+    """
+    v.instance("cfg", cfg, ModelConfig)
+    tokens = np.asarray(v.positive_int("tokens", tokens))
+    tp = np.asarray(v.positive_int("tp", tp))
+    _, bandwidth = _peak_and_bandwidth(accelerator, dtype)
+    eff = _efficiency(accelerator, dtype, efficiency)
+    vocab = np.ceil(cfg.vocab_size / tp)
+    h = cfg.d_model
+    matmuls = (matmul_time(tokens, h, vocab, accelerator, dtype, efficiency=eff)
+               + matmul_time(tokens, vocab, h, accelerator, dtype, efficiency=eff)
+               + matmul_time(h, tokens, vocab, accelerator, dtype, efficiency=eff))
+    beta = bytes_per_param(dtype)
+    loss = tokens * vocab * ((beta + 4) + (4 + beta)) / bandwidth
+    return v.result(np.asarray(matmuls + loss, dtype=float))
 
 
 # --- this machine: numpy's matmul and copy, timed -----------------------------------------------
