@@ -252,6 +252,188 @@ def test_saving_is_a_share_that_grows_with_s_and_crosses_half_at_crossover(s, a,
     assert (saving > 0.5) == (s > crossover) or s == pytest.approx(crossover)
 
 
+# --- a ModelConfig's layer: Korthikanti's and the modern one -------------------------------------
+
+LLAMA3_8B = tm.MODELS["llama-3-8b"]
+LLAMA3_405B = tm.MODELS["llama-3.1-405b"]
+
+
+def _per_token_modern(cfg, act=2):
+    """Bytes per token of the modern SwiGLU/RMSNorm layer at t = 1, written out by hand."""
+    h, hq, hkv, f, a = cfg.d_model, cfg.attn_dim, cfg.kv_dim, cfg.d_ff, cfg.n_heads
+    norms = 2 * (act * h + 4)  # two RMSNorms: input + fp32 1/rms
+    linear_inputs = act * h + act * h  # Q/K/V input, gate/up input
+    attention = act * hq + 2 * act * hkv + act * hq + 4 * a  # Q, K, V, output, fp32 lse
+    mlp = 4 * act * f  # gate out, SiLU out, up out, product
+    return norms + linear_inputs + attention + mlp
+
+
+def test_modern_terms_table():
+    terms = tm.MODERN_ACTIVATION_TERMS
+    assert set(terms) >= {"attn_norm_input", "attn_norm_rstd", "qkv_input", "q", "k", "v",
+                          "attention_output", "softmax_lse", "mlp_norm_input", "mlp_norm_rstd",
+                          "mlp_input", "gate_output", "silu_output", "up_output", "down_input"}
+    assert all(t.shape in tm.ACTIVATION_UNITS for t in (*terms.values(),
+                                                        *tm.ACTIVATION_TERMS.values(),
+                                                        *tm.LOGITS_TERMS.values()))
+    assert not any(t.shape == "as2b" or t.dropout or t.mask for t in terms.values())
+    assert [k for k, t in terms.items() if t.selective] == ["softmax_lse"]
+    assert {k for k, t in terms.items() if not t.tp_split} == {
+        "attn_norm_input", "attn_norm_mean", "attn_norm_rstd", "qkv_input", "mlp_norm_input",
+        "mlp_norm_mean", "mlp_norm_rstd", "mlp_input"}
+    assert {k: t.formula() for k, t in terms.items()} == {
+        "attn_norm_input": "2sbh", "attn_norm_mean": "4sb", "attn_norm_rstd": "4sb",
+        "qkv_input": "2sbh", "q": "2sbh_q", "k": "2sbh_kv", "v": "2sbh_kv",
+        "attention_output": "2sbh_q", "softmax_lse": "4sba", "mlp_norm_input": "2sbh",
+        "mlp_norm_mean": "4sb", "mlp_norm_rstd": "4sb", "mlp_input": "2sbh",
+        "gate_output": "2sbf", "silu_output": "2sbf", "up_output": "2sbf", "down_input": "2sbf",
+    }
+    # fp32 statistics stay 4 bytes with fp32 activations; Korthikanti's terms unchanged
+    assert terms["softmax_lse"].formula(act_bytes=4) == "4sba"
+    assert terms["q"].formula(act_bytes=4) == "4sbh_q"
+    assert tm.LOGITS_TERMS["logits"].formula() == "4sbV"
+    assert tm.LOGITS_TERMS["targets"].formula() == "8sb"
+
+
+@pytest.mark.parametrize("name", ["llama-3-8b", "llama-2-7b", "llama-3.1-405b", "mistral-7b"])
+def test_modern_layer_by_hand(name):
+    cfg = tm.MODELS[name]
+    s, b = 4096, 2
+    m = tm.layer_activation_breakdown(cfg, s, b, layer="modern")
+    assert list(m) == [*tm.MODERN_ACTIVATION_TERMS, "total"]
+    assert m.total == s * b * _per_token_modern(cfg)  # exact
+    assert m["attn_norm_mean"] == m["mlp_norm_mean"] == 0  # RMSNorm keeps no mean
+    assert m["k"] == m["v"] == 2 * s * b * cfg.kv_dim  # K and V at n_kv_heads
+    assert tm.layer_activation_bytes(cfg, s, b, layer="modern") == m.total
+    assert tm.layer_activation_bytes(cfg, s, b) == m.total  # rotary -> modern by default
+
+
+def test_llama3_8b_is_41_sbh_against_korthikantis_354():
+    s, h = 8192, 4096
+    modern = tm.layer_activation_bytes(LLAMA3_8B, s, layer="modern")
+    assert modern / (s * h) == pytest.approx(41.033, abs=1e-3)
+    gpt = tm.layer_activation_bytes(LLAMA3_8B, s, layer="korthikanti")
+    assert gpt == s * h * (34 + 5 * 32 * s / h) == tm.activation_memory_per_layer(s, 1, h, 32)
+
+
+@pytest.mark.parametrize(("tp", "sp"), LAYOUTS)
+@pytest.mark.parametrize("rc", ["none", "selective", "full"])
+@pytest.mark.parametrize("name", ["gpt2-medium", "gpt3-175b"])
+def test_korthikanti_layer_of_a_config_is_table2_exactly(name, tp, sp, rc):
+    cfg = tm.MODELS[name]
+    s, b = 2048, 3
+    got = tm.layer_activation_bytes(cfg, s, b, tp=tp, sequence_parallel=sp, recompute=rc,
+                                    layer="korthikanti")
+    expected = tm.activation_memory_per_layer(s, b, cfg.d_model, cfg.n_heads, tp=tp,
+                                              sequence_parallel=sp, recompute=rc)
+    assert got == expected  # exactly
+    assert tm.layer_activation_bytes(cfg, s, b, tp=tp, sequence_parallel=sp,
+                                     recompute=rc) == expected  # the default for GPT-style
+    d = tm.layer_activation_breakdown(cfg, s, b, tp=tp, sequence_parallel=sp, recompute=rc,
+                                      layer="korthikanti")
+    assert list(d) == [*tm.ACTIVATION_TERMS, "total"]
+    assert d.total == pytest.approx(expected, rel=1e-12)
+
+
+def test_default_layer_rule():
+    assert {name: tm.default_activation_layer(cfg) for name, cfg in tm.MODELS.items()} == {
+        name: ("modern" if cfg.position == "rope" else "korthikanti")
+        for name, cfg in tm.MODELS.items()
+    }
+    assert tm.default_activation_layer(tm.MODELS["gpt3-175b"]) == "korthikanti"
+    assert tm.default_activation_layer(tm.MODELS["chinchilla-70b"]) == "korthikanti"
+    assert tm.default_activation_layer(LLAMA3_405B) == "modern"
+
+
+@pytest.mark.parametrize(("tp", "sp"), LAYOUTS)
+def test_modern_layer_tensor_and_sequence_parallel(tp, sp):
+    cfg = LLAMA3_405B
+    s, b = 8192, 1
+    one = tm.layer_activation_breakdown(cfg, s, b, layer="modern")
+    split = tm.layer_activation_breakdown(cfg, s, b, tp=tp, sequence_parallel=sp,
+                                          layer="modern")
+    for key, term in tm.MODERN_ACTIVATION_TERMS.items():
+        assert split[key] == one[key] / (tp if term.tp_split or sp else 1), key
+    # whole on every rank without SP: the norms and the two shared linear inputs, 8h + 8
+    whole = s * b * (8 * cfg.d_model + 8)
+    assert split.total == pytest.approx(
+        (one.total - whole) / tp + (whole / tp if sp else whole), rel=1e-12)
+
+
+def test_llama3_405b_layer_at_tp8_with_sp():
+    # per token: (8h + 4h_q + 4h_kv + 8f + 4a + 8) / 8 = 627,208 / 8 bytes; x 8192 tokens
+    cfg = LLAMA3_405B
+    per_token = 8 * 16384 + 4 * 16384 + 4 * 1024 + 8 * 53248 + 4 * 128 + 8
+    assert per_token == 627_208
+    got = tm.layer_activation_bytes(cfg, 8192, 1, tp=8, sequence_parallel=True)
+    assert got == 8192 * per_token / 8 == 642_260_992
+
+
+def test_modern_recomputation():
+    cfg = LLAMA3_8B
+    kw = dict(tp=4, sequence_parallel=True, layer="modern")
+    none = tm.layer_activation_breakdown(cfg, 8192, 2, **kw)
+    sel = tm.layer_activation_breakdown(cfg, 8192, 2, recompute="selective", **kw)
+    full = tm.layer_activation_breakdown(cfg, 8192, 2, recompute="full", **kw)
+    # selective recomputation frees only FlashAttention's logsumexp: 4a of 41h bytes per
+    # token, 0.08 % of the layer
+    assert none.total - sel.total == none["softmax_lse"] == 4 * 32 * 8192 * 2 / 4
+    assert 1 - sel.total / none.total == pytest.approx(128 / 168_072, rel=1e-9)
+    assert 1 - sel.total / none.total < 0.001
+    assert [k for k, x in full.parts().items() if x] == ["attn_norm_input"]
+    assert full.total == 2 * 8192 * 2 * 4096 / 4
+    # the GPT layer's selective saving, for contrast: most of the layer
+    gpt = tm.selective_recompute_saving(8192, 4096, 32, tp=4, sequence_parallel=True)
+    assert gpt > 0.85
+
+
+def test_modern_layer_follows_the_config():
+    base = tm.ModelConfig(1, 512, 8, 1000, d_ff=1536, n_kv_heads=2, mlp="swiglu",
+                          norm="rmsnorm", bias=False, position="rope")
+    sw = tm.layer_activation_breakdown(base, 128, 2)
+    gelu = tm.layer_activation_breakdown(base.replace(mlp="gelu"), 128, 2)
+    assert gelu["gate_output"] == gelu["silu_output"] == 0
+    assert sw.total - gelu.total == 2 * 2 * 128 * 2 * 1536  # two f-wide tensors fewer
+    ln = tm.layer_activation_breakdown(base.replace(norm="layernorm"), 128, 2)
+    assert ln.total - sw.total == 2 * 4 * 128 * 2  # an fp32 mean per token and norm
+    wide = tm.layer_activation_breakdown(base.replace(head_dim=128), 128, 2)  # h_q = 1024
+    assert wide["q"] == wide["attention_output"] == 2 * 128 * 2 * 1024
+    assert wide["k"] == 2 * 128 * 2 * 256
+    fp32 = tm.layer_activation_breakdown(base, 128, 2, act_bytes=4)
+    assert fp32["softmax_lse"] == sw["softmax_lse"] and fp32["q"] == 2 * sw["q"]
+
+
+def test_modern_layer_broadcasts():
+    s = np.array([1024, 4096, 8192])
+    d = tm.layer_activation_breakdown(LLAMA3_8B, s, 1, tp=2, sequence_parallel=True)
+    for key, arr in d.items():
+        assert np.shape(arr) == (3,)
+        one = tm.layer_activation_breakdown(LLAMA3_8B, 4096, 1, tp=2, sequence_parallel=True)
+        assert arr[1] == pytest.approx(one[key])
+    assert np.shape(tm.layer_activation_bytes(LLAMA3_8B, 4096, np.array([1, 2]))) == (2,)
+
+
+def test_logits_term_is_4_2_gb_per_8k_sequence_at_llama3_vocab():
+    m = tm.logits_activation_breakdown(LLAMA3_8B, 8192)
+    assert list(m) == [*tm.LOGITS_TERMS, "total"]
+    assert m["logits"] == 4 * 8192 * 128_256 == 4_202_692_608  # one fp32 copy
+    assert m["targets"] == 8 * 8192
+    assert m["final_norm_input"] == m["head_input"] == 2 * 8192 * 4096
+    assert m["final_norm_rstd"] == 4 * 8192 and m["final_norm_mean"] == 0
+    assert m.total == tm.logits_activation_bytes(LLAMA3_8B, 8192)
+    assert round(m.total / 1e9, 3) == 4.337
+
+
+@pytest.mark.parametrize(("tp", "sp"), LAYOUTS)
+def test_logits_split_over_the_vocabulary(tp, sp):
+    one = tm.logits_activation_breakdown(LLAMA3_405B, 8192, 2)
+    split = tm.logits_activation_breakdown(LLAMA3_405B, 8192, 2, tp=tp, sequence_parallel=sp)
+    assert split["logits"] == one["logits"] / tp
+    assert split["targets"] == one["targets"]  # every rank needs all targets
+    for key in ("final_norm_input", "final_norm_rstd", "head_input"):
+        assert split[key] == one[key] / (tp if sp else 1)
+
+
 # --- bad input -----------------------------------------------------------------------------------
 
 
@@ -280,6 +462,20 @@ def test_saving_is_a_share_that_grows_with_s_and_crosses_half_at_crossover(s, a,
         (lambda: tm.attention_score_crossover(4096, 32, tp=3), "tp must divide"),
         (lambda: tm.attention_score_crossover(4096, 32, sequence_parallel=1),
          "sequence_parallel"),
+        (lambda: tm.layer_activation_bytes(LLAMA3_8B, layer="flash"), "layer must be one of"),
+        (lambda: tm.layer_activation_bytes("llama-3-8b"), "cfg must be a trainmath.ModelConfig"),
+        (lambda: tm.layer_activation_bytes(LLAMA3_8B, tp=16), "tp must divide n_kv_heads"),
+        (lambda: tm.layer_activation_bytes(LLAMA3_8B, tp=64, layer="korthikanti"),
+         "tp must divide n_heads"),
+        (lambda: tm.layer_activation_bytes(tm.MODELS["chinchilla-70b"], layer="modern"),
+         "relative"),
+        (lambda: tm.layer_activation_breakdown(LLAMA3_8B, 0), "seq_len"),
+        (lambda: tm.layer_activation_breakdown(LLAMA3_8B, 8, recompute="all"), "recompute"),
+        (lambda: tm.layer_activation_breakdown(LLAMA3_8B, 8, act_bytes=0), "act_bytes"),
+        (lambda: tm.logits_activation_bytes(LLAMA3_8B, 8, 0), "micro_batch"),
+        (lambda: tm.logits_activation_bytes(LLAMA3_8B, 8, sequence_parallel="no"),
+         "sequence_parallel"),
+        (lambda: tm.default_activation_layer(None), "cfg"),
     ],
 )
 def test_bad_input(call, words):

@@ -457,6 +457,133 @@ def test_activation_extras_broadcast():
     assert rms["norm_stats"] == 2 * 1 * 4 * 16  # RMSNorm keeps one statistic
 
 
+# --- the modern layer and the logits -------------------------------------------------------------
+
+MODERN_GRID = [  # (d_model, n_heads, n_kv_heads, head_dim, d_ff, seq_len, micro_batch)
+    (256, 8, 8, 32, 704, 128, 1),  # multi-head attention
+    (128, 4, 2, 32, 352, 64, 2),  # grouped-query attention, b > 1
+    (256, 8, 2, 32, 704, 64, 3),  # GQA with 4 query heads per KV head
+    (192, 6, 1, 32, 512, 96, 2),  # multi-query attention
+    (128, 4, 2, 64, 384, 64, 3),  # h_q = 256 != d_model
+]
+
+
+def _modern_cfg(h, a, kv, hd, f, s, **kw):
+    return tm.ModelConfig(1, h, a, 97, d_ff=f, n_kv_heads=kv, head_dim=hd, seq_len=s,
+                          mlp="swiglu", norm="rmsnorm", bias=False, tied_embeddings=False,
+                          position="rope").replace(**kw)
+
+
+@pytest.mark.parametrize(("h", "a", "kv", "hd", "f", "s", "b"), MODERN_GRID)
+def test_modern_block_saves_exactly_the_modern_terms(h, a, kv, hd, f, s, b):
+    cfg = _modern_cfg(h, a, kv, hd, f, s)
+    model = M.build_model(cfg, dtype="bf16", attention="sdpa", fused_norm=True)
+    saved = M.block_saved_activations(model, b, s)
+    formula = tm.layer_activation_breakdown(cfg, s, b, layer="modern")
+    by_term = saved.by_term("modern")
+    for key, value in formula.parts().items():
+        assert by_term[key] == value, key  # every term, exactly
+    assert by_term["other"] == 0
+    # The block computes its rotary cos/sin tables (s x head_dim, bf16, two of them); a
+    # model computes them once and shares them by all layers, so the formula leaves them out.
+    assert by_term["rope_tables"] == 2 * s * hd * 2
+    assert saved.total == formula.total + by_term["rope_tables"]
+    assert abs(saved.total / formula.total - 1) < 0.02  # 4 head_dim / (b x bytes per token)
+
+
+def test_modern_block_measurement_can_fail():
+    # The same comparison at fp32 with the bf16 formula, or without GQA in the formula, is off.
+    cfg = _modern_cfg(128, 4, 2, 32, 352, 64)
+    saved = M.block_saved_activations(
+        M.build_model(cfg, dtype="bf16", attention="sdpa", fused_norm=True), 2, 64)
+    net = saved.total - saved.by_term("modern")["rope_tables"]
+    assert net == tm.layer_activation_bytes(cfg, 64, 2, layer="modern")
+    assert net != tm.layer_activation_bytes(cfg.replace(n_kv_heads=4), 64, 2, layer="modern")
+    assert net != tm.layer_activation_bytes(cfg, 64, 2, layer="modern", act_bytes=4)
+    assert net != tm.layer_activation_bytes(cfg, 64, 2, layer="korthikanti")
+
+
+@FAST
+@given(configs(positions=("learned", "rope")), st.integers(1, 3))
+def test_modern_terms_of_random_configs(cfg, b):
+    # fp32, where the CPU LayerNorm keeps its statistics in fp32 as CUDA does
+    cfg = cfg.replace(n_layers=1, head_dim=cfg.head_dim + cfg.head_dim % 2)
+    model = M.build_model(cfg, dtype="fp32", attention="sdpa", fused_norm=True)
+    s = cfg.seq_len
+    saved = M.block_saved_activations(model, b, s)
+    by_term = saved.by_term("modern")
+    formula = tm.layer_activation_breakdown(cfg, s, b, layer="modern", act_bytes=4)
+    assert {k: by_term[k] for k in formula.parts()} == formula.parts()
+    rope = 2 * s * cfg.head_dim * 4 if cfg.position == "rope" else 0
+    assert by_term["rope_tables"] == rope and by_term["other"] == 0
+    assert saved.total == formula.total + rope
+
+
+def test_fused_rmsnorm_is_rmsnorm():
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, 64, dtype=torch.float64)
+    plain = torch.nn.RMSNorm(64, eps=1e-5, dtype=torch.float64)
+    fused = M.FusedRMSNorm(64, eps=1e-5, dtype=torch.float64)
+    with torch.no_grad():
+        plain.weight.uniform_(0.5, 1.5)
+        fused.weight.copy_(plain.weight)
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ya, yb = plain(xa), fused(xb)
+    torch.testing.assert_close(ya, yb)
+    g = torch.randn_like(ya)
+    ya.backward(g)
+    yb.backward(g)
+    torch.testing.assert_close(xa.grad, xb.grad)
+    torch.testing.assert_close(plain.weight.grad, fused.weight.grad)
+    assert torch.autograd.gradcheck(lambda t: fused(t), (x[:1, :2].clone().requires_grad_(),))
+
+
+def test_unfused_rmsnorm_keeps_fp32_copies():
+    # nn.RMSNorm on the CPU (like Hugging Face's LlamaRMSNorm) keeps an fp32 copy of its
+    # input and its fp32 normalised values: 8h + 4 bytes per token instead of 2h + 4.
+    cfg = _modern_cfg(128, 4, 2, 32, 352, 64)
+    s, b = 64, 2
+    fused = M.block_saved_activations(
+        M.build_model(cfg, dtype="bf16", attention="sdpa", fused_norm=True), b, s)
+    plain = M.block_saved_activations(M.build_model(cfg, dtype="bf16", attention="sdpa"), b, s)
+    assert plain.total - fused.total == 2 * 6 * 128 * s * b
+    assert plain.by_term("modern")["attn_norm_input"] == 0  # the bf16 input is not kept
+
+
+def test_sdpa_keeps_k_and_v_at_the_kv_heads():
+    cfg = _modern_cfg(128, 4, 1, 32, 352, 32)
+    sdpa = M.block_saved_activations(M.build_model(cfg, attention="sdpa"), 2, 32)
+    shapes = {t.modern_term: t.shape for t in sdpa.tensors}
+    assert shapes["k"] == shapes["v"] == (2, 1, 32, 32)
+    assert shapes["q"] == (2, 4, 32, 32)
+    assert shapes["softmax_lse"] == (2, 4, 32)
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "fp32"])
+@pytest.mark.parametrize(("s", "b"), [(64, 1), (32, 3)])
+def test_logits_term_measured(dtype, s, b):
+    cfg = _modern_cfg(128, 4, 2, 32, 352, 64, vocab_size=1000)
+    model = M.build_model(cfg, dtype=dtype, fused_norm=True)
+    saved = M.logits_saved_activations(model, b, s)
+    act = 2 if dtype == "bf16" else 4
+    formula = tm.logits_activation_breakdown(cfg, s, b, act_bytes=act)
+    by_term = saved.by_term("logits")
+    assert {k: by_term[k] for k in formula.parts()} == formula.parts()
+    assert by_term["logits"] == 4 * s * b * 1000  # fp32 log-softmax
+    assert by_term["other"] == 4  # the loss's fp32 total weight, a scalar
+    assert saved.total == formula.total + 4
+    # the 16-bit logits themselves are not kept
+    assert not [t for t in saved.tensors if t.shape[-1:] == (1000,) and t.dtype != "float32"]
+
+
+def test_logits_of_a_layernorm_model():
+    cfg = GPT.replace(vocab_size=500)
+    saved = M.logits_saved_activations(M.build_model(cfg), 2, 16)
+    formula = tm.logits_activation_breakdown(cfg, 16, 2, act_bytes=4)
+    assert formula["final_norm_mean"] == 4 * 16 * 2
+    assert saved.total == formula.total + 4
+
+
 # --- optimizer state ----------------------------------------------------------------------------
 
 

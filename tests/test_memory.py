@@ -331,6 +331,137 @@ def test_memory_per_gpu_broadcasts():
                 tm.memory_per_gpu(GPT2, tp=int(t), zero_stage=z, dp=8).total)
 
 
+# --- the modern layer, the logits, Llama 3's FSDP ------------------------------------------------
+
+L8B = tm.MODELS["llama-3-8b"]
+
+
+def test_new_options_default_to_the_old_results():
+    for cfg in (GPT2, L8B, L405):
+        kw = dict(seq_len=2048, tp=8 if cfg is L405 else 1, pp=4, n_microbatches=8, dp=4,
+                  zero_stage=3)
+        old = tm.memory_per_gpu(cfg, **kw)
+        same = tm.memory_per_gpu(cfg, layer="korthikanti", logits=False,
+                                 reshard_after_forward=True, gathered_layers=0, **kw)
+        assert dict(old) == dict(same)
+        assert old.gathered_weights == old.logits == 0
+        per_layer = tm.activation_memory_per_layer(2048, 1, cfg.d_model, cfg.n_heads,
+                                                   tp=kw["tp"])
+        assert old.activations == per_layer * tm.layers_per_stage(cfg.n_layers, 4) * 4
+
+
+@pytest.mark.parametrize("tp,sp", [(1, False), (2, False), (4, True), (8, True)])
+@pytest.mark.parametrize("rc", ["none", "selective", "full"])
+def test_modern_layer_in_memory_per_gpu(tp, sp, rc):
+    m = tm.memory_per_gpu(L8B, seq_len=8192, micro_batch=2, tp=tp, sequence_parallel=sp,
+                          recompute=rc, layer="modern")
+    per_layer = tm.layer_activation_bytes(L8B, 8192, 2, tp=tp, sequence_parallel=sp,
+                                          recompute=rc, layer="modern")
+    assert m.activations == 32 * per_layer
+    assert dict(tm.memory_per_gpu(L8B, seq_len=8192, micro_batch=2, tp=tp,
+                                  sequence_parallel=sp, recompute=rc, layer=None)) == dict(m)
+    # context parallelism: every term is per token, the local s/cp tokens
+    cp = tm.memory_per_gpu(L8B, seq_len=8192, micro_batch=2, tp=tp, sequence_parallel=sp,
+                           recompute=rc, layer="modern", cp=4)
+    assert cp.activations == pytest.approx(m.activations / 4, rel=1e-12)
+
+
+def test_logits_on_one_stage():
+    base = tm.memory_per_gpu(L8B, seq_len=8192, layer="modern")
+    with_logits = tm.memory_per_gpu(L8B, seq_len=8192, layer="modern", logits=True)
+    loss = tm.logits_activation_bytes(L8B, 8192)
+    assert with_logits.logits == loss
+    assert with_logits.total == pytest.approx(base.total + loss, rel=1e-15)
+    assert with_logits.activations == base.activations
+    split = tm.memory_per_gpu(L8B, seq_len=8192, tp=8, cp=2, sequence_parallel=True,
+                              layer="modern", logits=True)
+    assert split.logits == tm.logits_activation_bytes(L8B, 4096, tp=8, sequence_parallel=True)
+
+
+def _stage(params, acts, logits, dp):
+    """Bytes of one pipeline stage by hand: mixed-precision AdamW, ZeRO-1 over dp."""
+    return params * (2 + 2 + 12 / dp) + acts + logits
+
+
+def test_busiest_stage_with_logits():
+    # Llama 3 8B, pp 4, 8 layers per stage; the first stage holds 4 micro-batches (1F1B),
+    # the last one micro-batch and the logits. Model states: ZeRO-1 over dp 8.
+    kw = dict(seq_len=8192, tp=2, pp=4, dp=8, zero_stage=1, n_microbatches=8,
+              sequence_parallel=True, layer="modern")
+    m = tm.memory_per_gpu(L8B, logits=True, **kw)
+    layer = tm.layer_activation_bytes(L8B, 8192, tp=2, sequence_parallel=True)
+    loss = tm.logits_activation_bytes(L8B, 8192, tp=2, sequence_parallel=True)
+    # 8 layers: 32 stages of one layer each hold one layer + the head (V d / t) + final norm
+    layers = 8 * (tm.params_per_gpu(L8B, tp=2, pp=32) - 128256 * 4096 / 2 - 4096)
+    first = _stage(layers + 128256 * 4096 / 2, 4 * 8 * layer, 0, dp=8)  # + embedding
+    last = _stage(layers + 128256 * 4096 / 2 + 4096, 8 * layer, loss, dp=8)  # + head, norm
+    assert first > last
+    assert m.total == pytest.approx(first, rel=1e-12) and m.logits == 0
+    # one micro-batch in flight: the last stage (same layers, plus the logits) is the busiest
+    one = tm.memory_per_gpu(L8B, logits=True, **{**kw, "n_microbatches": 1})
+    assert one.logits == loss and one.activations == 8 * layer
+    assert one.total == pytest.approx(last, rel=1e-12)
+
+
+def test_interleaved_last_stage_holds_its_warm_up_chunks():
+    # Megatron's interleaved schedule: the last rank runs (v - 1) p warm-up chunk forwards
+    # before its first backward, so it holds ((v - 1) p + 1) / v stages' worth.
+    kw = dict(seq_len=4096, pp=4, n_microbatches=8, layer="modern", logits=True)
+    cfg = L8B.replace(n_layers=8)
+    layer = tm.layer_activation_bytes(cfg, 4096)
+    big_vocab = cfg.replace(vocab_size=4_000_000)  # make the last stage the busiest
+    m = tm.memory_per_gpu(big_vocab, interleave=2, **kw)
+    assert m.logits > 0
+    assert m.activations == pytest.approx(2 * layer * (4 + 1) / 2, rel=1e-12)
+
+
+def test_llama3_fsdp_keeps_the_weights_whole():
+    kw = dict(seq_len=8192, tp=8, pp=16, dp=64, n_microbatches=16, sequence_parallel=True,
+              layer="modern", grad_dtype="fp32")
+    z3 = tm.memory_per_gpu(L405, zero_stage=3, **kw)
+    llama3 = tm.memory_per_gpu(L405, zero_stage=3, reshard_after_forward=False, **kw)
+    z2 = tm.memory_per_gpu(L405, zero_stage=2, **kw)
+    n = tm.params_per_gpu(L405, tp=8, pp=16)
+    assert llama3.weights == z2.weights == 2 * n  # bf16 weights unsharded
+    assert z3.weights == 2 * n / 64
+    for part in ("gradients", "master", "momentum", "variance", "activations"):
+        assert llama3[part] == z3[part] == z2[part]
+    assert llama3.gradients == 4 * n / 64  # fp32 gradients, sharded
+    # below stage 3 it changes nothing
+    assert dict(tm.memory_per_gpu(L405, zero_stage=2, reshard_after_forward=False,
+                                  **kw)) == dict(z2)
+
+
+def test_zero3_gathered_weight_buffers():
+    kw = dict(seq_len=4096, tp=8, pp=4, dp=16, zero_stage=3)
+    m = tm.memory_per_gpu(L405, gathered_layers=2, **kw)
+    layer = tm.params_per_gpu(L405.replace(n_layers=1), tp=8) - (
+        2 * 128256 * 16384 / 8 + 16384)  # one layer's tp-local weights
+    assert m.gathered_weights == pytest.approx(2 * 2 * layer, rel=1e-12)  # two bf16 layers
+    assert m.total == pytest.approx(tm.memory_per_gpu(L405, **kw).total + m.gathered_weights)
+    # nothing to gather when the weights are whole: no resharding, or stages 0-2
+    assert tm.memory_per_gpu(L405, gathered_layers=2, reshard_after_forward=False,
+                             **kw).gathered_weights == 0
+    assert tm.memory_per_gpu(L405, gathered_layers=2, **{**kw, "zero_stage": 2}
+                             ).gathered_weights == 0
+    arr = tm.memory_per_gpu(L405, gathered_layers=2, **{**kw, "zero_stage": np.arange(4)})
+    assert np.count_nonzero(arr.gathered_weights) == 1
+
+
+def test_fp32_weights_and_gradients_are_16_bytes_not_20():
+    # fp32 weights are their own master copy: 4 + 4 + 4 + 4, not 4 + 4 + 12
+    n = tm.param_count(GPT2)
+    m = tm.memory_per_gpu(GPT2, param_dtype="fp32", grad_dtype="fp32")
+    assert m.model_states == 16 * n and m.master == 0
+    assert tm.training_bytes_per_param(param_dtype="fp32", grad_dtype="fp32").total == 16
+    assert tm.zero_memory_per_gpu(n, 1, 0, param_bytes=4, grad_bytes=4) == 16 * n
+    assert tm.zero_memory_per_gpu(n, 1, 0) == 16 * n  # 2 + 2 + 12
+    assert tm.zero_memory_per_gpu(n, 1, 0, param_bytes=4, grad_bytes=4,
+                                  optimizer_bytes=12) == 20 * n  # K given: as given
+    np.testing.assert_array_equal(
+        tm.zero_memory_per_gpu(1, 1, 0, param_bytes=np.array([2, 4]), grad_bytes=2), [16, 14])
+
+
 # --- one breakdown type --------------------------------------------------------------------------
 
 
@@ -384,6 +515,13 @@ def test_memory_breakdown_is_one_read_only_type():
         (lambda: tm.memory_per_gpu(GPT2, recompute="all"), "recompute"),
         (lambda: tm.memory_per_gpu(GPT2, micro_batch=0), "micro_batch"),
         (lambda: tm.memory_per_gpu(GPT2, param_dtype="fp64"), "dtype"),
+        (lambda: tm.memory_per_gpu(GPT2, layer="flash"), "layer must be one of"),
+        (lambda: tm.memory_per_gpu(tm.MODELS["gopher-280b"], layer="modern"), "relative"),
+        (lambda: tm.memory_per_gpu(GPT2, logits=1), "logits must be True or False"),
+        (lambda: tm.memory_per_gpu(GPT2, reshard_after_forward="no"),
+         "reshard_after_forward must be True or False"),
+        (lambda: tm.memory_per_gpu(GPT2, gathered_layers=-1), "gathered_layers"),
+        (lambda: tm.memory_per_gpu(GPT2, gathered_layers=1.5), "gathered_layers"),
     ],
 )
 def test_bad_input(call, words):

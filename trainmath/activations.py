@@ -21,6 +21,29 @@ each layer's input, 2sbh.
 :func:`attention_score_crossover` and :func:`trainmath.compute.recompute_flops_overhead`
 (FLOPs live in :mod:`trainmath.compute`) give the numbers that decide between the
 recomputation strategies.
+
+**The modern layer.** Llama 2/3 and Mistral train a different block: RMSNorm, rotary
+positions, grouped-query attention (a_kv key/value heads), a SwiGLU MLP, no dropout, and
+FlashAttention (PyTorch's ``scaled_dot_product_attention``), which never stores the s x s
+scores but recomputes them in the backward pass from Q, K, V, the output and one fp32
+logsumexp per head and token (Dao et al. 2022, FlashAttention, Sec. 3.1; Dao 2023,
+FlashAttention-2). :data:`MODERN_ACTIVATION_TERMS` lists what such a block saves, tensor by
+tensor, each read off what PyTorch keeps (measured with :mod:`trainmath.measure`, tested
+exact): per token 2h + 4 bytes per RMSNorm (input and fp32 1/rms), 2h for the shared input
+of the Q, K, V projections, 2 h_q for Q, 2 h_kv each for K and V, 2 h_q for the attention
+output, 4a for the logsumexp, 2h for the MLP's input and 8f for SwiGLU's four f-wide tensors
+(gate output, SiLU output, up output, their product), in bf16. Nothing grows as s^2, so
+selective recomputation (which drops only what recomputing the attention core frees, here
+the logsumexp) saves almost nothing. :func:`layer_activation_breakdown` and
+:func:`layer_activation_bytes` give either layer for a :class:`~trainmath.ModelConfig`
+(``layer="korthikanti"`` or ``"modern"``; :func:`default_activation_layer` picks one).
+
+**Outside the layers.** The LM head and the loss keep the fp32 logits the cross-entropy
+works on, 4 s b V bytes (4.2 GB for one 8,192-token sequence at V = 128,256), split t ways
+by Megatron's vocabulary-parallel cross-entropy: :data:`LOGITS_TERMS`,
+:func:`logits_activation_breakdown`, :func:`logits_activation_bytes`.
+
+:data:`ACTIVATION_UNITS` names the shapes the terms of all three tables are counted in.
 """
 
 from __future__ import annotations
@@ -32,6 +55,7 @@ import numpy as np
 
 from trainmath import _validate as v
 from trainmath._breakdown import Breakdown
+from trainmath.models import ModelConfig
 
 __all__ = [
     "RECOMPUTE",
@@ -41,9 +65,23 @@ __all__ = [
     "activation_memory_breakdown",
     "selective_recompute_saving",
     "attention_score_crossover",
+    # a ModelConfig's layer: Korthikanti's or the modern one, and the logits outside it
+    "ACTIVATION_UNITS",
+    "MODERN_ACTIVATION_TERMS",
+    "LOGITS_TERMS",
+    "ACTIVATION_LAYERS",
+    "default_activation_layer",
+    "layer_activation_breakdown",
+    "layer_activation_bytes",
+    "logits_activation_breakdown",
+    "logits_activation_bytes",
 ]
 
 RECOMPUTE = ("none", "selective", "full")
+
+#: The layers :func:`layer_activation_breakdown` knows: Korthikanti et al. 2022's GPT layer
+#: (:data:`ACTIVATION_TERMS`) and the modern Llama-style one (:data:`MODERN_ACTIVATION_TERMS`).
+ACTIVATION_LAYERS = ("korthikanti", "modern")
 
 
 def _layer_shape(seq_len, micro_batch, d_model, n_heads, tp, sequence_parallel, recompute):
@@ -112,30 +150,69 @@ def activation_memory_per_layer(
 
 # --- term by term ---------------------------------------------------------------------------
 
+#: The shapes activation terms are counted in: a term holds ``values x`` this many numbers.
+#: s: sequence length, b: micro-batch, h: d_model, a: query heads, h_q = a x head_dim (the
+#: query/attention width, h in most models), h_kv = n_kv_heads x head_dim (the key/value
+#: width), f: d_ff, V: vocabulary size.
+ACTIVATION_UNITS: MappingProxyType = MappingProxyType({
+    "sbh": "s·b·h: per token, the model width",
+    "as2b": "a·s²·b: one s x s matrix per head (attention scores)",
+    "sbh_q": "s·b·h_q: per token, the query heads' width a x head_dim",
+    "sbh_kv": "s·b·h_kv: per token, the key/value heads' width n_kv_heads x head_dim",
+    "sbf": "s·b·f: per token, the MLP's hidden width d_ff",
+    "sba": "s·b·a: one value per query head and token",
+    "sb": "s·b: one value per token",
+    "sbV": "s·b·V: per token, one value per vocabulary entry",
+})
+_UNIT_SYMBOLS = MappingProxyType({"as2b": "as²b"})
+
+#: Bytes of the storage dtypes a term can have whatever the activations' dtype.
+_FIXED_BYTES = MappingProxyType({"fp32": 4, "int64": 8})
+
 
 @dataclass(frozen=True)
 class ActivationTerm:
     """One tensor a layer saves for its backward pass (Korthikanti et al. 2022, Sec. 4.1).
 
+    The same record describes the terms of the GPT layer (:data:`ACTIVATION_TERMS`), of the
+    modern Llama-style layer (:data:`MODERN_ACTIVATION_TERMS`) and of the LM head and loss
+    (:data:`LOGITS_TERMS`).
+
     Attributes
     ----------
     block : str
-        ``"attention"``, ``"MLP"`` or ``"LayerNorm"`` (the grouping of Sec. 4.1).
+        The part of the layer: ``"attention"``, ``"MLP"``, ``"LayerNorm"`` (the grouping of
+        Sec. 4.1), ``"RMSNorm"``, ``"LM head"``, ``"loss"``.
     tensor : str
         What the tensor is and which backward step needs it.
     values : int
-        Number of values per ``shape`` unit: the tensor holds ``values * s*b*h`` (per-token
-        terms) or ``values * a*s^2*b`` (attention-score terms) numbers.
+        Number of values per ``shape`` unit: the tensor holds ``values x`` the unit's count
+        of numbers (e.g. ``values * s*b*h``).
     shape : str
-        ``"sbh"`` (grows like the sequence) or ``"as2b"`` (one s x s matrix per head).
+        A key of :data:`ACTIVATION_UNITS`: ``"sbh"`` (grows like the sequence), ``"as2b"``
+        (one s x s matrix per head), ``"sbh_kv"``, ``"sbf"``, ``"sba"``, ``"sb"``, ...
     mask : bool
         A dropout mask (1 byte per value) rather than an activation (2 bytes in 16-bit).
     tp_split : bool
-        Split ``t`` ways by Megatron tensor parallelism. The others (LayerNorm and dropout
+        Split ``t`` ways by Megatron tensor parallelism. The others (norm and dropout
         regions) are replicated on every tensor-parallel rank unless sequence parallelism
         splits them along s.
     dropout : bool
         Exists only when the layer uses dropout.
+    dtype : str or None
+        A storage dtype the tensor keeps whatever the activations' dtype: ``"fp32"`` for
+        softmax and norm statistics, ``"int64"`` for token ids. ``None``: the activation
+        dtype (or 1 byte for a ``mask``).
+    selective : bool
+        Freed by selective recomputation, which recomputes the attention core in the
+        backward pass (Korthikanti et al. 2022, Sec. 4.3): the score terms of the GPT layer,
+        FlashAttention's logsumexp in the modern one.
+    mlp, norm : str or None
+        The term exists only with this MLP (``"swiglu"``) or norm (``"layernorm"``) kind of
+        :class:`~trainmath.ModelConfig`; ``None``: always.
+    replicated : bool
+        Kept whole on every tensor-parallel rank even with sequence parallelism (the
+        targets, which the vocabulary-parallel loss needs for all s tokens).
     """
 
     block: str
@@ -145,12 +222,27 @@ class ActivationTerm:
     mask: bool = False
     tp_split: bool = True
     dropout: bool = False
+    dtype: str | None = None
+    selective: bool = False
+    mlp: str | None = None
+    norm: str | None = None
+    replicated: bool = False
+
+    def bytes_per_value(self, act_bytes=2):
+        """Bytes of one value: 1 for a mask, the fixed ``dtype``'s, else ``act_bytes``."""
+        if self.mask:
+            return 1
+        return _FIXED_BYTES[self.dtype] if self.dtype else act_bytes
 
     def formula(self, act_bytes: int = 2) -> str:
-        """The bytes as Korthikanti writes them, e.g. ``"8sbh"``, ``"as²b"``."""
-        n = self.values * (1 if self.mask else act_bytes)
-        unit = "sbh" if self.shape == "sbh" else "as²b"
-        return unit if n == 1 else f"{n}{unit}"
+        """The bytes as Korthikanti writes them, e.g. ``"8sbh"``, ``"as²b"``, ``"4sba"``."""
+        n = self.values * self.bytes_per_value(act_bytes)
+        unit = _UNIT_SYMBOLS.get(self.shape, self.shape)
+        return unit if n == 1 else f"{n:g}{unit}"
+
+
+def _term(block, tensor, values, shape, **kw) -> ActivationTerm:
+    return ActivationTerm(block, tensor, values, shape, **kw)
 
 
 #: The tensors one GPT-style layer saves, in the order of Korthikanti et al. 2022, Sec. 4.1.
@@ -164,13 +256,13 @@ ACTIVATION_TERMS: MappingProxyType = MappingProxyType({
     "q_and_k": ActivationTerm("attention", "Q and K, the two inputs of QKᵀ", 2, "sbh"),
     "softmax_output": ActivationTerm(
         "attention", "softmax output P (attention probabilities)", 1,
-        "as2b"),
+        "as2b", selective=True),
     "softmax_dropout_mask": ActivationTerm(
         "attention", "dropout mask on the attention probabilities", 1, "as2b", mask=True,
-        dropout=True),
+        dropout=True, selective=True),
     "softmax_dropout_output": ActivationTerm(
         "attention", "dropout output, the P multiplied with V", 1, "as2b",
-        dropout=True),
+        dropout=True, selective=True),
     "v": ActivationTerm("attention", "V, the other input of that product", 1, "sbh"),
     "projection_input": ActivationTerm(
         "attention", "input of the output projection (the heads' outputs)", 1, "sbh"),
@@ -191,6 +283,118 @@ ACTIVATION_TERMS: MappingProxyType = MappingProxyType({
         "MLP", "dropout mask after the second linear layer", 1, "sbh", mask=True,
         tp_split=False, dropout=True),
 })
+
+#: The tensors one modern (Llama-style) layer saves with PyTorch's fused kernels, bf16
+#: activations, no dropout: what ``torch.autograd`` keeps for a pre-norm block of RMSNorm
+#: (``aten._fused_rms_norm``, PyTorch's CUDA kernel: its input and an fp32 1/rms per token,
+#: the ``input``/``result1`` of ``FusedRmsNormBackward0``), Q/K/V projections, RoPE,
+#: ``scaled_dot_product_attention`` (FlashAttention: Q, K, V, the output and an fp32
+#: logsumexp per head and token; K and V at n_kv_heads with native grouped-query attention),
+#: the output projection and a SwiGLU MLP (Shazeer 2020: down(SiLU(gate(x)) * up(x))).
+#: Measured with :func:`trainmath.measure.block_saved_activations` (tested exact, storages
+#: shared by several ops counted once). A GeLU MLP keeps ``up_output`` and ``down_input``
+#: only; LayerNorm adds an fp32 mean per token to each norm.
+MODERN_ACTIVATION_TERMS: MappingProxyType = MappingProxyType({
+    "attn_norm_input": _term(
+        "RMSNorm", "input of the first norm (the layer's input x, the residual stream)", 1,
+        "sbh", tp_split=False),
+    "attn_norm_mean": _term(
+        "RMSNorm", "LayerNorm only: the first norm's mean per token, fp32", 1, "sb",
+        dtype="fp32", tp_split=False, norm="layernorm"),
+    "attn_norm_rstd": _term(
+        "RMSNorm", "the first norm's 1/rms (LayerNorm: 1/σ) per token, fp32", 1, "sb",
+        dtype="fp32", tp_split=False),
+    "qkv_input": _term(
+        "attention", "norm output, shared input of the Q, K, V projections", 1, "sbh",
+        tp_split=False),
+    "q": _term("attention", "Q after RoPE (a heads), input of the attention kernel", 1,
+               "sbh_q"),
+    "k": _term("attention", "K after RoPE (n_kv_heads heads: native GQA)", 1, "sbh_kv"),
+    "v": _term("attention", "V (n_kv_heads heads)", 1, "sbh_kv"),
+    "attention_output": _term(
+        "attention", "attention output, kept by the kernel and the input of the output "
+        "projection (one storage)", 1, "sbh_q"),
+    "softmax_lse": _term(
+        "attention", "logsumexp of each query's scores per head, fp32 (FlashAttention's "
+        "softmax statistics, instead of the as²b scores)", 1, "sba", dtype="fp32",
+        selective=True),
+    "mlp_norm_input": _term(
+        "RMSNorm", "input of the second norm (x + attention output)", 1, "sbh",
+        tp_split=False),
+    "mlp_norm_mean": _term(
+        "RMSNorm", "LayerNorm only: the second norm's mean per token, fp32", 1, "sb",
+        dtype="fp32", tp_split=False, norm="layernorm"),
+    "mlp_norm_rstd": _term(
+        "RMSNorm", "the second norm's 1/rms (LayerNorm: 1/σ) per token, fp32", 1, "sb",
+        dtype="fp32", tp_split=False),
+    "mlp_input": _term(
+        "MLP", "norm output, shared input of the gate and up projections", 1, "sbh",
+        tp_split=False),
+    "gate_output": _term("MLP", "gate projection output = SiLU input", 1, "sbf",
+                         mlp="swiglu"),
+    "silu_output": _term("MLP", "SiLU output, one factor of the product", 1, "sbf",
+                         mlp="swiglu"),
+    "up_output": _term(
+        "MLP", "up projection output, the other factor (GeLU MLP: the GeLU input)", 1,
+        "sbf"),
+    "down_input": _term(
+        "MLP", "SiLU(gate) ⊙ up (GeLU MLP: the GeLU output) = down projection input", 1,
+        "sbf"),
+})
+
+#: What the model keeps for its backward pass after the last layer, per micro-batch, on the
+#: last pipeline stage: the final norm, the LM head's input and the cross-entropy, which
+#: works on the logits upcast to fp32 (Hugging Face's Llama, ``logits.float()``; Megatron's
+#: vocabulary-parallel cross-entropy, ``vocab_parallel_logits.float()``) and keeps its fp32
+#: log-softmax (Megatron: softmax) for the backward pass, split t ways over the vocabulary
+#: (Shoeybi et al. 2019, Sec. 3). The 16-bit logits are not saved (the upcast's backward
+#: needs nothing). Measured with :func:`trainmath.measure.logits_saved_activations`.
+LOGITS_TERMS: MappingProxyType = MappingProxyType({
+    "final_norm_input": _term(
+        "RMSNorm", "input of the final norm (the last layer's output)", 1, "sbh",
+        tp_split=False),
+    "final_norm_mean": _term(
+        "RMSNorm", "LayerNorm only: the final norm's mean per token, fp32", 1, "sb",
+        dtype="fp32", tp_split=False, norm="layernorm"),
+    "final_norm_rstd": _term(
+        "RMSNorm", "the final norm's 1/rms (LayerNorm: 1/σ) per token, fp32", 1, "sb",
+        dtype="fp32", tp_split=False),
+    "head_input": _term(
+        "LM head", "final norm output, input of the LM head (output projection)", 1, "sbh",
+        tp_split=False),
+    "logits": _term(
+        "loss", "log-softmax of the fp32 logits, the cross-entropy's saved output "
+        "(vocabulary-parallel: V/t columns per rank)", 1, "sbV", dtype="fp32"),
+    "targets": _term(
+        "loss", "target token ids (int64), needed by the loss's backward", 1, "sb",
+        dtype="int64", tp_split=False, replicated=True),
+})
+
+
+def _table_breakdown(table, units, t, sequence_parallel, recompute, act_bytes, *,
+                     dropout=True, mlp=None, norm=None) -> Breakdown:
+    """Bytes of each term of ``table`` on one GPU: the one rule of all three tables.
+
+    A term is present when the layer has it (dropout, MLP and norm kind), kept unless
+    recomputation frees it (selective: the ``selective`` terms; full: all but the layer's
+    input), and divided by t when tensor parallelism splits it or sequence parallelism
+    splits what tensor parallelism leaves whole (except ``replicated`` terms).
+    """
+    out = {}
+    for key, term in table.items():
+        kept = (
+            (dropout or not term.dropout)
+            and term.mlp in (None, mlp)
+            and term.norm in (None, norm)
+            and not (recompute == "selective" and term.selective)
+            and not (recompute == "full" and key != "attn_norm_input")
+        )
+        per_value = term.bytes_per_value(act_bytes)
+        size = units[term.shape] * (term.values * per_value * kept)
+        if term.tp_split or (sequence_parallel and not term.replicated):
+            size = size / t
+        out[key] = size
+    return Breakdown(out)
 
 
 def activation_memory_breakdown(
@@ -253,20 +457,280 @@ def activation_memory_breakdown(
     v.flag("dropout", dropout)
     nbytes = v.positive("act_bytes", act_bytes)
     units = {"sbh": s * b * h, "as2b": a * s * s * b}
+    return _table_breakdown(ACTIVATION_TERMS, units, t, sequence_parallel, recompute, nbytes,
+                            dropout=dropout)
 
-    out = {}
-    for key, term in ACTIVATION_TERMS.items():
-        kept = (
-            (dropout or not term.dropout)
-            and not (recompute == "selective" and term.shape == "as2b")
-            and not (recompute == "full" and key != "attn_norm_input")
+
+# --- a ModelConfig's layer: Korthikanti's or the modern one ---------------------------------
+
+
+def default_activation_layer(cfg: ModelConfig) -> str:
+    """The activation accounting that fits ``cfg``: ``"modern"`` or ``"korthikanti"``.
+
+    ``"modern"`` (:data:`MODERN_ACTIVATION_TERMS`) for rotary-position models, the Llama
+    2/3 and Mistral family, which train with FlashAttention and without dropout;
+    ``"korthikanti"`` (:data:`ACTIVATION_TERMS`) otherwise: GPT-2/GPT-3 style models (the
+    layer Korthikanti et al. 2022 count) and Transformer-XL relative positions (Gopher,
+    Chinchilla), whose position term needs the s x s scores written out.
+
+    >>> import trainmath as tm
+    >>> [default_activation_layer(tm.MODELS[name]) for name in ("llama-3-8b", "gpt2")]
+    ['modern', 'korthikanti']
+    """
+    v.instance("cfg", cfg, ModelConfig)
+    return "modern" if cfg.position == "rope" else "korthikanti"
+
+
+def _cfg_layer(cfg, seq_len, micro_batch, tp, sequence_parallel, recompute, layer, act_bytes):
+    """Validated inputs of the ModelConfig-based functions."""
+    v.instance("cfg", cfg, ModelConfig)
+    s = v.positive_int("seq_len", cfg.seq_len if seq_len is None else seq_len)
+    b = v.positive_int("micro_batch", micro_batch)
+    t = v.positive_int("tp", tp)
+    v.flag("sequence_parallel", sequence_parallel)
+    v.choice("recompute", recompute, RECOMPUTE)
+    layer = default_activation_layer(cfg) if layer is None else v.choice(
+        "layer", layer, ACTIVATION_LAYERS)
+    nbytes = v.positive("act_bytes", act_bytes)
+    v.divides("tp", t, "n_heads", cfg.n_heads)
+    if layer == "modern":
+        v.divides("tp", t, "n_kv_heads", cfg.n_kv_heads,
+                  note="(Megatron splits whole KV groups)")
+        if cfg.position == "relative":
+            raise ValueError(
+                "layer='modern' models FlashAttention, which cannot add Transformer-XL's "
+                "relative position scores (position='relative'); use layer='korthikanti'"
+            )
+    return s, b, t, layer, nbytes
+
+
+def _modern_units(cfg: ModelConfig, s, b) -> dict:
+    s, b = np.asarray(s, dtype=float), np.asarray(b, dtype=float)
+    sb = s * b
+    return {"sbh": sb * cfg.d_model, "sbh_q": sb * cfg.attn_dim, "sbh_kv": sb * cfg.kv_dim,
+            "sbf": sb * cfg.d_ff, "sba": sb * cfg.n_heads, "sb": sb,
+            "sbV": sb * cfg.vocab_size}
+
+
+def layer_activation_breakdown(
+    cfg: ModelConfig,
+    seq_len=None,
+    micro_batch=1,
+    *,
+    tp=1,
+    sequence_parallel: bool = False,
+    recompute: str = "none",
+    layer: str | None = None,
+    act_bytes=2,
+) -> Breakdown:
+    """Bytes of each tensor one layer of ``cfg`` keeps for the backward pass, per GPU.
+
+    ``layer="korthikanti"``: :func:`activation_memory_breakdown` of d_model and n_heads
+    (the GPT layer with dropout and materialised scores, :data:`ACTIVATION_TERMS`).
+    ``layer="modern"``: the terms of :data:`MODERN_ACTIVATION_TERMS` for the config's
+    widths (h = d_model, h_q = a x head_dim, h_kv = n_kv_heads x head_dim, f = d_ff),
+    its MLP (SwiGLU: four f-wide tensors, GeLU: two) and norm (RMSNorm: one fp32
+    statistic per token, LayerNorm: two). Per token, SwiGLU with RMSNorm, bf16:
+
+    ``8h + 4 h_q + 4 h_kv + 8f + 4a + 8`` bytes (41 h for Llama 3 8B, 38 h for 405B,
+    against Korthikanti's 34 h + 5as).
+
+    * tensor parallelism (Megatron, Shoeybi et al. 2019) splits Q, K, V, the attention
+      output, the logsumexp and the f-wide MLP tensors t ways (whole heads and KV groups
+      per rank, so t must divide n_kv_heads); the norms' inputs and statistics and the
+      inputs of the Q/K/V and gate/up projections (8h + 8 bytes per token) stay whole on
+      every rank;
+    * sequence parallelism (Korthikanti et al. 2022, Sec. 4.2.2) splits those along s: all
+      divided by t;
+    * ``"selective"`` recomputation recomputes the attention core, which with
+      FlashAttention frees only the fp32 logsumexp (4a bytes per token, under 0.1 % of
+      the layer): there are no s x s scores to drop, the saving Korthikanti et al. report
+      (70 % for GPT-3) is already taken by the kernel;
+    * ``"full"`` keeps only the layer's input, 2sbh (/t with sequence parallelism).
+
+    Parameters
+    ----------
+    cfg : ModelConfig
+    seq_len : int or array, optional
+        s (default ``cfg.seq_len``). Arrays broadcast.
+    micro_batch : int or array
+        b.
+    tp : int or array
+        Tensor-parallel size t; must divide ``n_heads`` (and ``n_kv_heads`` for the modern
+        layer).
+    sequence_parallel : bool
+    recompute : {"none", "selective", "full"}
+    layer : {"korthikanti", "modern"} or None
+        ``None``: :func:`default_activation_layer` (modern for rotary-position models).
+    act_bytes : int or float
+        Bytes per activation value (2 for bf16). fp32 statistics stay 4 bytes.
+
+    Returns
+    -------
+    Breakdown
+        Term -> bytes in the order of the layer's table, then ``total``.
+
+    Examples
+    --------
+    Llama 3 8B, one 8,192-token sequence: 41 bytes per s*h value per layer, 1.38 GB,
+    against Korthikanti's GPT layer at 34 + 5as/h = 354 (11.9 GB, most of it scores that
+    FlashAttention never stores):
+
+    >>> import trainmath as tm
+    >>> cfg = tm.MODELS["llama-3-8b"]
+    >>> m = layer_activation_breakdown(cfg, 8192, layer="modern")
+    >>> round(m.total / (8192 * 4096), 2), round(m.total / 1e9, 2)
+    (41.03, 1.38)
+    >>> round(layer_activation_breakdown(cfg, 8192, layer="korthikanti").total / 1e9, 1)
+    11.9
+
+    Sources and assumptions
+    -----------------------
+    Each term is what PyTorch 2.13 keeps for backward (measured, storages shared by
+    several ops counted once; :func:`trainmath.measure.block_saved_activations` with
+    ``attention="sdpa"`` and ``fused_norm=True``): FlashAttention saves Q, K, V, the
+    output and the logsumexp (Dao et al. 2022, Sec. 3.1; PyTorch's
+    ``_scaled_dot_product_flash_attention`` backward). RMSNorm is the fused kernel
+    (``aten._fused_rms_norm``, which ``nn.RMSNorm`` runs on CUDA; Megatron/Transformer
+    Engine's and Apex's fused norms keep the same); an unfused RMSNorm (Hugging Face's
+    ``LlamaRMSNorm``, or ``nn.RMSNorm`` on the CPU) keeps an fp32 copy of its input and
+    its normalised output instead, 4h more bytes per token and norm. SwiGLU is eager
+    PyTorch (four f-wide tensors; Megatron's fused ``bias_swiglu`` keeps three). The rotary
+    cos/sin tables (s x head_dim, computed once per model forward and shared by all
+    layers) and the scalars a kernel keeps (RNG state) are not counted. No dropout.
+    """
+    s, b, t, layer, nbytes = _cfg_layer(cfg, seq_len, micro_batch, tp, sequence_parallel,
+                                        recompute, layer, act_bytes)
+    if layer == "korthikanti":
+        return activation_memory_breakdown(
+            s, b, cfg.d_model, cfg.n_heads, tp=t, sequence_parallel=sequence_parallel,
+            recompute=recompute, act_bytes=nbytes,
         )
-        per_value = 1.0 if term.mask else nbytes
-        size = units[term.shape] * (term.values * per_value * kept)
-        if term.tp_split or sequence_parallel:
-            size = size / t
-        out[key] = size
-    return Breakdown(out)
+    return _table_breakdown(
+        MODERN_ACTIVATION_TERMS, _modern_units(cfg, s, b), np.asarray(t, dtype=float),
+        sequence_parallel, recompute, nbytes, dropout=False, mlp=cfg.mlp, norm=cfg.norm,
+    )
+
+
+def layer_activation_bytes(
+    cfg: ModelConfig,
+    seq_len=None,
+    micro_batch=1,
+    *,
+    tp=1,
+    sequence_parallel: bool = False,
+    recompute: str = "none",
+    layer: str | None = None,
+    act_bytes=2,
+):
+    """Bytes of activations one layer of ``cfg`` stores, per GPU: the ``total`` of
+    :func:`layer_activation_breakdown`.
+
+    With ``layer="korthikanti"`` (and 16-bit activations) this is exactly
+    :func:`activation_memory_per_layer` of ``cfg.d_model`` and ``cfg.n_heads``.
+
+    >>> import trainmath as tm
+    >>> cfg = tm.MODELS["llama-3.1-405b"]
+    >>> round(layer_activation_bytes(cfg, 8192, tp=8, sequence_parallel=True) / 1e9, 3)
+    0.642
+    """
+    s, b, t, layer, nbytes = _cfg_layer(cfg, seq_len, micro_batch, tp, sequence_parallel,
+                                        recompute, layer, act_bytes)
+    if layer == "korthikanti" and np.all(np.asarray(nbytes) == 2):
+        return activation_memory_per_layer(
+            s, b, cfg.d_model, cfg.n_heads, tp=t, sequence_parallel=sequence_parallel,
+            recompute=recompute,
+        )
+    return layer_activation_breakdown(
+        cfg, s, b, tp=t, sequence_parallel=sequence_parallel, recompute=recompute,
+        layer=layer, act_bytes=nbytes,
+    ).total
+
+
+# --- outside the layers: LM head and loss ---------------------------------------------------
+
+
+def logits_activation_breakdown(
+    cfg: ModelConfig,
+    seq_len=None,
+    micro_batch=1,
+    *,
+    tp=1,
+    sequence_parallel: bool = False,
+    act_bytes=2,
+) -> Breakdown:
+    """Bytes the final norm, the LM head and the loss keep for backward, per micro-batch.
+
+    The terms of :data:`LOGITS_TERMS` on the last pipeline stage: the final norm's input
+    and statistics, the head's input (2sbh each, 16-bit), the cross-entropy's fp32
+    log-softmax of the logits (4sbV) and the int64 targets (8sb). The fp32 term dominates:
+    4 x 8,192 x 128,256 = 4.2 GB per 8,192-token sequence at Llama 3's vocabulary.
+
+    * tensor parallelism splits the vocabulary (Megatron's vocabulary-parallel
+      cross-entropy, Shoeybi et al. 2019, Sec. 3): 4sbV/t per rank; the targets are kept
+      whole on every rank;
+    * sequence parallelism splits the final norm and the head's input along s.
+
+    Parameters
+    ----------
+    cfg : ModelConfig
+        Uses ``d_model``, ``vocab_size``, ``norm``.
+    seq_len : int or array, optional
+        s (default ``cfg.seq_len``).
+    micro_batch : int or array
+        b.
+    tp : int or array
+        Tensor-parallel size t.
+    sequence_parallel : bool
+    act_bytes : int or float
+        Bytes of a 16-bit activation (the norm's and head's inputs).
+
+    Returns
+    -------
+    Breakdown
+
+    Examples
+    --------
+    >>> import trainmath as tm
+    >>> m = logits_activation_breakdown(tm.MODELS["llama-3-8b"], 8192)
+    >>> round(m["logits"] / 1e9, 3), round(m.total / 1e9, 3)
+    (4.203, 4.337)
+
+    Sources and assumptions
+    -----------------------
+    Measured (:func:`trainmath.measure.logits_saved_activations`): ``F.cross_entropy`` of
+    ``logits.float()`` saves its log-softmax (fp32), the targets and a 4-byte scalar (not
+    counted); the upcast's backward saves nothing, so the 16-bit logits are freed unless
+    the caller keeps them (Hugging Face returns them in its output: 2sbV more while that
+    lives). Megatron's vocabulary-parallel loss keeps the fp32 softmax instead (same size)
+    and a 1-byte target mask. Transient buffers are not counted: the loss's backward
+    briefly holds the fp32 gradient of the logits (another 4sbV/t) and a 16-bit copy, so
+    the last stage's peak is higher unless the loss is fused or computed in chunks. The
+    embedding keeps only the token ids (8sb) on the first stage; its output is the first
+    layer's input, counted with that layer.
+    """
+    v.instance("cfg", cfg, ModelConfig)
+    s = v.positive_int("seq_len", cfg.seq_len if seq_len is None else seq_len)
+    b = v.positive_int("micro_batch", micro_batch)
+    t = v.positive_int("tp", tp)
+    v.flag("sequence_parallel", sequence_parallel)
+    nbytes = v.positive("act_bytes", act_bytes)
+    return _table_breakdown(
+        LOGITS_TERMS, _modern_units(cfg, s, b), np.asarray(t, dtype=float), sequence_parallel,
+        "none", nbytes, norm=cfg.norm,
+    )
+
+
+def logits_activation_bytes(
+    cfg: ModelConfig, seq_len=None, micro_batch=1, *, tp=1, sequence_parallel: bool = False,
+    act_bytes=2,
+):
+    """Bytes the final norm, LM head and loss keep per micro-batch: the ``total`` of
+    :func:`logits_activation_breakdown` (about 4sbV/t: the fp32 logits of the loss)."""
+    return logits_activation_breakdown(
+        cfg, seq_len, micro_batch, tp=tp, sequence_parallel=sequence_parallel,
+        act_bytes=act_bytes,
+    ).total
 
 
 # --- choosing a recomputation strategy ------------------------------------------------------

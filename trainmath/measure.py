@@ -12,7 +12,11 @@ module and measures what the formulas of lessons 01, 05 and 06 predict:
 * :func:`measure_saved_activations`: bytes a block keeps for its backward pass, seen through
   ``torch.autograd.graph.saved_tensors_hooks`` (each storage once), to compare with
   :func:`trainmath.activation_memory_per_layer` (Korthikanti et al. 2022); the bytes the
-  formula leaves out have the exact closed form :func:`activation_extras`;
+  formula leaves out have the exact closed form :func:`activation_extras`. A Llama-style
+  block built with ``attention="sdpa"`` and ``fused_norm=True`` keeps exactly the terms of
+  :data:`trainmath.MODERN_ACTIVATION_TERMS` (``SavedActivations.by_term("modern")``), and
+  :func:`logits_saved_activations` measures the final norm, LM head and loss
+  (:data:`trainmath.LOGITS_TERMS`);
 * :func:`measure_optimizer_state`: gradient and optimizer-state bytes after one real
   optimizer step (AdamW, SGD with momentum), to compare with
   :data:`trainmath.OPTIMIZER_STATES`.
@@ -50,16 +54,18 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
 import numpy as np
 
 from trainmath import _validate as v
-from trainmath.activations import ACTIVATION_TERMS
+from trainmath.activations import ACTIVATION_TERMS, LOGITS_TERMS, MODERN_ACTIVATION_TERMS
 from trainmath.models import ModelConfig
 
 __all__ = [
     "DTYPES",
     "ATTENTION_KINDS",
+    "TERM_TABLES",
     "OPTIMIZERS",
     "build_model",
     "TransformerLM",
     "Block",
+    "FusedRMSNorm",
     "count_params",
     "count_config_params",
     "FlopCount",
@@ -71,6 +77,7 @@ __all__ = [
     "SavedActivations",
     "measure_saved_activations",
     "block_saved_activations",
+    "logits_saved_activations",
     "activation_extras",
     "OptimizerState",
     "measure_optimizer_state",
@@ -81,8 +88,13 @@ DTYPES = MappingProxyType(
     {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 )
 #: How attention is computed: written out (scores and softmax materialised, as the papers
-#: count it) or PyTorch's fused ``scaled_dot_product_attention``.
+#: count it) or PyTorch's fused ``scaled_dot_product_attention`` (with grouped-query
+#: attention done natively, ``enable_gqa=True``, as FlashAttention does: K and V keep their
+#: n_kv_heads heads).
 ATTENTION_KINDS = ("explicit", "sdpa")
+#: What :meth:`SavedActivations.by_term` sorts saved tensors into: Korthikanti's GPT layer,
+#: the modern layer, or the final norm, LM head and loss.
+TERM_TABLES = ("korthikanti", "modern", "logits")
 #: Optimizers :func:`measure_optimizer_state` can run, by :data:`trainmath.OPTIMIZER_STATES` key.
 OPTIMIZERS = ("adamw", "sgd-momentum")
 
@@ -151,9 +163,51 @@ class Linear(nn.Linear):
         pass
 
 
-def _norm(cfg: ModelConfig, **factory) -> nn.Module:
+class _FusedRmsNorm(torch.autograd.Function):
+    """RMSNorm as one autograd node keeping what PyTorch's CUDA kernel keeps.
+
+    ``nn.RMSNorm`` on CUDA runs ``aten._fused_rms_norm``, whose backward node
+    (``FusedRmsNormBackward0``) saves the input, the weight and ``rstd`` = 1/rms, in fp32,
+    one per token. On the CPU the same module is decomposed into element-wise ops that keep
+    an fp32 copy of the input and the fp32 normalised values instead. This function runs
+    the same forward (``aten._fused_rms_norm``) and saves the CUDA kernel's tensors, with
+    the standard gradient computed in ``rstd``'s dtype (fp32 for 16-bit inputs).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, eps):
+        out, rstd = torch.ops.aten._fused_rms_norm(x, [x.shape[-1]], weight, eps)
+        ctx.save_for_backward(x, weight, rstd)
+        ctx.saved_names = ("input", "weight", "rstd")
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, rstd = ctx.saved_tensors
+        acc = rstd.dtype  # fp32 for 16-bit inputs, the input's own dtype otherwise
+        xhat = x.to(acc) * rstd
+        g = grad.to(acc)
+        gw = g if weight is None else g * weight.to(acc)
+        dx = rstd * (gw - xhat * (gw * xhat).mean(-1, keepdim=True))
+        dweight = None
+        if weight is not None and ctx.needs_input_grad[1]:
+            dweight = (g * xhat).reshape(-1, x.shape[-1]).sum(0).to(weight.dtype)
+        return dx.to(x.dtype), dweight, None
+
+
+class FusedRMSNorm(nn.RMSNorm):
+    """``nn.RMSNorm`` that keeps, on every device, what it keeps on CUDA: its input and an
+    fp32 1/rms per token (:class:`_FusedRmsNorm`). Same parameters, same output."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        eps = torch.finfo(x.dtype).eps if self.eps is None else self.eps
+        return _FusedRmsNorm.apply(x, self.weight, eps)
+
+
+def _norm(cfg: ModelConfig, fused_norm: bool = False, **factory) -> nn.Module:
     if cfg.norm == "rmsnorm":
-        return nn.RMSNorm(cfg.d_model, eps=1e-5, **factory)
+        cls = FusedRMSNorm if fused_norm else nn.RMSNorm
+        return cls(cfg.d_model, eps=1e-5, **factory)
     return nn.LayerNorm(cfg.d_model, eps=1e-5, bias=cfg.bias, **factory)
 
 
@@ -250,12 +304,17 @@ class Attention(nn.Module):
             sin = angles[:, :half].repeat(1, 2).to(x.dtype)
             q = q * cos + _rotate_half(q) * sin
             k = k * cos + _rotate_half(k) * sin
-        k, val = self._expand_kv(k), self._expand_kv(val)
         if self.attention == "sdpa":
+            # grouped-query attention inside the kernel, as FlashAttention does: K and V
+            # stay at n_kv_heads (what the kernel saves for backward)
             y = F.scaled_dot_product_attention(
-                q, k, val, dropout_p=self.p if self.training else 0.0, is_causal=True
+                q, k, val, dropout_p=self.p if self.training else 0.0, is_causal=True,
+                enable_gqa=cfg.n_kv_heads != cfg.n_heads,
             )
-        elif cfg.position == "relative":
+            y = y.transpose(1, 2).reshape(b, s, cfg.attn_dim)
+            return self.o_proj(y)
+        k, val = self._expand_kv(k), self._expand_kv(val)
+        if cfg.position == "relative":
             extra = self._relative_scores(q, s)
             probs = self.attn_dropout(self.softmax(self.scores(q + self.u[:, None], k, extra)))
             y = self.mix(probs, val)
@@ -303,12 +362,12 @@ class Block(nn.Module):
     """One pre-norm layer: ``x + drop(attn(norm1(x)))``, then ``x + drop(mlp(norm2(x)))``."""
 
     def __init__(self, cfg: ModelConfig, dropout: float, attention: str, fused: bool,
-                 **factory) -> None:
+                 *, fused_norm: bool = False, **factory) -> None:
         super().__init__()
-        self.norm1 = _norm(cfg, **factory)
+        self.norm1 = _norm(cfg, fused_norm, **factory)
         self.attn = Attention(cfg, dropout, attention, fused, **factory)
         self.drop1 = _Dropout(dropout, fused)
-        self.norm2 = _norm(cfg, **factory)
+        self.norm2 = _norm(cfg, fused_norm, **factory)
         self.mlp = MLP(cfg, **factory)
         self.drop2 = _Dropout(dropout, fused)
 
@@ -337,7 +396,7 @@ class TransformerLM(nn.Module):
     """
 
     def __init__(self, cfg: ModelConfig, dropout: float, attention: str, fused: bool,
-                 **factory) -> None:
+                 *, fused_norm: bool = False, **factory) -> None:
         super().__init__()
         self.cfg = cfg
         self.tok_emb = _embedding(cfg.vocab_size, cfg.d_model, **factory)
@@ -345,9 +404,10 @@ class TransformerLM(nn.Module):
             self.pos_emb = _embedding(cfg.seq_len, cfg.d_model, **factory)
         self.drop = _Dropout(dropout, fused)
         self.blocks = nn.ModuleList(
-            Block(cfg, dropout, attention, fused, **factory) for _ in range(cfg.n_layers)
+            Block(cfg, dropout, attention, fused, fused_norm=fused_norm, **factory)
+            for _ in range(cfg.n_layers)
         )
-        self.norm = _norm(cfg, **factory)
+        self.norm = _norm(cfg, fused_norm, **factory)
         self.head = Linear(cfg.d_model, cfg.vocab_size, bias=False, **factory)
         if cfg.tied_embeddings:
             self.head.weight = self.tok_emb.weight
@@ -390,6 +450,7 @@ def build_model(
     device="cpu",
     attention: str = "explicit",
     fused_dropout: bool = True,
+    fused_norm: bool = False,
     seed: int = 0,
 ) -> TransformerLM:
     """The PyTorch model a :class:`trainmath.ModelConfig` describes.
@@ -418,6 +479,11 @@ def build_model(
         Dropout through ``torch.native_dropout``, which saves a 1-byte mask as CUDA's fused
         kernel does (default), or through ``F.dropout``, which on the CPU saves a noise
         tensor in the activation dtype (2 bytes per value in bf16).
+    fused_norm : bool
+        RMSNorm through one autograd node that keeps its input and an fp32 1/rms per token
+        (:class:`FusedRMSNorm`), what ``nn.RMSNorm`` keeps on CUDA (``aten._fused_rms_norm``);
+        by default ``nn.RMSNorm``, whose CPU decomposition keeps fp32 intermediates. No
+        effect on LayerNorm (``native_layer_norm`` is one node everywhere).
     seed : int
         Seed of the initialisation (normal, std 0.02, zero biases); the global RNG is untouched.
 
@@ -443,13 +509,15 @@ def build_model(
         raise ValueError(f"dropout must be a single probability in [0, 1), got {dropout!r}")
     v.choice("attention", attention, ATTENTION_KINDS)
     v.flag("fused_dropout", fused_dropout)
+    v.flag("fused_norm", fused_norm)
     seed = v.scalar_int("seed", seed, minimum=0)
     if cfg.position == "rope" and cfg.head_dim % 2:
         raise ValueError(f"head_dim must be even for rotary positions, got {cfg.head_dim}")
     factory = {"dtype": _dtype(dtype), "device": _device(device)}
     with torch.random.fork_rng(devices=[]), _gc_paused():
         torch.manual_seed(seed)
-        model = TransformerLM(cfg, p, attention, fused_dropout, **factory)
+        model = TransformerLM(cfg, p, attention, fused_dropout, fused_norm=fused_norm,
+                              **factory)
         if factory["device"].type != "meta":
             for name, param in model.named_parameters():
                 with torch.no_grad():
@@ -849,6 +917,49 @@ class SavedTensor:
             return "v" if "BmmBackward0.mat2" in self.saved_by else "softmax_dropout_output"
         return _MODULE_TERMS[key]
 
+    @property
+    def modern_term(self) -> str:
+        """The term of :data:`trainmath.MODERN_ACTIVATION_TERMS` (a block) or of
+        :data:`trainmath.LOGITS_TERMS` (:func:`logits_saved_activations`) this tensor is.
+
+        Read off the backward node that keeps it: the attention kernel's ``query``, ``key``,
+        ``value``, ``output`` and ``logsumexp`` are Q, K, V, the attention output and
+        ``softmax_lse``; a norm's saved ``input`` and its per-token statistics (``mean``,
+        ``rstd``) are ``*_norm_input``, ``*_norm_mean`` and ``*_norm_rstd``; each linear
+        layer's input is the term named after it; SwiGLU's ``SiLU`` input, product factors
+        and down-projection input; the loss's log-softmax and targets. ``"rope_tables"``
+        for the rotary cos/sin tables (which a model computes once for all layers),
+        ``"other"`` for anything else (scores of written-out attention, dropout masks, the
+        fp32 intermediates of an unfused RMSNorm, the loss's scalar weight).
+        """
+        attrs = [label.split(".", 1) for label in self.saved_by if "." in label]
+        for node, attr in attrs:
+            if node.startswith("ScaledDotProduct") and attr in _SDPA_TERMS:
+                return _SDPA_TERMS[attr]
+        key = self.module
+        if key in _NORM_TERMS:
+            names = {attr for _, attr in attrs}
+            if self.shape and self.shape[-1] == 1:  # LayerNorm's result1 is its mean
+                mean = "mean" in names or "NativeLayerNormBackward0.result1" in self.saved_by
+                return _NORM_TERMS[key] + ("_mean" if mean else "_rstd")
+            return _NORM_TERMS[key] + "_input" if "input" in names else "other"
+        if key in _MODERN_MODULE_TERMS:
+            return _MODERN_MODULE_TERMS[key]
+        labels = set(self.saved_by)
+        if key == "mlp.act":
+            return "gate_output" if "SiluBackward0.self" in labels else "up_output"
+        if key == "mlp" and "MulBackward0.self" in labels:
+            return "silu_output"
+        if key == "mlp" and "MulBackward0.other" in labels:
+            return "up_output"
+        if key == "attn" and labels == {"MulBackward0.other"}:
+            return "rope_tables"
+        if key == "" and "LogSoftmaxBackward0.result" in labels:
+            return "logits"
+        if key == "" and "NllLossBackward0.target" in labels:
+            return "targets"
+        return "other"
+
 
 #: Which Korthikanti term (keys of trainmath.ACTIVATION_TERMS) each submodule of a
 #: :class:`Block` saves; see :attr:`SavedTensor.term`.
@@ -872,6 +983,21 @@ _MODULE_TERMS = MappingProxyType({
 })
 
 
+#: The modern-layer term each output of the attention kernel's backward node is.
+_SDPA_TERMS = MappingProxyType({
+    "query": "q", "key": "k", "value": "v", "output": "attention_output", "out":
+    "attention_output", "logsumexp": "softmax_lse", "log_sumexp": "softmax_lse",
+})
+#: Norm modules of a Block and of the model's end, by the prefix of their terms.
+_NORM_TERMS = MappingProxyType({"norm1": "attn_norm", "norm2": "mlp_norm", "norm": "final_norm"})
+#: Linear layers whose saved input is one modern (or logits) term.
+_MODERN_MODULE_TERMS = MappingProxyType({
+    "attn.q_proj": "qkv_input", "attn.k_proj": "qkv_input", "attn.v_proj": "qkv_input",
+    "attn.o_proj": "attention_output", "mlp.gate": "mlp_input", "mlp.up": "mlp_input",
+    "mlp.down": "down_input", "head": "head_input",
+})
+
+
 @dataclass(frozen=True)
 class SavedActivations:
     """What a module keeps for its backward pass: :attr:`tensors` and their :attr:`total`."""
@@ -890,13 +1016,27 @@ class SavedActivations:
             out[key(t)] = out.get(key(t), 0) + t.nbytes
         return out
 
-    def by_term(self) -> dict[str, int]:
-        """Bytes per Korthikanti term (:attr:`SavedTensor.term`), in the order of
-        :data:`trainmath.ACTIVATION_TERMS`, then ``"causal_mask"``, ``"norm_stats"`` and
-        ``"other"``; terms with nothing saved are 0."""
-        found = self.bytes_by(operator.attrgetter("term"))
-        keys = [*ACTIVATION_TERMS, "causal_mask", "norm_stats", "other"]
-        return {k: found.get(k, 0) for k in keys}
+    def by_term(self, layer: str = "korthikanti") -> dict[str, int]:
+        """Bytes per term of one table; terms with nothing saved are 0.
+
+        ``"korthikanti"`` (default): per Korthikanti term (:attr:`SavedTensor.term`), in the
+        order of :data:`trainmath.ACTIVATION_TERMS`, then ``"causal_mask"``,
+        ``"norm_stats"`` and ``"other"``. ``"modern"``: per
+        :data:`trainmath.MODERN_ACTIVATION_TERMS` term (:attr:`SavedTensor.modern_term`),
+        then ``"rope_tables"`` and ``"other"``. ``"logits"``: per
+        :data:`trainmath.LOGITS_TERMS` term, then ``"other"``.
+        """
+        v.choice("layer", layer, TERM_TABLES)
+        if layer == "korthikanti":
+            found = self.bytes_by(operator.attrgetter("term"))
+            keys = [*ACTIVATION_TERMS, "causal_mask", "norm_stats", "other"]
+        else:
+            found = self.bytes_by(operator.attrgetter("modern_term"))
+            table = MODERN_ACTIVATION_TERMS if layer == "modern" else LOGITS_TERMS
+            keys = [*table, *(["rope_tables"] if layer == "modern" else []), "other"]
+        out = {k: found.get(k, 0) for k in keys}
+        out["other"] += sum(n for k, n in found.items() if k not in out)
+        return out
 
 
 def _storage_key(t: torch.Tensor) -> int:
@@ -915,6 +1055,12 @@ def _labels(roots: list[torch.Tensor]) -> dict[int, list[str]]:
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
+        names = getattr(node, "saved_names", None)  # a custom autograd.Function's own labels
+        if names is not None:
+            for name, item in zip(names, node.saved_tensors, strict=True):
+                if isinstance(item, torch.Tensor):
+                    label = f"{type(node).__name__}.{name}"
+                    labels.setdefault(_storage_key(item), []).append(label)
         for attr in dir(node):
             if not attr.startswith("_saved_"):
                 continue
@@ -1023,6 +1169,45 @@ def block_saved_activations(
         return measure_saved_activations(layer, x)
     finally:
         layer.train(was_training)
+
+
+class _Loss(nn.Module):
+    """What a model computes after its blocks: final norm, LM head, and the cross-entropy
+    of the logits upcast to fp32 (as Hugging Face's Llama and Megatron compute the loss)."""
+
+    def __init__(self, norm: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.norm, self.head = norm, head
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        logits = self.head(self.norm(x))
+        return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
+
+
+def logits_saved_activations(model: TransformerLM, batch=1, seq_len=None) -> SavedActivations:
+    """:func:`measure_saved_activations` of the model's end: final norm, LM head and loss.
+
+    The final norm reads a random activation of shape (batch, seq_len, d_model) in the
+    model's dtype, the head makes the logits, and ``F.cross_entropy(logits.float(),
+    targets)`` the loss against random targets. Compare
+    ``by_term("logits")`` with :func:`trainmath.logits_activation_breakdown`: PyTorch keeps
+    the fp32 log-softmax (4sbV bytes), the int64 targets (8sb), the final norm's input and
+    statistics and the head's input, plus one fp32 scalar (the loss's total weight, in
+    ``"other"``). The upcast keeps nothing, so the 16-bit logits are not saved.
+    """
+    _, b, s = _tokens(model, batch, seq_len)
+    weight = model.tok_emb.weight
+    device = weight.device
+    gen = None if device.type == "meta" else torch.Generator(device).manual_seed(0)
+    x = torch.randn(b, s, model.cfg.d_model, generator=gen, device=device, dtype=weight.dtype)
+    targets = torch.randint(0, model.cfg.vocab_size, (b, s), generator=gen, device=device)
+    loss = _Loss(model.norm, model.head)
+    was_training = loss.training
+    loss.train()
+    try:
+        return measure_saved_activations(loss, x, targets)
+    finally:
+        loss.train(was_training)
 
 
 def activation_extras(

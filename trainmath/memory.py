@@ -13,12 +13,21 @@ The course's one memory model, with its terms named after the papers (as Megatro
 * **tensor and pipeline parallelism** (Shoeybi et al. 2019; Narayanan et al. 2021): the
   parameters of the most loaded GPU (:func:`params_per_gpu`);
 * **activations** per layer from Korthikanti et al. 2022, Table 2
-  (:func:`trainmath.activations.activation_memory_per_layer`), for the layers of one
-  pipeline stage, times the micro-batches the first stage holds in flight
+  (:func:`trainmath.activations.activation_memory_per_layer`), or of the modern
+  Llama-style layer with FlashAttention
+  (:func:`trainmath.activations.layer_activation_bytes`, ``layer="modern"``), for the
+  layers of one pipeline stage, times the micro-batches the first stage holds in flight
   (:func:`trainmath.parallelism.pipeline_in_flight`: ``min(pp, m)`` for 1F1B, more when
   the schedule is interleaved). Context parallelism splits the sequence: a GPU keeps the
   per-token activations of ``s/cp`` tokens and the attention scores of its ``s/cp`` queries
-  against all ``s`` keys.
+  against all ``s`` keys;
+* **logits** (optional): the fp32 logits the loss keeps on the last pipeline stage
+  (:func:`trainmath.activations.logits_activation_bytes`, 4sbV/t); with them the busiest
+  GPU is the first stage (its in-flight micro-batches) or the last (one micro-batch and
+  the logits), whichever holds more;
+* **gathered weights** (optional) of ZeRO-3/FSDP: the unsharded weights of the layers
+  being all-gathered (the current one and the prefetched next), or, with Llama 3's
+  ``reshard_after_forward=False``, all the stage's weights unsharded as under ZeRO-2.
 
 Functions, from the paper's one-line form to the whole GPU:
 
@@ -41,9 +50,16 @@ import numpy as np
 
 from trainmath import _validate as v
 from trainmath._breakdown import Breakdown
-from trainmath.activations import RECOMPUTE, activation_memory_per_layer
+from trainmath.activations import (
+    ACTIVATION_LAYERS,
+    RECOMPUTE,
+    activation_memory_per_layer,
+    default_activation_layer,
+    layer_activation_bytes,
+    logits_activation_bytes,
+)
 from trainmath.models import ModelConfig, _layer_params, _norm_params
-from trainmath.optimizers import STATE_PARTS, training_bytes_per_param
+from trainmath.optimizers import DTYPE_BYTES, STATE_PARTS, bytes_per_param, training_bytes_per_param
 from trainmath.parallelism import pipeline_in_flight
 
 __all__ = [
@@ -61,8 +77,9 @@ __all__ = [
 ]
 
 #: The parts of one GPU's training memory, in the order the course stacks them: the model
-#: states of :data:`trainmath.optimizers.STATE_PARTS`, then the activations.
-MEMORY_PARTS = (*STATE_PARTS, "activations")
+#: states of :data:`trainmath.optimizers.STATE_PARTS`, ZeRO-3's gathered (unsharded) weight
+#: buffers, the layers' activations, and the logits the loss keeps on the last stage.
+MEMORY_PARTS = (*STATE_PARTS, "gathered_weights", "activations", "logits")
 
 #: ZeRO stage from which each part of the model states is partitioned over the
 #: data-parallel group (Rajbhandari et al. 2019, Sec. 5.1-5.3): the optimizer states
@@ -81,7 +98,8 @@ class MemoryBreakdown(Breakdown):
     A read-only mapping whose entries are also attributes (``m.total``, ``m.weights``).
     Values are floats, or arrays when an input was an array. Two sums are properties:
     ``optimizer`` (gradient buffer + master copy + moments, ZeRO's K Psi) and
-    ``model_states`` (everything but the activations).
+    ``model_states`` (the :data:`~trainmath.optimizers.STATE_PARTS`: weights, gradients and
+    optimizer states, without gathered buffers, activations and logits).
     """
 
     __slots__ = ()
@@ -99,7 +117,12 @@ class MemoryBreakdown(Breakdown):
     @property
     def model_states(self):
         """Weights + gradients + optimizer states (what ZeRO partitions)."""
-        return v.result(np.asarray(self["total"]) - np.asarray(self["activations"]))
+        return v.result(sum(np.asarray(self[p]) for p in STATE_PARTS))
+
+
+_FP32_BYTES = DTYPE_BYTES["fp32"]
+#: The parts of a MemoryBreakdown that are not model states, when there are none.
+_NO_BUFFERS = MappingProxyType({"gathered_weights": 0.0, "activations": 0.0, "logits": 0.0})
 
 
 def zero_partitions(part: str, zero_stage, dp):
@@ -125,7 +148,7 @@ def _model_states(n_params, per_param, zero_stage, dp) -> dict:
 
 
 def zero_memory_per_gpu(n_params, dp, zero_stage, *, param_bytes=2, grad_bytes=2,
-                        optimizer_bytes=12):
+                        optimizer_bytes=None):
     """Model-state bytes per GPU under ZeRO, in the paper's form (weights + grads + K).
 
     Rajbhandari et al. 2019, Sec. 5 and Fig. 1, with Psi parameters, K bytes of optimizer
@@ -148,8 +171,12 @@ def zero_memory_per_gpu(n_params, dp, zero_stage, *, param_bytes=2, grad_bytes=2
         Data-parallel degree N_d over which states are partitioned.
     zero_stage : int or array
         ZeRO stage 0, 1, 2 or 3.
-    param_bytes, grad_bytes, optimizer_bytes : float
-        Bytes per parameter of each state (2, 2, 12 for mixed-precision AdamW).
+    param_bytes, grad_bytes : float
+        Bytes per parameter of the weights and gradients (2, 2 in mixed precision).
+    optimizer_bytes : float, optional
+        K. By default AdamW's, as :func:`trainmath.optimizers.training_bytes_per_param`
+        counts it: 12 (fp32 master copy + two moments) for weights narrower than fp32,
+        8 when ``param_bytes >= 4``, where the weights are their own fp32 copy.
 
     Returns
     -------
@@ -162,10 +189,17 @@ def zero_memory_per_gpu(n_params, dp, zero_stage, *, param_bytes=2, grad_bytes=2
     n = v.nonnegative("n_params", n_params)
     d = v.positive_int("dp", dp)
     stage = v.zero_stage("zero_stage", zero_stage)
+    p = v.nonnegative("param_bytes", param_bytes)
+    if optimizer_bytes is None:
+        adamw = training_bytes_per_param()
+        moments = adamw["momentum"] + adamw["variance"]
+        k = np.where(np.asarray(p) < _FP32_BYTES, moments + adamw["master"], moments)
+    else:
+        k = v.nonnegative("optimizer_bytes", optimizer_bytes)
     per_state = {
-        "weights": v.nonnegative("param_bytes", param_bytes),
+        "weights": p,
         "gradients": v.nonnegative("grad_bytes", grad_bytes),
-        "optimizer": v.nonnegative("optimizer_bytes", optimizer_bytes),
+        "optimizer": k,
     }
     return v.result(sum(
         n * b / zero_partitions(state, stage, d) for state, b in per_state.items()
@@ -206,7 +240,8 @@ def training_state_breakdown(
     Returns
     -------
     MemoryBreakdown
-        Bytes per GPU by part; ``activations`` is 0 (model states only, see
+        Bytes per GPU by part; ``gathered_weights``, ``activations`` and ``logits`` are 0
+        (model states only, see
         :func:`memory_per_gpu`).
 
     Examples
@@ -228,7 +263,7 @@ def training_state_breakdown(
         param_dtype=param_dtype, grad_dtype=grad_dtype, optimizer=optimizer, master=master,
         grad_buffer=grad_buffer,
     )
-    return MemoryBreakdown({**_model_states(n, per_param, stage, d), "activations": 0.0})
+    return MemoryBreakdown({**_model_states(n, per_param, stage, d), **_NO_BUFFERS})
 
 
 def min_gpus_to_fit(
@@ -326,6 +361,24 @@ def _tp_layer_params(cfg: ModelConfig, tp):
     return (_layer_params(cfg) - replicated) / tp + replicated
 
 
+def _stage_params(cfg: ModelConfig, t, p):
+    """Parameters of the first and the last pipeline stage on one GPU (equal when p = 1).
+
+    ``ceil(L/pp)`` layers each; the first stage adds the token (and learned-position)
+    embeddings, the last the final norm and the LM head (Megatron's copy of the embedding
+    when tied); one stage holds everything, a tied head once. Vocabulary matrices are
+    split ``tp`` ways.
+    """
+    vocab = cfg.vocab_size * cfg.d_model / t
+    position = cfg.seq_len * cfg.d_model if cfg.position == "learned" else 0
+    layers = layers_per_stage(cfg.n_layers, p) * _tp_layer_params(cfg, t)
+    final_norm = _norm_params(cfg)
+    one_stage = vocab + position + layers + final_norm + (0 if cfg.tied_embeddings else vocab)
+    first = vocab + position + layers
+    last = layers + final_norm + vocab
+    return np.where(p == 1, one_stage, first), np.where(p == 1, one_stage, last)
+
+
 def params_per_gpu(cfg: ModelConfig, *, tp=1, pp=1):
     """Parameters held by the most loaded GPU after tensor and pipeline parallelism.
 
@@ -339,16 +392,8 @@ def params_per_gpu(cfg: ModelConfig, *, tp=1, pp=1):
     p = np.asarray(v.positive_int("pp", pp))
     # n_kv_heads divides n_heads, so this covers both
     v.divides("tp", tp, "n_kv_heads", cfg.n_kv_heads, note="(Megatron splits whole KV groups)")
-    vocab = cfg.vocab_size * cfg.d_model / t
-    position = cfg.seq_len * cfg.d_model if cfg.position == "learned" else 0
-    layers = layers_per_stage(cfg.n_layers, p) * _tp_layer_params(cfg, t)
-    final_norm = _norm_params(cfg)
-    # One stage holds everything (a tied head once); with pp > 1 the last stage holds the
-    # head, which for tied embeddings is Megatron's copy of the embedding matrix.
-    one_stage = vocab + position + layers + final_norm + (0 if cfg.tied_embeddings else vocab)
-    first = vocab + position + layers
-    last = layers + final_norm + vocab
-    return v.result(np.where(p == 1, one_stage, np.maximum(first, last)))
+    first, last = _stage_params(cfg, t, p)
+    return v.result(np.maximum(first, last))
 
 
 def memory_per_gpu(
@@ -370,6 +415,10 @@ def memory_per_gpu(
     cp=1,
     sequence_parallel: bool = False,
     recompute: str = "none",
+    layer: str | None = "korthikanti",
+    logits: bool = False,
+    reshard_after_forward: bool = True,
+    gathered_layers=0,
 ) -> MemoryBreakdown:
     """Training memory of the most loaded GPU, by part, in bytes.
 
@@ -386,10 +435,17 @@ def memory_per_gpu(
         Model chunks per GPU v of Megatron-LM's interleaved pipeline schedule (1: plain
         1F1B; > 1 needs pp > 1). The first stage holds
         ``pipeline_in_flight(pp, m, v)`` micro-batches' worth of its layers' activations.
-    param_dtype, grad_dtype, optimizer, master, grad_buffer
+    param_dtype, grad_dtype, optimizer, master
         The model states' setup, as in
         :func:`trainmath.optimizers.training_bytes_per_param` (default: mixed-precision
-        AdamW, 2 + 2 + 12 = 16 B/param).
+        AdamW, 2 + 2 + 12 = 16 B/param; fp32 weights keep no separate master copy:
+        4 + 4 + 4 + 4 = 16).
+    grad_buffer : bool
+        A separate fp32 gradient-accumulation buffer (4 B/param) next to 16-bit gradients:
+        Megatron-LM's "main grads", which accumulate the micro-batches' gradients in fp32
+        and which its distributed optimizer shards from ZeRO stage 1
+        (:data:`ZERO_PARTITIONED_FROM`). Accumulating in fp32 without a 16-bit copy is
+        ``grad_dtype="fp32"`` instead (Llama 3's choice, sharded from stage 2).
     zero_stage : int or array
         0-3, partitioning over the ``dp * cp`` ranks that hold the same weights.
     dp, tp, pp, cp : int or array
@@ -397,19 +453,77 @@ def memory_per_gpu(
     sequence_parallel : bool
         Megatron sequence parallelism (with tp > 1).
     recompute : {"none", "selective", "full"}
+    layer : {"korthikanti", "modern"} or None
+        The activation accounting of one layer
+        (:func:`trainmath.activations.layer_activation_bytes`): Korthikanti's GPT layer
+        (default) or the modern Llama-style layer with FlashAttention; ``None`` picks
+        :func:`trainmath.activations.default_activation_layer` (modern for rotary-position
+        models).
+    logits : bool
+        Count what the LM head and the loss keep on the last pipeline stage
+        (:func:`trainmath.activations.logits_activation_bytes`: the fp32 logits, 4sbV/t,
+        of one micro-batch at a time). The result is then the busier of the first stage
+        (its in-flight micro-batches, ``pipeline_in_flight(pp, m, v)``, and the embedding)
+        and the last stage (the micro-batches it holds, one for 1F1B, and the logits and
+        the head). Default ``False``: no logits, and, as before, the larger stage's model
+        states with the first stage's activations.
+    reshard_after_forward : bool
+        ZeRO-3 (PyTorch FSDP) frees the gathered weights after each layer's forward pass
+        and gathers them again for its backward (default). ``False`` is Llama 3's FSDP
+        mode (Llama 3 paper, arXiv:2407.21783, Sec. 3.3.2: weights, gradients and
+        optimizer states are sharded, but the weights are not resharded after the forward
+        pass, saving the backward's all-gather): the stage's weights are then resident
+        unsharded as under ZeRO-2, while gradients and optimizer states stay sharded.
+        Only matters with ``zero_stage=3``.
+    gathered_layers : int or array
+        Under ZeRO-3 with resharding, the layers whose unsharded weights are all-gathered
+        at the same time: 2 for FSDP's current layer plus the prefetched next one
+        (``gathered_weights`` = 2 layers' tp-local weights in ``param_dtype``). Default 0:
+        the buffers are not counted (as before).
 
     Returns
     -------
     MemoryBreakdown
-        The model-state parts, ``activations`` and ``total`` (bytes).
+        The model-state parts, ``gathered_weights``, ``activations``, ``logits`` and
+        ``total`` (bytes).
+
+    Examples
+    --------
+    Llama 3 8B on 8 GPUs (ZeRO-3 over dp 8), 8,192-token sequences, the modern layer and
+    the logits, in GB: the activations of 32 layers (44 GB) and the fp32 logits (4.3 GB)
+    dwarf the 16 GB of model states:
+
+    >>> import trainmath as tm
+    >>> m = memory_per_gpu(tm.MODELS["llama-3-8b"], seq_len=8192, zero_stage=3, dp=8,
+    ...                    layer="modern", logits=True)
+    >>> for part, x in m.items():
+    ...     if x:
+    ...         print(f"{part:12s} {x / 1e9:5.1f}")
+    weights        2.0
+    gradients      2.0
+    master         4.0
+    momentum       4.0
+    variance       4.0
+    activations   44.1
+    logits         4.3
+    total         64.5
 
     Special cases (tested): with ``tp = pp = cp = 1`` the model states equal
     :func:`training_state_breakdown` of ``param_count(cfg)``; with ``pp = cp = 1`` the
     activations equal ``n_layers * activation_memory_per_layer(...)``.
 
+    Which GPU is the busiest: with 1F1B the first stage holds ``min(pp, m)`` micro-batches
+    of activations and the last stage one, plus the logits of one micro-batch (4sbV/t:
+    0.53 GB for an 8,192-token sequence at V = 128,256 and t = 8) and the LM head. The
+    first stage is the busiest unless the layers per stage are few and the vocabulary
+    large (one layer's activations of the modern Llama 3 405B layer at t = 8 are 0.64 GB
+    per sequence).
+
     Assumptions: Korthikanti's activation accounting (GPT-style layer, 16-bit
-    activations, 1-byte dropout masks, attention scores materialised); embeddings'
-    and logits' activations, temporary buffers, communication buckets and allocator
+    activations, 1-byte dropout masks, attention scores materialised) unless
+    ``layer="modern"``; the embedding's saved token ids (8sb), temporary buffers
+    (gathered weights unless ``gathered_layers``, unsharded gradients before their
+    reduce-scatter, communication buckets, the loss's gradient) and allocator
     fragmentation are not counted (real runs need headroom: plan for ~10-20 % more).
     """
     v.instance("cfg", cfg, ModelConfig)
@@ -423,6 +537,11 @@ def memory_per_gpu(
     t = v.positive_int("tp", tp)
     stage = v.zero_stage("zero_stage", zero_stage)
     v.choice("recompute", recompute, RECOMPUTE)
+    layer = default_activation_layer(cfg) if layer is None else v.choice(
+        "layer", layer, ACTIVATION_LAYERS)
+    v.flag("logits", logits)
+    v.flag("reshard_after_forward", reshard_after_forward)
+    gathered = v.positive_int("gathered_layers", gathered_layers, minimum=0)
     v.divides("cp", c, "seq_len", s)
     if np.any((np.asarray(il) > 1) & (np.asarray(p) == 1)):
         raise ValueError(f"interleave > 1 needs pp > 1 (got interleave={interleave!r}, pp={pp!r})")
@@ -430,22 +549,71 @@ def memory_per_gpu(
         param_dtype=param_dtype, grad_dtype=grad_dtype, optimizer=optimizer, master=master,
         grad_buffer=grad_buffer,
     )
+    params_per_gpu(cfg, tp=t, pp=p)  # validates tp against the KV heads and pp against L
 
-    # ZeRO partitions over every rank that holds the same weights: dp x cp.
+    # ZeRO partitions over every rank that holds the same weights: dp x cp. Without
+    # resharding after the forward pass (Llama 3's FSDP) ZeRO-3 keeps the weights whole.
     shards = np.asarray(d) * np.asarray(c)
-    states = _model_states(params_per_gpu(cfg, tp=t, pp=p), per_param, stage, shards)
+    weight_stage = stage if reshard_after_forward else np.minimum(stage, 2)
+    t_arr, p_arr = np.asarray(t, dtype=float), np.asarray(p)
+
+    def states(n_params) -> dict:
+        out = _model_states(n_params, per_param, stage, shards)
+        out["weights"] = (np.asarray(n_params, dtype=float) * per_param["weights"]
+                          / zero_partitions("weights", weight_stage, shards))
+        return out
+
+    gathering = (np.asarray(weight_stage) == 3) & (np.asarray(gathered) > 0)
+    buffers = np.where(
+        gathering,
+        np.asarray(gathered) * _tp_layer_params(cfg, t_arr) * bytes_per_param(param_dtype),
+        0.0,
+    )
 
     # Context parallelism: per-token terms for the local s/cp tokens, attention scores for
     # the local s/cp queries against all s keys (cp times the scores of length s/cp).
     s_local = np.asarray(s) // np.asarray(c)
     kw = dict(tp=t, sequence_parallel=sequence_parallel)
-    h, a = cfg.d_model, cfg.n_heads
-    if recompute == "none":
+    if layer == "modern":  # no scores: everything is per token
+        per_layer = layer_activation_bytes(cfg, s_local, b, recompute=recompute,
+                                           layer="modern", **kw)
+    elif recompute == "none":
+        h, a = cfg.d_model, cfg.n_heads
         without_scores = activation_memory_per_layer(s_local, b, h, a, recompute="selective", **kw)
         scores = activation_memory_per_layer(s_local, b, h, a, **kw) - without_scores
         per_layer = without_scores + scores * np.asarray(c)
     else:
-        per_layer = activation_memory_per_layer(s_local, b, h, a, recompute=recompute, **kw)
-    in_flight = pipeline_in_flight(p, m, il)
-    acts = np.asarray(per_layer) * layers_per_stage(cfg.n_layers, p) * np.asarray(in_flight)
-    return MemoryBreakdown({**states, "activations": acts})
+        per_layer = activation_memory_per_layer(s_local, b, cfg.d_model, cfg.n_heads,
+                                                recompute=recompute, **kw)
+    stage_acts = np.asarray(per_layer) * layers_per_stage(cfg.n_layers, p)
+    first_acts = stage_acts * np.asarray(pipeline_in_flight(p, m, il))
+
+    if not logits:
+        # As before: the larger stage's model states with the first stage's activations.
+        return MemoryBreakdown({
+            **states(params_per_gpu(cfg, tp=t, pp=p)), "gathered_weights": buffers,
+            "activations": first_acts, "logits": 0.0,
+        })
+
+    # The last stage holds one micro-batch's layers under 1F1B (the interleaved schedule's
+    # last rank runs (v - 1) p warm-up chunk forwards first: ((v - 1) p + 1) / v stages'
+    # worth), and the logits of one micro-batch at a time.
+    m_arr, il_arr = np.asarray(m, dtype=float), np.asarray(il, dtype=float)
+    last_in_flight = np.where(
+        (il_arr > 1) & (p_arr > 1),
+        np.minimum((il_arr - 1) * p_arr + 1, m_arr * il_arr) / il_arr,
+        1.0,
+    )
+    loss = logits_activation_bytes(cfg, s_local, b, **kw)
+    first_params, last_params = _stage_params(cfg, t_arr, p_arr)
+    first = {**states(first_params), "gathered_weights": buffers,
+             "activations": first_acts, "logits": np.where(p_arr == 1, loss, 0.0)}
+    last = {**states(last_params), "gathered_weights": buffers,
+            "activations": np.where(p_arr == 1, first_acts, stage_acts * last_in_flight),
+            "logits": np.asarray(loss)}
+    first_total = sum(np.asarray(x, dtype=float) for x in first.values())
+    last_total = sum(np.asarray(x, dtype=float) for x in last.values())
+    busiest = first_total >= last_total
+    return MemoryBreakdown({
+        part: np.where(busiest, first[part], last[part]) for part in MEMORY_PARTS
+    })
