@@ -258,13 +258,14 @@ LLAMA3_8B = tm.MODELS["llama-3-8b"]
 LLAMA3_405B = tm.MODELS["llama-3.1-405b"]
 
 
-def _per_token_modern(cfg, act=2):
+def _per_token_modern(cfg, act=2, fused_mlp=True):
     """Bytes per token of the modern SwiGLU/RMSNorm layer at t = 1, written out by hand."""
     h, hq, hkv, f, a = cfg.d_model, cfg.attn_dim, cfg.kv_dim, cfg.d_ff, cfg.n_heads
     norms = 2 * (act * h + 4)  # two RMSNorms: input + fp32 1/rms
     linear_inputs = act * h + act * h  # Q/K/V input, gate/up input
     attention = act * hq + 2 * act * hkv + act * hq + 4 * a  # Q, K, V, output, fp32 lse
-    mlp = 4 * act * f  # gate out, SiLU out, up out, product
+    # fused SwiGLU: gate out, up out, product; eager PyTorch also keeps the SiLU output
+    mlp = (3 if fused_mlp else 4) * act * f
     return norms + linear_inputs + attention + mlp
 
 
@@ -278,6 +279,10 @@ def test_modern_terms_table():
                                                         *tm.LOGITS_TERMS.values()))
     assert not any(t.shape == "as2b" or t.dropout or t.mask for t in terms.values())
     assert [k for k, t in terms.items() if t.selective] == ["softmax_lse"]
+    # one term exists only with an eager (unfused) SwiGLU: the SiLU output
+    assert [k for k, t in terms.items() if t.unfused_mlp] == ["silu_output"]
+    assert not any(t.unfused_mlp for t in (*tm.ACTIVATION_TERMS.values(),
+                                           *tm.LOGITS_TERMS.values()))
     assert {k for k, t in terms.items() if not t.tp_split} == {
         "attn_norm_input", "attn_norm_mean", "attn_norm_rstd", "qkv_input", "mlp_norm_input",
         "mlp_norm_mean", "mlp_norm_rstd", "mlp_input"}
@@ -295,23 +300,31 @@ def test_modern_terms_table():
     assert tm.LOGITS_TERMS["targets"].formula() == "8sb"
 
 
+@pytest.mark.parametrize("fused_mlp", [True, False])
 @pytest.mark.parametrize("name", ["llama-3-8b", "llama-2-7b", "llama-3.1-405b", "mistral-7b"])
-def test_modern_layer_by_hand(name):
+def test_modern_layer_by_hand(name, fused_mlp):
     cfg = tm.MODELS[name]
     s, b = 4096, 2
-    m = tm.layer_activation_breakdown(cfg, s, b, layer="modern")
+    m = tm.layer_activation_breakdown(cfg, s, b, layer="modern", fused_mlp=fused_mlp)
     assert list(m) == [*tm.MODERN_ACTIVATION_TERMS, "total"]
-    assert m.total == s * b * _per_token_modern(cfg)  # exact
+    assert m.total == s * b * _per_token_modern(cfg, fused_mlp=fused_mlp)  # exact
     assert m["attn_norm_mean"] == m["mlp_norm_mean"] == 0  # RMSNorm keeps no mean
     assert m["k"] == m["v"] == 2 * s * b * cfg.kv_dim  # K and V at n_kv_heads
-    assert tm.layer_activation_bytes(cfg, s, b, layer="modern") == m.total
-    assert tm.layer_activation_bytes(cfg, s, b) == m.total  # rotary -> modern by default
+    assert m["silu_output"] == (0 if fused_mlp else 2 * s * b * cfg.d_ff)
+    assert tm.layer_activation_bytes(cfg, s, b, layer="modern",
+                                     fused_mlp=fused_mlp) == m.total
+    if fused_mlp:  # the default: fused, as at scale
+        assert dict(tm.layer_activation_breakdown(cfg, s, b, layer="modern")) == dict(m)
+        assert tm.layer_activation_bytes(cfg, s, b) == m.total  # rotary -> modern by default
 
 
-def test_llama3_8b_is_41_sbh_against_korthikantis_354():
+def test_llama3_8b_is_34_sbh_against_korthikantis_354():
     s, h = 8192, 4096
     modern = tm.layer_activation_bytes(LLAMA3_8B, s, layer="modern")
-    assert modern / (s * h) == pytest.approx(41.033, abs=1e-3)
+    assert modern / (s * h) == pytest.approx(34.033, abs=1e-3)  # fused SwiGLU
+    eager = tm.layer_activation_bytes(LLAMA3_8B, s, layer="modern", fused_mlp=False)
+    assert eager / (s * h) == pytest.approx(41.033, abs=1e-3)
+    assert eager - modern == 2 * s * 14336  # the SiLU output, 2 s b f
     gpt = tm.layer_activation_bytes(LLAMA3_8B, s, layer="korthikanti")
     assert gpt == s * h * (34 + 5 * 32 * s / h) == tm.activation_memory_per_layer(s, 1, h, 32)
 
@@ -327,6 +340,10 @@ def test_korthikanti_layer_of_a_config_is_table2_exactly(name, tp, sp, rc):
     expected = tm.activation_memory_per_layer(s, b, cfg.d_model, cfg.n_heads, tp=tp,
                                               sequence_parallel=sp, recompute=rc)
     assert got == expected  # exactly
+    for fused_mlp in (True, False):  # the modern layer's switch leaves Korthikanti alone
+        assert tm.layer_activation_bytes(cfg, s, b, tp=tp, sequence_parallel=sp,
+                                         recompute=rc, layer="korthikanti",
+                                         fused_mlp=fused_mlp) == expected
     assert tm.layer_activation_bytes(cfg, s, b, tp=tp, sequence_parallel=sp,
                                      recompute=rc) == expected  # the default for GPT-style
     d = tm.layer_activation_breakdown(cfg, s, b, tp=tp, sequence_parallel=sp, recompute=rc,
@@ -361,12 +378,16 @@ def test_modern_layer_tensor_and_sequence_parallel(tp, sp):
 
 
 def test_llama3_405b_layer_at_tp8_with_sp():
-    # per token: (8h + 4h_q + 4h_kv + 8f + 4a + 8) / 8 = 627,208 / 8 bytes; x 8192 tokens
+    # per token, fused SwiGLU: (8h + 4h_q + 4h_kv + 6f + 4a + 8) / 8 = 520,712 / 8 bytes;
+    # x 8192 tokens. Eager SwiGLU: 8f instead of 6f, 627,208 / 8.
     cfg = LLAMA3_405B
-    per_token = 8 * 16384 + 4 * 16384 + 4 * 1024 + 8 * 53248 + 4 * 128 + 8
-    assert per_token == 627_208
+    per_token = 8 * 16384 + 4 * 16384 + 4 * 1024 + 6 * 53248 + 4 * 128 + 8
+    assert per_token == 520_712
     got = tm.layer_activation_bytes(cfg, 8192, 1, tp=8, sequence_parallel=True)
-    assert got == 8192 * per_token / 8 == 642_260_992
+    assert got == 8192 * per_token / 8 == 533_209_088
+    eager = tm.layer_activation_bytes(cfg, 8192, 1, tp=8, sequence_parallel=True,
+                                      fused_mlp=False)
+    assert eager == 8192 * (per_token + 2 * 53248) / 8 == 642_260_992
 
 
 def test_modern_recomputation():
@@ -375,10 +396,10 @@ def test_modern_recomputation():
     none = tm.layer_activation_breakdown(cfg, 8192, 2, **kw)
     sel = tm.layer_activation_breakdown(cfg, 8192, 2, recompute="selective", **kw)
     full = tm.layer_activation_breakdown(cfg, 8192, 2, recompute="full", **kw)
-    # selective recomputation frees only FlashAttention's logsumexp: 4a of 41h bytes per
-    # token, 0.08 % of the layer
+    # selective recomputation frees only FlashAttention's logsumexp: 4a of 34h bytes per
+    # token, 0.09 % of the layer
     assert none.total - sel.total == none["softmax_lse"] == 4 * 32 * 8192 * 2 / 4
-    assert 1 - sel.total / none.total == pytest.approx(128 / 168_072, rel=1e-9)
+    assert 1 - sel.total / none.total == pytest.approx(128 / 139_400, rel=1e-9)
     assert 1 - sel.total / none.total < 0.001
     assert [k for k, x in full.parts().items() if x] == ["attn_norm_input"]
     assert full.total == 2 * 8192 * 2 * 4096 / 4
@@ -393,7 +414,12 @@ def test_modern_layer_follows_the_config():
     sw = tm.layer_activation_breakdown(base, 128, 2)
     gelu = tm.layer_activation_breakdown(base.replace(mlp="gelu"), 128, 2)
     assert gelu["gate_output"] == gelu["silu_output"] == 0
-    assert sw.total - gelu.total == 2 * 2 * 128 * 2 * 1536  # two f-wide tensors fewer
+    assert sw.total - gelu.total == 2 * 128 * 2 * 1536  # one f-wide tensor fewer (fused)
+    eager = tm.layer_activation_breakdown(base, 128, 2, fused_mlp=False)
+    assert eager.total - gelu.total == 2 * 2 * 128 * 2 * 1536  # two fewer than eager SwiGLU
+    # a GeLU MLP keeps up_output and down_input, fused or not
+    assert dict(tm.layer_activation_breakdown(base.replace(mlp="gelu"), 128, 2,
+                                              fused_mlp=False)) == dict(gelu)
     ln = tm.layer_activation_breakdown(base.replace(norm="layernorm"), 128, 2)
     assert ln.total - sw.total == 2 * 4 * 128 * 2  # an fp32 mean per token and norm
     wide = tm.layer_activation_breakdown(base.replace(head_dim=128), 128, 2)  # h_q = 1024
@@ -472,6 +498,10 @@ def test_logits_split_over_the_vocabulary(tp, sp):
         (lambda: tm.layer_activation_breakdown(LLAMA3_8B, 0), "seq_len"),
         (lambda: tm.layer_activation_breakdown(LLAMA3_8B, 8, recompute="all"), "recompute"),
         (lambda: tm.layer_activation_breakdown(LLAMA3_8B, 8, act_bytes=0), "act_bytes"),
+        (lambda: tm.layer_activation_breakdown(LLAMA3_8B, 8, fused_mlp=1),
+         "fused_mlp must be True or False"),
+        (lambda: tm.layer_activation_bytes(LLAMA3_8B, 8, fused_mlp="no"),
+         "fused_mlp must be True or False"),
         (lambda: tm.logits_activation_bytes(LLAMA3_8B, 8, 0), "micro_batch"),
         (lambda: tm.logits_activation_bytes(LLAMA3_8B, 8, sequence_parallel="no"),
          "sequence_parallel"),

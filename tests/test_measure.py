@@ -474,16 +474,21 @@ def _modern_cfg(h, a, kv, hd, f, s, **kw):
                           position="rope").replace(**kw)
 
 
+@pytest.mark.parametrize("fused_mlp", [True, False])
 @pytest.mark.parametrize(("h", "a", "kv", "hd", "f", "s", "b"), MODERN_GRID)
-def test_modern_block_saves_exactly_the_modern_terms(h, a, kv, hd, f, s, b):
+def test_modern_block_saves_exactly_the_modern_terms(h, a, kv, hd, f, s, b, fused_mlp):
+    # fused_mlp=True: the fused SwiGLU (gate, up, product); False: eager, + the SiLU output
     cfg = _modern_cfg(h, a, kv, hd, f, s)
-    model = M.build_model(cfg, dtype="bf16", attention="sdpa", fused_norm=True)
+    model = M.build_model(cfg, dtype="bf16", attention="sdpa", fused_norm=True,
+                          fused_mlp=fused_mlp)
     saved = M.block_saved_activations(model, b, s)
-    formula = tm.layer_activation_breakdown(cfg, s, b, layer="modern")
+    formula = tm.layer_activation_breakdown(cfg, s, b, layer="modern", fused_mlp=fused_mlp)
     by_term = saved.by_term("modern")
     for key, value in formula.parts().items():
         assert by_term[key] == value, key  # every term, exactly
     assert by_term["other"] == 0
+    assert (by_term["silu_output"] == 0) == fused_mlp
+    assert [by_term[k] for k in ("gate_output", "up_output", "down_input")] == [2 * s * b * f] * 3
     # The block computes its rotary cos/sin tables (s x head_dim, bf16, two of them); a
     # model computes them once and shares them by all layers, so the formula leaves them out.
     assert by_term["rope_tables"] == 2 * s * hd * 2
@@ -495,24 +500,28 @@ def test_modern_block_measurement_can_fail():
     # The same comparison at fp32 with the bf16 formula, or without GQA in the formula, is off.
     cfg = _modern_cfg(128, 4, 2, 32, 352, 64)
     saved = M.block_saved_activations(
-        M.build_model(cfg, dtype="bf16", attention="sdpa", fused_norm=True), 2, 64)
+        M.build_model(cfg, dtype="bf16", attention="sdpa", fused_norm=True, fused_mlp=True),
+        2, 64)
     net = saved.total - saved.by_term("modern")["rope_tables"]
     assert net == tm.layer_activation_bytes(cfg, 64, 2, layer="modern")
+    assert net != tm.layer_activation_bytes(cfg, 64, 2, layer="modern", fused_mlp=False)
     assert net != tm.layer_activation_bytes(cfg.replace(n_kv_heads=4), 64, 2, layer="modern")
     assert net != tm.layer_activation_bytes(cfg, 64, 2, layer="modern", act_bytes=4)
     assert net != tm.layer_activation_bytes(cfg, 64, 2, layer="korthikanti")
 
 
 @FAST
-@given(configs(positions=("learned", "rope")), st.integers(1, 3))
-def test_modern_terms_of_random_configs(cfg, b):
+@given(configs(positions=("learned", "rope")), st.integers(1, 3), st.booleans())
+def test_modern_terms_of_random_configs(cfg, b, fused_mlp):
     # fp32, where the CPU LayerNorm keeps its statistics in fp32 as CUDA does
     cfg = cfg.replace(n_layers=1, head_dim=cfg.head_dim + cfg.head_dim % 2)
-    model = M.build_model(cfg, dtype="fp32", attention="sdpa", fused_norm=True)
+    model = M.build_model(cfg, dtype="fp32", attention="sdpa", fused_norm=True,
+                          fused_mlp=fused_mlp)
     s = cfg.seq_len
     saved = M.block_saved_activations(model, b, s)
     by_term = saved.by_term("modern")
-    formula = tm.layer_activation_breakdown(cfg, s, b, layer="modern", act_bytes=4)
+    formula = tm.layer_activation_breakdown(cfg, s, b, layer="modern", act_bytes=4,
+                                            fused_mlp=fused_mlp)
     assert {k: by_term[k] for k in formula.parts()} == formula.parts()
     rope = 2 * s * cfg.head_dim * 4 if cfg.position == "rope" else 0
     assert by_term["rope_tables"] == rope and by_term["other"] == 0
@@ -536,6 +545,88 @@ def test_fused_rmsnorm_is_rmsnorm():
     torch.testing.assert_close(xa.grad, xb.grad)
     torch.testing.assert_close(plain.weight.grad, fused.weight.grad)
     assert torch.autograd.gradcheck(lambda t: fused(t), (x[:1, :2].clone().requires_grad_(),))
+
+
+def _swiglu_inputs(dtype, shape=(3, 5, 16), seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return [3 * torch.randn(*shape, generator=gen, dtype=torch.float64).to(dtype)
+            for _ in range(2)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+def test_fused_swiglu_is_swiglu(dtype):
+    gate, up = _swiglu_inputs(dtype)
+    ge, ue = gate.clone().requires_grad_(), up.clone().requires_grad_()
+    gf, uf = gate.clone().requires_grad_(), up.clone().requires_grad_()
+    eager = torch.nn.functional.silu(ge) * ue
+    fused = M.FusedSwiGLU.apply(gf, uf)
+    assert fused.dtype == dtype
+    torch.testing.assert_close(fused, eager, rtol=0, atol=0)  # the same forward ops
+    grad = torch.randn(eager.shape, generator=torch.Generator().manual_seed(1),
+                       dtype=torch.float64).to(dtype)
+    eager.backward(grad)
+    fused.backward(grad)
+    assert gf.grad.dtype == uf.grad.dtype == dtype
+    if dtype != torch.bfloat16:
+        torch.testing.assert_close(gf.grad, ge.grad)
+        torch.testing.assert_close(uf.grad, ue.grad)
+        return
+    # bf16: eager rounds SiLU's output and each product to bf16, the fused backward computes
+    # in fp32 and rounds once: within one bf16 rounding (2^-8 relative) of the exact
+    # gradient of the same inputs, and within a few roundings of eager PyTorch
+    g64, u64 = gate.double().requires_grad_(), up.double().requires_grad_()
+    (torch.nn.functional.silu(g64) * u64).backward(grad.double())
+    for got, exact, ref in ((gf.grad, g64.grad, ge.grad), (uf.grad, u64.grad, ue.grad)):
+        torch.testing.assert_close(got.double(), exact, rtol=2**-8, atol=1e-6)
+        torch.testing.assert_close(got, ref, rtol=2**-6, atol=1e-2)
+
+
+def test_fused_swiglu_gradcheck():
+    gate, up = _swiglu_inputs(torch.float64, shape=(2, 3, 4))
+    assert torch.autograd.gradcheck(
+        M.FusedSwiGLU.apply, (gate.requires_grad_(), up.requires_grad_()))
+
+
+def test_fused_swiglu_keeps_only_gate_and_up():
+    gate, up = (t.requires_grad_() for t in _swiglu_inputs(torch.bfloat16))
+    out = M.FusedSwiGLU.apply(gate, up)
+    assert type(out.grad_fn).__name__ == "FusedSwiGLUBackward"
+    kept = out.grad_fn.saved_tensors
+    assert len(kept) == 2 and kept[0] is gate and kept[1] is up
+    # in a block: one f-wide bf16 tensor fewer than eager PyTorch, the SiLU output
+    cfg = _modern_cfg(128, 4, 2, 32, 352, 64)
+    s, b = 64, 2
+    kw = dict(dtype="bf16", attention="sdpa", fused_norm=True)
+    fused = M.block_saved_activations(M.build_model(cfg, fused_mlp=True, **kw), b, s)
+    eager = M.block_saved_activations(M.build_model(cfg, **kw), b, s)
+    assert eager.total - fused.total == 2 * s * b * 352
+    labels = {t.modern_term: t.saved_by for t in fused.tensors}
+    assert labels["gate_output"] == ("FusedSwiGLUBackward.gate",)
+    assert labels["up_output"] == ("FusedSwiGLUBackward.up",)
+    assert "silu_output" not in labels
+    assert "silu_output" in {t.modern_term for t in eager.tensors}
+
+
+def test_fused_mlp_model_trains_like_the_eager_one():
+    cfg = LLAMA.replace(n_layers=1)
+    eager = M.build_model(cfg, attention="sdpa", fused_norm=True)
+    fused = M.build_model(cfg, attention="sdpa", fused_norm=True, fused_mlp=True)
+    assert fused.blocks[0].mlp.fused and not eager.blocks[0].mlp.fused
+    assert "fused=True" in repr(fused.blocks[0].mlp)
+    idx = torch.randint(0, cfg.vocab_size, (2, 16), generator=torch.Generator().manual_seed(0))
+    outs = []
+    for model in (eager, fused):
+        logits = model(idx)
+        torch.nn.functional.cross_entropy(logits.flatten(0, 1), idx.flatten()).backward()
+        outs.append((logits, {n: p.grad for n, p in model.named_parameters()}))
+    torch.testing.assert_close(outs[1][0], outs[0][0], rtol=0, atol=0)
+    for name, grad in outs[0][1].items():
+        torch.testing.assert_close(outs[1][1][name], grad, msg=name)
+    # a GELU MLP has nothing to fuse: the same module, the same saved tensors
+    gpt = M.build_model(GPT, fused_mlp=True)
+    assert not gpt.blocks[0].mlp.fused
+    assert (M.block_saved_activations(gpt, 2, 16).total
+            == M.block_saved_activations(M.build_model(GPT), 2, 16).total)
 
 
 def test_unfused_rmsnorm_keeps_fp32_copies():
@@ -638,6 +729,7 @@ def test_tied_parameter_is_one_optimizer_entry():
         ({"device": "nowhere"}, ValueError, "device"),
         ({"attention": "flash"}, ValueError, "attention"),
         ({"fused_dropout": "yes"}, TypeError, "fused_dropout"),
+        ({"fused_mlp": 1}, TypeError, "fused_mlp"),
         ({"seed": -1}, ValueError, "seed"),
         ({"cfg": GPT.replace(position="rope", head_dim=15)}, ValueError, "head_dim"),
     ],

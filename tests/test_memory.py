@@ -432,6 +432,25 @@ def test_llama3_fsdp_keeps_the_weights_whole():
                                   **kw)) == dict(z2)
 
 
+def test_llama3_405b_at_8k_fits_80gb_with_the_fused_swiglu():
+    # Llama 3 405B's 8K layout (TP 8, PP 16, DP 64, FSDP without resharding, no
+    # recomputation): the first stage holds 16 micro-batches of its 8 layers. The modern
+    # layer's default fused SwiGLU keeps 520,712 / 8 bytes per token and layer (eager
+    # PyTorch's SiLU output would add 2f = 106,496 / 8 more: 90.0 GB, over 80 GB).
+    kw = dict(seq_len=8192, micro_batch=1, n_microbatches=32, tp=8, pp=16, dp=64,
+              zero_stage=3, reshard_after_forward=False, sequence_parallel=True,
+              recompute="none", layer="modern", logits=True, grad_dtype="fp32")
+    m = tm.memory_per_gpu(L405, **kw)
+    layer = tm.layer_activation_bytes(L405, 8192, tp=8, sequence_parallel=True)
+    assert layer == 8192 * 520_712 / 8
+    assert m.activations == 8 * 16 * layer == 68_250_763_264
+    assert m.logits == 0  # the first stage is the busiest
+    assert m.total == pytest.approx(76.0146e9, rel=1e-6) and m.total < 80e9
+    eager = tm.layer_activation_bytes(L405, 8192, tp=8, sequence_parallel=True,
+                                      fused_mlp=False)
+    assert m.total - m.activations + 8 * 16 * eager == pytest.approx(89.9733e9, rel=1e-6)
+
+
 def test_zero3_gathered_weight_buffers():
     kw = dict(seq_len=4096, tp=8, pp=4, dp=16, zero_stage=3)
     m = tm.memory_per_gpu(L405, gathered_layers=2, **kw)
@@ -527,3 +546,13 @@ def test_memory_breakdown_is_one_read_only_type():
 def test_bad_input(call, words):
     with pytest.raises((ValueError, TypeError), match=words):
         call()
+
+
+def test_memory_per_gpu_passes_fused_mlp_to_the_modern_layer():
+    cfg = tm.MODELS["llama-3-8b"]
+    fused = tm.memory_per_gpu(cfg, seq_len=8192, layer="modern")
+    eager = tm.memory_per_gpu(cfg, seq_len=8192, layer="modern", fused_mlp=False)
+    # eager PyTorch keeps SiLU's output too: 2 s b d_ff more bytes per layer
+    assert eager.activations - fused.activations == 32 * 2 * 8192 * 14336
+    with pytest.raises(TypeError, match="fused_mlp"):
+        tm.memory_per_gpu(cfg, fused_mlp="yes")

@@ -660,14 +660,15 @@ def test_matmul_efficiency_refuses_what_was_not_measured():
 
 
 def test_wave_efficiency_by_hand():
-    # 8192 x 6400 on 108 SMs: 64 x 50 = 3200 tiles of 128 x 128, ceil(3200/108) = 30 waves
-    assert tp.wave_efficiency(8192, 6400, A100) == pytest.approx(3200 / (30 * 108))
-    # 32 rows: 50 tiles padded from 32 to 128 rows, one wave of 108 slots
-    assert tp.wave_efficiency(32, 6400, A100) == pytest.approx(32 * 6400 / (108 * 128 * 128))
+    # 8192 x 6400 on 108 SMs: 32 x 50 = 1600 tiles of 256 x 128, ceil(1600/108) = 15 waves
+    assert tp.GEMM_TILE == (256, 128)
+    assert tp.wave_efficiency(8192, 6400, A100) == pytest.approx(1600 / (15 * 108))
+    # 32 rows: 50 tiles padded from 32 to 256 rows, one wave of 108 slots
+    assert tp.wave_efficiency(32, 6400, A100) == pytest.approx(32 * 6400 / (108 * 256 * 128))
     # exactly one full wave on an H100 (132 SMs): 12 x 11 tiles
-    assert tp.wave_efficiency(12 * 128, 11 * 128, "H100-SXM") == 1.0
+    assert tp.wave_efficiency(12 * 256, 11 * 128, "H100-SXM") == 1.0
     assert tp.wave_efficiency(128, 128, "GB200") == 1.0  # no SM count recorded
-    np.testing.assert_allclose(tp.wave_efficiency(np.array([128, 256]), 128, A100, batch=108),
+    np.testing.assert_allclose(tp.wave_efficiency(np.array([256, 512]), 128, A100, batch=108),
                                [1.0, 1.0])
 
 
@@ -677,7 +678,7 @@ def test_matmul_time_is_never_faster_than_the_roofline(m, k, n, acc):
     bound = tp.roofline_time(tp.matmul_flops(m, k, n), tp.matmul_bytes(m, k, n), acc)
     assert t >= bound * (1 - 1e-12)
     # and a large, tile-aligned matmul runs at exactly the measured efficiency
-    big = 128 * tm.STREAMING_MULTIPROCESSORS.get(tm.get_accelerator(acc).name, 1) * 8
+    big = 256 * tm.STREAMING_MULTIPROCESSORS.get(tm.get_accelerator(acc).name, 1) * 8
     t_big = tp.matmul_time(big, 8192, 128 * 8, acc)
     assert tp.matmul_flops(big, 8192, 128 * 8) / t_big == pytest.approx(
         tm.matmul_efficiency(acc) * tm.get_accelerator(acc).peak("bf16"))

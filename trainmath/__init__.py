@@ -24,6 +24,7 @@ from trainmath import (
     optimizers,
     parallelism,
     planner,
+    runs,
     throughput,
     units,
 )
@@ -37,12 +38,13 @@ from trainmath.models import *  # noqa: F403
 from trainmath.optimizers import *  # noqa: F403
 from trainmath.parallelism import *  # noqa: F403
 from trainmath.planner import *  # noqa: F403
+from trainmath.runs import *  # noqa: F403
 from trainmath.throughput import *  # noqa: F403
 from trainmath.units import *  # noqa: F403
 
 _TOPICS = (
     accelerators, activations, capstone, chinchilla, compute, memory, models, optimizers,
-    parallelism, planner, throughput, units,
+    parallelism, planner, runs, throughput, units,
 )
 
 __version__ = "0.1.0"

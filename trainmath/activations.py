@@ -31,8 +31,11 @@ FlashAttention-2). :data:`MODERN_ACTIVATION_TERMS` lists what such a block saves
 tensor, each read off what PyTorch keeps (measured with :mod:`trainmath.measure`, tested
 exact): per token 2h + 4 bytes per RMSNorm (input and fp32 1/rms), 2h for the shared input
 of the Q, K, V projections, 2 h_q for Q, 2 h_kv each for K and V, 2 h_q for the attention
-output, 4a for the logsumexp, 2h for the MLP's input and 8f for SwiGLU's four f-wide tensors
-(gate output, SiLU output, up output, their product), in bf16. Nothing grows as s^2, so
+output, 4a for the logsumexp, 2h for the MLP's input and 6f for the fused SwiGLU's three
+f-wide tensors (gate output, up output, their product), in bf16. The SwiGLU is fused as at
+scale (Megatron-Core's ``bias_swiglu``, ``torch.compile``), recomputing SiLU in the backward
+pass; eager PyTorch also keeps the SiLU output, 2f more (``fused_mlp=False``). Nothing grows
+as s^2, so
 selective recomputation (which drops only what recomputing the attention core frees, here
 the logsumexp) saves almost nothing. :func:`layer_activation_breakdown` and
 :func:`layer_activation_bytes` give either layer for a :class:`~trainmath.ModelConfig`
@@ -213,6 +216,10 @@ class ActivationTerm:
     replicated : bool
         Kept whole on every tensor-parallel rank even with sequence parallelism (the
         targets, which the vocabulary-parallel loss needs for all s tokens).
+    unfused_mlp : bool
+        Exists only when the MLP's activation runs unfused (eager PyTorch): SwiGLU's SiLU
+        output, which a fused kernel (Megatron-Core's ``bias_swiglu``, ``torch.compile``)
+        recomputes in the backward pass from the gate and up outputs it keeps.
     """
 
     block: str
@@ -227,6 +234,7 @@ class ActivationTerm:
     mlp: str | None = None
     norm: str | None = None
     replicated: bool = False
+    unfused_mlp: bool = False
 
     def bytes_per_value(self, act_bytes=2):
         """Bytes of one value: 1 for a mask, the fixed ``dtype``'s, else ``act_bytes``."""
@@ -284,26 +292,33 @@ ACTIVATION_TERMS: MappingProxyType = MappingProxyType({
         tp_split=False, dropout=True),
 })
 
+def _norm_terms(prefix: str, which: str, input_what: str) -> dict:
+    """A pre-norm's saved tensors: its input, and per token an fp32 mean (LayerNorm only) and
+    1/rms (LayerNorm: 1/sigma); ``which`` names the norm ("first", "second", "final")."""
+    return {
+        f"{prefix}_input": _term("RMSNorm", f"input of the {which} norm ({input_what})", 1,
+                                 "sbh", tp_split=False),
+        f"{prefix}_mean": _term("RMSNorm", f"LayerNorm only: the {which} norm's mean per token, "
+                                "fp32", 1, "sb", dtype="fp32", tp_split=False, norm="layernorm"),
+        f"{prefix}_rstd": _term("RMSNorm", f"the {which} norm's 1/rms (LayerNorm: 1/σ) per "
+                                "token, fp32", 1, "sb", dtype="fp32", tp_split=False),
+    }
+
+
 #: The tensors one modern (Llama-style) layer saves with PyTorch's fused kernels, bf16
 #: activations, no dropout: what ``torch.autograd`` keeps for a pre-norm block of RMSNorm
 #: (``aten._fused_rms_norm``, PyTorch's CUDA kernel: its input and an fp32 1/rms per token,
 #: the ``input``/``result1`` of ``FusedRmsNormBackward0``), Q/K/V projections, RoPE,
 #: ``scaled_dot_product_attention`` (FlashAttention: Q, K, V, the output and an fp32
 #: logsumexp per head and token; K and V at n_kv_heads with native grouped-query attention),
-#: the output projection and a SwiGLU MLP (Shazeer 2020: down(SiLU(gate(x)) * up(x))).
-#: Measured with :func:`trainmath.measure.block_saved_activations` (tested exact, storages
-#: shared by several ops counted once). A GeLU MLP keeps ``up_output`` and ``down_input``
-#: only; LayerNorm adds an fp32 mean per token to each norm.
+#: the output projection and a SwiGLU MLP (Shazeer 2020: down(SiLU(gate(x)) * up(x))), fused
+#: (Megatron-Core's ``bias_swiglu``, ``torch.compile``: gate and up kept, SiLU recomputed in
+#: the backward pass; eager PyTorch also keeps ``silu_output``, the one ``unfused_mlp``
+#: term). Measured with :func:`trainmath.measure.block_saved_activations` (tested exact,
+#: storages shared by several ops counted once). A GeLU MLP keeps ``up_output`` and
+#: ``down_input`` only; LayerNorm adds an fp32 mean per token to each norm.
 MODERN_ACTIVATION_TERMS: MappingProxyType = MappingProxyType({
-    "attn_norm_input": _term(
-        "RMSNorm", "input of the first norm (the layer's input x, the residual stream)", 1,
-        "sbh", tp_split=False),
-    "attn_norm_mean": _term(
-        "RMSNorm", "LayerNorm only: the first norm's mean per token, fp32", 1, "sb",
-        dtype="fp32", tp_split=False, norm="layernorm"),
-    "attn_norm_rstd": _term(
-        "RMSNorm", "the first norm's 1/rms (LayerNorm: 1/σ) per token, fp32", 1, "sb",
-        dtype="fp32", tp_split=False),
+    **_norm_terms("attn_norm", "first", "the layer's input x, the residual stream"),
     "qkv_input": _term(
         "attention", "norm output, shared input of the Q, K, V projections", 1, "sbh",
         tp_split=False),
@@ -318,22 +333,15 @@ MODERN_ACTIVATION_TERMS: MappingProxyType = MappingProxyType({
         "attention", "logsumexp of each query's scores per head, fp32 (FlashAttention's "
         "softmax statistics, instead of the as²b scores)", 1, "sba", dtype="fp32",
         selective=True),
-    "mlp_norm_input": _term(
-        "RMSNorm", "input of the second norm (x + attention output)", 1, "sbh",
-        tp_split=False),
-    "mlp_norm_mean": _term(
-        "RMSNorm", "LayerNorm only: the second norm's mean per token, fp32", 1, "sb",
-        dtype="fp32", tp_split=False, norm="layernorm"),
-    "mlp_norm_rstd": _term(
-        "RMSNorm", "the second norm's 1/rms (LayerNorm: 1/σ) per token, fp32", 1, "sb",
-        dtype="fp32", tp_split=False),
+    **_norm_terms("mlp_norm", "second", "x + attention output"),
     "mlp_input": _term(
         "MLP", "norm output, shared input of the gate and up projections", 1, "sbh",
         tp_split=False),
     "gate_output": _term("MLP", "gate projection output = SiLU input", 1, "sbf",
                          mlp="swiglu"),
-    "silu_output": _term("MLP", "SiLU output, one factor of the product", 1, "sbf",
-                         mlp="swiglu"),
+    "silu_output": _term(
+        "MLP", "SiLU output, one factor of the product (eager only: a fused SwiGLU "
+        "recomputes it)", 1, "sbf", mlp="swiglu", unfused_mlp=True),
     "up_output": _term(
         "MLP", "up projection output, the other factor (GeLU MLP: the GeLU input)", 1,
         "sbf"),
@@ -350,15 +358,7 @@ MODERN_ACTIVATION_TERMS: MappingProxyType = MappingProxyType({
 #: (Shoeybi et al. 2019, Sec. 3). The 16-bit logits are not saved (the upcast's backward
 #: needs nothing). Measured with :func:`trainmath.measure.logits_saved_activations`.
 LOGITS_TERMS: MappingProxyType = MappingProxyType({
-    "final_norm_input": _term(
-        "RMSNorm", "input of the final norm (the last layer's output)", 1, "sbh",
-        tp_split=False),
-    "final_norm_mean": _term(
-        "RMSNorm", "LayerNorm only: the final norm's mean per token, fp32", 1, "sb",
-        dtype="fp32", tp_split=False, norm="layernorm"),
-    "final_norm_rstd": _term(
-        "RMSNorm", "the final norm's 1/rms (LayerNorm: 1/σ) per token, fp32", 1, "sb",
-        dtype="fp32", tp_split=False),
+    **_norm_terms("final_norm", "final", "the last layer's output"),
     "head_input": _term(
         "LM head", "final norm output, input of the LM head (output projection)", 1, "sbh",
         tp_split=False),
@@ -372,10 +372,11 @@ LOGITS_TERMS: MappingProxyType = MappingProxyType({
 
 
 def _table_breakdown(table, units, t, sequence_parallel, recompute, act_bytes, *,
-                     dropout=True, mlp=None, norm=None) -> Breakdown:
+                     dropout=True, mlp=None, norm=None, fused_mlp=False) -> Breakdown:
     """Bytes of each term of ``table`` on one GPU: the one rule of all three tables.
 
-    A term is present when the layer has it (dropout, MLP and norm kind), kept unless
+    A term is present when the layer has it (dropout, MLP and norm kind, an unfused MLP
+    activation), kept unless
     recomputation frees it (selective: the ``selective`` terms; full: all but the layer's
     input), and divided by t when tensor parallelism splits it or sequence parallelism
     splits what tensor parallelism leaves whole (except ``replicated`` terms).
@@ -386,6 +387,7 @@ def _table_breakdown(table, units, t, sequence_parallel, recompute, act_bytes, *
             (dropout or not term.dropout)
             and term.mlp in (None, mlp)
             and term.norm in (None, norm)
+            and not (fused_mlp and term.unfused_mlp)
             and not (recompute == "selective" and term.selective)
             and not (recompute == "full" and key != "attn_norm_input")
         )
@@ -481,9 +483,11 @@ def default_activation_layer(cfg: ModelConfig) -> str:
     return "modern" if cfg.position == "rope" else "korthikanti"
 
 
-def _cfg_layer(cfg, seq_len, micro_batch, tp, sequence_parallel, recompute, layer, act_bytes):
+def _cfg_layer(cfg, seq_len, micro_batch, tp, sequence_parallel, recompute, layer, act_bytes,
+               fused_mlp=True):
     """Validated inputs of the ModelConfig-based functions."""
     v.instance("cfg", cfg, ModelConfig)
+    v.flag("fused_mlp", fused_mlp)
     s = v.positive_int("seq_len", cfg.seq_len if seq_len is None else seq_len)
     b = v.positive_int("micro_batch", micro_batch)
     t = v.positive_int("tp", tp)
@@ -522,6 +526,7 @@ def layer_activation_breakdown(
     recompute: str = "none",
     layer: str | None = None,
     act_bytes=2,
+    fused_mlp: bool = True,
 ) -> Breakdown:
     """Bytes of each tensor one layer of ``cfg`` keeps for the backward pass, per GPU.
 
@@ -529,11 +534,13 @@ def layer_activation_breakdown(
     (the GPT layer with dropout and materialised scores, :data:`ACTIVATION_TERMS`).
     ``layer="modern"``: the terms of :data:`MODERN_ACTIVATION_TERMS` for the config's
     widths (h = d_model, h_q = a x head_dim, h_kv = n_kv_heads x head_dim, f = d_ff),
-    its MLP (SwiGLU: four f-wide tensors, GeLU: two) and norm (RMSNorm: one fp32
-    statistic per token, LayerNorm: two). Per token, SwiGLU with RMSNorm, bf16:
+    its MLP (fused SwiGLU: three f-wide tensors, eager SwiGLU: four, GeLU: two) and norm
+    (RMSNorm: one fp32 statistic per token, LayerNorm: two). Per token, fused SwiGLU with
+    RMSNorm, bf16:
 
-    ``8h + 4 h_q + 4 h_kv + 8f + 4a + 8`` bytes (41 h for Llama 3 8B, 38 h for 405B,
-    against Korthikanti's 34 h + 5as).
+    ``8h + 4 h_q + 4 h_kv + 6f + 4a + 8`` bytes (34.0 h for Llama 3 8B, 31.8 h for 405B,
+    against Korthikanti's 34 h + 5as); eager SwiGLU (``fused_mlp=False``) keeps 2f more,
+    ``... + 8f + ...`` (41.0 h and 38.3 h).
 
     * tensor parallelism (Megatron, Shoeybi et al. 2019) splits Q, K, V, the attention
       output, the logsumexp and the f-wide MLP tensors t ways (whole heads and KV groups
@@ -564,6 +571,12 @@ def layer_activation_breakdown(
         ``None``: :func:`default_activation_layer` (modern for rotary-position models).
     act_bytes : int or float
         Bytes per activation value (2 for bf16). fp32 statistics stay 4 bytes.
+    fused_mlp : bool
+        Modern layer only (``"korthikanti"`` ignores it). ``True`` (default, as at scale):
+        SwiGLU's ``SiLU(gate) * up`` is one fused kernel keeping only the gate and up
+        outputs, Megatron-Core's ``bias_swiglu`` or what ``torch.compile`` produces.
+        ``False``: eager PyTorch, which also keeps the SiLU output: one more 2·s·b·f
+        bytes per layer (``silu_output``, split t ways; measured). No effect on a GeLU MLP.
 
     Returns
     -------
@@ -572,14 +585,17 @@ def layer_activation_breakdown(
 
     Examples
     --------
-    Llama 3 8B, one 8,192-token sequence: 41 bytes per s*h value per layer, 1.38 GB,
-    against Korthikanti's GPT layer at 34 + 5as/h = 354 (11.9 GB, most of it scores that
-    FlashAttention never stores):
+    Llama 3 8B, one 8,192-token sequence: 34 bytes per s*h value per layer, 1.14 GB
+    (41 and 1.38 GB with an eager SwiGLU), against Korthikanti's GPT layer at
+    34 + 5as/h = 354 (11.9 GB, most of it scores that FlashAttention never stores):
 
     >>> import trainmath as tm
     >>> cfg = tm.MODELS["llama-3-8b"]
     >>> m = layer_activation_breakdown(cfg, 8192, layer="modern")
     >>> round(m.total / (8192 * 4096), 2), round(m.total / 1e9, 2)
+    (34.03, 1.14)
+    >>> eager = layer_activation_breakdown(cfg, 8192, layer="modern", fused_mlp=False)
+    >>> round(eager.total / (8192 * 4096), 2), round(eager.total / 1e9, 2)
     (41.03, 1.38)
     >>> round(layer_activation_breakdown(cfg, 8192, layer="korthikanti").total / 1e9, 1)
     11.9
@@ -594,13 +610,17 @@ def layer_activation_breakdown(
     (``aten._fused_rms_norm``, which ``nn.RMSNorm`` runs on CUDA; Megatron/Transformer
     Engine's and Apex's fused norms keep the same); an unfused RMSNorm (Hugging Face's
     ``LlamaRMSNorm``, or ``nn.RMSNorm`` on the CPU) keeps an fp32 copy of its input and
-    its normalised output instead, 4h more bytes per token and norm. SwiGLU is eager
-    PyTorch (four f-wide tensors; Megatron's fused ``bias_swiglu`` keeps three). The rotary
+    its normalised output instead, 4h more bytes per token and norm. SwiGLU is fused by
+    default (:class:`trainmath.measure.FusedSwiGLU`, ``fused_mlp=True`` in
+    :func:`trainmath.measure.build_model`: Megatron-Core's ``bias_swiglu`` saves only its
+    input, the gate and up outputs side by side, and recomputes SiLU and the product in the
+    backward pass; ``torch.compile``'s partitioner saves the same two tensors); eager
+    PyTorch also keeps the SiLU output (``MulBackward0.self``). The rotary
     cos/sin tables (s x head_dim, computed once per model forward and shared by all
     layers) and the scalars a kernel keeps (RNG state) are not counted. No dropout.
     """
     s, b, t, layer, nbytes = _cfg_layer(cfg, seq_len, micro_batch, tp, sequence_parallel,
-                                        recompute, layer, act_bytes)
+                                        recompute, layer, act_bytes, fused_mlp)
     if layer == "korthikanti":
         return activation_memory_breakdown(
             s, b, cfg.d_model, cfg.n_heads, tp=t, sequence_parallel=sequence_parallel,
@@ -609,6 +629,7 @@ def layer_activation_breakdown(
     return _table_breakdown(
         MODERN_ACTIVATION_TERMS, _modern_units(cfg, s, b), np.asarray(t, dtype=float),
         sequence_parallel, recompute, nbytes, dropout=False, mlp=cfg.mlp, norm=cfg.norm,
+        fused_mlp=fused_mlp,
     )
 
 
@@ -622,9 +643,11 @@ def layer_activation_bytes(
     recompute: str = "none",
     layer: str | None = None,
     act_bytes=2,
+    fused_mlp: bool = True,
 ):
     """Bytes of activations one layer of ``cfg`` stores, per GPU: the ``total`` of
-    :func:`layer_activation_breakdown`.
+    :func:`layer_activation_breakdown` (``fused_mlp`` as there: fused SwiGLU by default,
+    ``False`` for eager PyTorch's one more 2·s·b·f/t).
 
     With ``layer="korthikanti"`` (and 16-bit activations) this is exactly
     :func:`activation_memory_per_layer` of ``cfg.d_model`` and ``cfg.n_heads``.
@@ -632,10 +655,13 @@ def layer_activation_bytes(
     >>> import trainmath as tm
     >>> cfg = tm.MODELS["llama-3.1-405b"]
     >>> round(layer_activation_bytes(cfg, 8192, tp=8, sequence_parallel=True) / 1e9, 3)
+    0.533
+    >>> round(layer_activation_bytes(cfg, 8192, tp=8, sequence_parallel=True,
+    ...                              fused_mlp=False) / 1e9, 3)
     0.642
     """
     s, b, t, layer, nbytes = _cfg_layer(cfg, seq_len, micro_batch, tp, sequence_parallel,
-                                        recompute, layer, act_bytes)
+                                        recompute, layer, act_bytes, fused_mlp)
     if layer == "korthikanti" and np.all(np.asarray(nbytes) == 2):
         return activation_memory_per_layer(
             s, b, cfg.d_model, cfg.n_heads, tp=t, sequence_parallel=sequence_parallel,
@@ -643,7 +669,7 @@ def layer_activation_bytes(
         )
     return layer_activation_breakdown(
         cfg, s, b, tp=t, sequence_parallel=sequence_parallel, recompute=recompute,
-        layer=layer, act_bytes=nbytes,
+        layer=layer, act_bytes=nbytes, fused_mlp=fused_mlp,
     ).total
 
 

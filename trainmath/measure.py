@@ -13,8 +13,10 @@ module and measures what the formulas of lessons 01, 05 and 06 predict:
   ``torch.autograd.graph.saved_tensors_hooks`` (each storage once), to compare with
   :func:`trainmath.activation_memory_per_layer` (Korthikanti et al. 2022); the bytes the
   formula leaves out have the exact closed form :func:`activation_extras`. A Llama-style
-  block built with ``attention="sdpa"`` and ``fused_norm=True`` keeps exactly the terms of
-  :data:`trainmath.MODERN_ACTIVATION_TERMS` (``SavedActivations.by_term("modern")``), and
+  block built with ``attention="sdpa"``, ``fused_norm=True`` and ``fused_mlp=True`` keeps
+  exactly the terms of :data:`trainmath.MODERN_ACTIVATION_TERMS`
+  (``SavedActivations.by_term("modern")``; ``fused_mlp=False``: those of the formula's
+  ``fused_mlp=False``), and
   :func:`logits_saved_activations` measures the final norm, LM head and loss
   (:data:`trainmath.LOGITS_TERMS`);
 * :func:`measure_optimizer_state`: gradient and optimizer-state bytes after one real
@@ -66,6 +68,7 @@ __all__ = [
     "TransformerLM",
     "Block",
     "FusedRMSNorm",
+    "FusedSwiGLU",
     "count_params",
     "count_config_params",
     "FlopCount",
@@ -202,6 +205,39 @@ class FusedRMSNorm(nn.RMSNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         eps = torch.finfo(x.dtype).eps if self.eps is None else self.eps
         return _FusedRmsNorm.apply(x, self.weight, eps)
+
+
+class FusedSwiGLU(torch.autograd.Function):
+    """SwiGLU's product ``SiLU(gate) * up`` as one autograd node that keeps only its inputs.
+
+    ``FusedSwiGLU.apply(gate, up)`` returns ``F.silu(gate) * up`` (the same values as eager
+    PyTorch) and saves ``gate`` and ``up`` alone; its backward recomputes the sigmoid and
+    returns both gradients, ``grad * up * σ(g)(1 + g(1 - σ(g)))`` and ``grad * SiLU(g)``,
+    computed in fp32 for 16-bit inputs. Eager PyTorch also keeps SiLU's output (one more
+    f-wide tensor: ``MulBackward0.self``). This is what large training stacks run:
+    Megatron-Core's ``bias_swiglu`` (``megatron/core/fusions/fused_bias_swiglu.py``,
+    ``SwiGLUFunction``/``BiasSwiGLUFunction``, which save only the fc1 output, gate and up
+    side by side) and what ``torch.compile`` makes of ``F.silu(gate) * up`` (its min-cut
+    partitioner saves the two inputs and recomputes the rest; checked with PyTorch 2.13).
+    The product itself is the down projection's input, kept by that linear layer.
+    """
+
+    @staticmethod
+    def forward(ctx, gate, up):
+        ctx.save_for_backward(gate, up)
+        ctx.saved_names = ("gate", "up")
+        return F.silu(gate) * up
+
+    @staticmethod
+    def backward(ctx, grad):
+        gate, up = ctx.saved_tensors
+        acc = torch.promote_types(gate.dtype, torch.float32)  # fp32 for 16-bit inputs
+        g = gate.to(acc)
+        sig = torch.sigmoid(g)
+        grad_acc = grad.to(acc)
+        d_gate = grad_acc * up.to(acc) * sig * (1 + g * (1 - sig))
+        d_up = grad_acc * (g * sig)
+        return d_gate.to(gate.dtype), d_up.to(up.dtype)
 
 
 def _norm(cfg: ModelConfig, fused_norm: bool = False, **factory) -> nn.Module:
@@ -341,11 +377,16 @@ class Attention(nn.Module):
 
 
 class MLP(nn.Module):
-    """GELU MLP (two matrices, GPT-2) or SwiGLU (three, Shazeer 2020), biases when ``cfg.bias``."""
+    """GELU MLP (two matrices, GPT-2) or SwiGLU (three, Shazeer 2020), biases when ``cfg.bias``.
 
-    def __init__(self, cfg: ModelConfig, **factory) -> None:
+    With ``fused=True`` SwiGLU's ``SiLU(gate) * up`` is one :class:`FusedSwiGLU` node (no
+    effect on the GELU MLP).
+    """
+
+    def __init__(self, cfg: ModelConfig, *, fused: bool = False, **factory) -> None:
         super().__init__()
         self.swiglu = cfg.mlp == "swiglu"
+        self.fused = fused and self.swiglu
         if self.swiglu:
             self.gate = Linear(cfg.d_model, cfg.d_ff, bias=cfg.bias, **factory)
         self.up = Linear(cfg.d_model, cfg.d_ff, bias=cfg.bias, **factory)
@@ -353,22 +394,27 @@ class MLP(nn.Module):
         self.down = Linear(cfg.d_ff, cfg.d_model, bias=cfg.bias, **factory)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fused:
+            return self.down(FusedSwiGLU.apply(self.gate(x), self.up(x)))
         if self.swiglu:
             return self.down(self.act(self.gate(x)) * self.up(x))
         return self.down(self.act(self.up(x)))
+
+    def extra_repr(self) -> str:
+        return "fused=True" if self.fused else ""
 
 
 class Block(nn.Module):
     """One pre-norm layer: ``x + drop(attn(norm1(x)))``, then ``x + drop(mlp(norm2(x)))``."""
 
     def __init__(self, cfg: ModelConfig, dropout: float, attention: str, fused: bool,
-                 *, fused_norm: bool = False, **factory) -> None:
+                 *, fused_norm: bool = False, fused_mlp: bool = False, **factory) -> None:
         super().__init__()
         self.norm1 = _norm(cfg, fused_norm, **factory)
         self.attn = Attention(cfg, dropout, attention, fused, **factory)
         self.drop1 = _Dropout(dropout, fused)
         self.norm2 = _norm(cfg, fused_norm, **factory)
-        self.mlp = MLP(cfg, **factory)
+        self.mlp = MLP(cfg, fused=fused_mlp, **factory)
         self.drop2 = _Dropout(dropout, fused)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -396,7 +442,7 @@ class TransformerLM(nn.Module):
     """
 
     def __init__(self, cfg: ModelConfig, dropout: float, attention: str, fused: bool,
-                 *, fused_norm: bool = False, **factory) -> None:
+                 *, fused_norm: bool = False, fused_mlp: bool = False, **factory) -> None:
         super().__init__()
         self.cfg = cfg
         self.tok_emb = _embedding(cfg.vocab_size, cfg.d_model, **factory)
@@ -404,7 +450,8 @@ class TransformerLM(nn.Module):
             self.pos_emb = _embedding(cfg.seq_len, cfg.d_model, **factory)
         self.drop = _Dropout(dropout, fused)
         self.blocks = nn.ModuleList(
-            Block(cfg, dropout, attention, fused, fused_norm=fused_norm, **factory)
+            Block(cfg, dropout, attention, fused, fused_norm=fused_norm, fused_mlp=fused_mlp,
+                  **factory)
             for _ in range(cfg.n_layers)
         )
         self.norm = _norm(cfg, fused_norm, **factory)
@@ -451,6 +498,7 @@ def build_model(
     attention: str = "explicit",
     fused_dropout: bool = True,
     fused_norm: bool = False,
+    fused_mlp: bool = False,
     seed: int = 0,
 ) -> TransformerLM:
     """The PyTorch model a :class:`trainmath.ModelConfig` describes.
@@ -484,6 +532,11 @@ def build_model(
         (:class:`FusedRMSNorm`), what ``nn.RMSNorm`` keeps on CUDA (``aten._fused_rms_norm``);
         by default ``nn.RMSNorm``, whose CPU decomposition keeps fp32 intermediates. No
         effect on LayerNorm (``native_layer_norm`` is one node everywhere).
+    fused_mlp : bool
+        SwiGLU's ``SiLU(gate) * up`` as one autograd node that keeps only gate and up
+        (:class:`FusedSwiGLU`: Megatron-Core's fused ``bias_swiglu``, and what
+        ``torch.compile`` produces); by default eager PyTorch, which also keeps SiLU's
+        output. No effect on a GELU MLP.
     seed : int
         Seed of the initialisation (normal, std 0.02, zero biases); the global RNG is untouched.
 
@@ -510,6 +563,7 @@ def build_model(
     v.choice("attention", attention, ATTENTION_KINDS)
     v.flag("fused_dropout", fused_dropout)
     v.flag("fused_norm", fused_norm)
+    v.flag("fused_mlp", fused_mlp)
     seed = v.scalar_int("seed", seed, minimum=0)
     if cfg.position == "rope" and cfg.head_dim % 2:
         raise ValueError(f"head_dim must be even for rotary positions, got {cfg.head_dim}")
@@ -517,7 +571,7 @@ def build_model(
     with torch.random.fork_rng(devices=[]), _gc_paused():
         torch.manual_seed(seed)
         model = TransformerLM(cfg, p, attention, fused_dropout, fused_norm=fused_norm,
-                              **factory)
+                              fused_mlp=fused_mlp, **factory)
         if factory["device"].type != "meta":
             for name, param in model.named_parameters():
                 with torch.no_grad():
@@ -927,7 +981,8 @@ class SavedTensor:
         ``softmax_lse``; a norm's saved ``input`` and its per-token statistics (``mean``,
         ``rstd``) are ``*_norm_input``, ``*_norm_mean`` and ``*_norm_rstd``; each linear
         layer's input is the term named after it; SwiGLU's ``SiLU`` input, product factors
-        and down-projection input; the loss's log-softmax and targets. ``"rope_tables"``
+        and down-projection input (:class:`FusedSwiGLU`: its saved ``gate`` and ``up``);
+        the loss's log-softmax and targets. ``"rope_tables"``
         for the rotary cos/sin tables (which a model computes once for all layers),
         ``"other"`` for anything else (scores of written-out attention, dropout masks, the
         fp32 intermediates of an unfused RMSNorm, the loss's scalar weight).
@@ -936,6 +991,8 @@ class SavedTensor:
         for node, attr in attrs:
             if node.startswith("ScaledDotProduct") and attr in _SDPA_TERMS:
                 return _SDPA_TERMS[attr]
+            if node == "FusedSwiGLUBackward" and attr in _FUSED_SWIGLU_TERMS:
+                return _FUSED_SWIGLU_TERMS[attr]
         key = self.module
         if key in _NORM_TERMS:
             names = {attr for _, attr in attrs}
@@ -988,6 +1045,8 @@ _SDPA_TERMS = MappingProxyType({
     "query": "q", "key": "k", "value": "v", "output": "attention_output", "out":
     "attention_output", "logsumexp": "softmax_lse", "log_sumexp": "softmax_lse",
 })
+#: The modern-layer term each tensor :class:`FusedSwiGLU` saves is.
+_FUSED_SWIGLU_TERMS = MappingProxyType({"gate": "gate_output", "up": "up_output"})
 #: Norm modules of a Block and of the model's end, by the prefix of their terms.
 _NORM_TERMS = MappingProxyType({"norm1": "attn_norm", "norm2": "mlp_norm", "norm": "final_norm"})
 #: Linear layers whose saved input is one modern (or logits) term.

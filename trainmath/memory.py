@@ -419,6 +419,7 @@ def memory_per_gpu(
     logits: bool = False,
     reshard_after_forward: bool = True,
     gathered_layers=0,
+    fused_mlp: bool = True,
 ) -> MemoryBreakdown:
     """Training memory of the most loaded GPU, by part, in bytes.
 
@@ -480,6 +481,10 @@ def memory_per_gpu(
         at the same time: 2 for FSDP's current layer plus the prefetched next one
         (``gathered_weights`` = 2 layers' tp-local weights in ``param_dtype``). Default 0:
         the buffers are not counted (as before).
+    fused_mlp : bool
+        The modern layer's SwiGLU as one fused kernel (Megatron-Core, torch.compile), keeping
+        3 tensors of width d_ff; False: eager PyTorch, which keeps a fourth
+        (:func:`trainmath.activations.layer_activation_breakdown`).
 
     Returns
     -------
@@ -490,7 +495,7 @@ def memory_per_gpu(
     Examples
     --------
     Llama 3 8B on 8 GPUs (ZeRO-3 over dp 8), 8,192-token sequences, the modern layer and
-    the logits, in GB: the activations of 32 layers (44 GB) and the fp32 logits (4.3 GB)
+    the logits, in GB: the activations of 32 layers (37 GB) and the fp32 logits (4.3 GB)
     dwarf the 16 GB of model states:
 
     >>> import trainmath as tm
@@ -504,9 +509,9 @@ def memory_per_gpu(
     master         4.0
     momentum       4.0
     variance       4.0
-    activations   44.1
+    activations   36.5
     logits         4.3
-    total         64.5
+    total         56.9
 
     Special cases (tested): with ``tp = pp = cp = 1`` the model states equal
     :func:`training_state_breakdown` of ``param_count(cfg)``; with ``pp = cp = 1`` the
@@ -516,7 +521,7 @@ def memory_per_gpu(
     of activations and the last stage one, plus the logits of one micro-batch (4sbV/t:
     0.53 GB for an 8,192-token sequence at V = 128,256 and t = 8) and the LM head. The
     first stage is the busiest unless the layers per stage are few and the vocabulary
-    large (one layer's activations of the modern Llama 3 405B layer at t = 8 are 0.64 GB
+    large (one layer's activations of the modern Llama 3 405B layer at t = 8 are 0.53 GB
     per sequence).
 
     Assumptions: Korthikanti's activation accounting (GPT-style layer, 16-bit
@@ -541,6 +546,7 @@ def memory_per_gpu(
         "layer", layer, ACTIVATION_LAYERS)
     v.flag("logits", logits)
     v.flag("reshard_after_forward", reshard_after_forward)
+    v.flag("fused_mlp", fused_mlp)
     gathered = v.positive_int("gathered_layers", gathered_layers, minimum=0)
     v.divides("cp", c, "seq_len", s)
     if np.any((np.asarray(il) > 1) & (np.asarray(p) == 1)):
@@ -576,7 +582,7 @@ def memory_per_gpu(
     kw = dict(tp=t, sequence_parallel=sequence_parallel)
     if layer == "modern":  # no scores: everything is per token
         per_layer = layer_activation_bytes(cfg, s_local, b, recompute=recompute,
-                                           layer="modern", **kw)
+                                           layer="modern", fused_mlp=fused_mlp, **kw)
     elif recompute == "none":
         h, a = cfg.d_model, cfg.n_heads
         without_scores = activation_memory_per_layer(s_local, b, h, a, recompute="selective", **kw)

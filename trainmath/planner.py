@@ -2,61 +2,66 @@
 
 :func:`plan_layouts` enumerates every combination of tensor (tp), pipeline (pp), context
 (cp) and data (dp) parallel sizes with ``tp * pp * cp * dp = n_gpus``, pipeline
-interleaving, ZeRO stage, micro-batch size, recomputation and sequence parallelism;
-evaluates the memory of the most loaded GPU with :func:`trainmath.memory.memory_per_gpu`
-for all of them at once (numpy arrays), and ranks the layouts that fit by an estimated
-step time (:func:`step_time`).
+interleaving, ZeRO stage (stage 3 with and without resharding the weights after the forward
+pass), micro-batch size, recomputation and sequence parallelism; evaluates the memory of the
+most loaded GPU with :func:`trainmath.memory.memory_per_gpu` for all of them at once (numpy
+arrays), and ranks the layouts that fit by an estimated step time (:func:`step_time`).
 
-Step-time model (documented assumptions, not a simulator):
+Step-time model (documented assumptions, not a simulator), built from first principles:
 
-* **compute**: the step's hardware FLOPs (model FLOPs :func:`trainmath.compute.flops_per_token`
-  plus recomputation :func:`trainmath.compute.recompute_flops_per_token`) at a chosen
-  fraction ``efficiency`` of the accelerator's dense peak (the matmul efficiency: bubble
-  and communication are modelled separately);
-* **tensor- and context-parallel communication**, blocking (on the critical path, as in
-  Megatron-LM): :func:`~trainmath.parallelism.tensor_parallel_comm_bytes` and
-  :func:`~trainmath.parallelism.context_parallel_comm_bytes` for every micro-batch;
-* **pipeline bubble**: (compute + TP + CP time) x (pp - 1) / (v m) (Narayanan et al. 2021,
-  Sec. 2.2; v = 1 is plain 1F1B), plus the point-to-point sends between stages
-  (:func:`~trainmath.parallelism.pipeline_p2p_bytes`);
-* **data-parallel communication**:
-  :func:`~trainmath.parallelism.data_parallel_comm_bytes` over the dp x cp ranks that share
-  weights (ZeRO-3 is 1.5 x the traffic of stages 0-2 per micro-batch, Rajbhandari et al.
-  2019, Sec. 7), minus what hides behind computation (``dp_overlap=True``): the gradient
-  reduction of stages 0-2 runs bucket by bucket during the backward pass of the step's
-  last micro-batch (Li et al. 2020, PyTorch DDP, Sec. 3.2), ZeRO-3's weight gathers are
-  prefetched during the computation of every micro-batch. Only the excess is exposed.
+* **compute**: every operation of a layer at its own roofline (lesson 08):
+  :func:`trainmath.throughput.layer_time` (weight matmuls at the accelerator's measured
+  large-GEMM efficiency, :func:`trainmath.accelerators.matmul_efficiency`, with tile and wave
+  quantisation; attention materialised or fused; norms, activations and residuals at HBM
+  bandwidth; recomputation) and :func:`trainmath.throughput.lm_head_time` for the output layer;
+* **communication**: the collectives of :mod:`trainmath.parallelism` timed by an alpha-beta
+  model at *achieved* bus bandwidths (:data:`NODE_BUS_BANDWIDTH` inside a node,
+  :data:`NETWORK_BUS_BANDWIDTH` per GPU across nodes; groups laid out in Llama 3's order
+  [TP, CP, PP, DP], TP innermost): tensor- and context-parallel collectives of every layer
+  and micro-batch on the critical path (as in Megatron-LM), the pipeline's point-to-point
+  sends, and the data-parallel collectives of each ZeRO stage
+  (:func:`~trainmath.parallelism.data_parallel_collectives`, consistent with the memory
+  model), issued layer by layer and hidden behind computation where they can run
+  concurrently (``dp_overlap``); only the excess counts;
+* **pipeline bubble**: (pp - 1) / v micro-batch times (Narayanan et al. 2021, Sec. 2.2);
+* **the optimizer's update**: the local model states read and written at HBM bandwidth.
 
-Each collective runs at the per-direction NVLink bandwidth when its group fits in one
-node (``gpus_per_node`` GPUs; groups are laid out in Llama 3's order [TP, CP, PP, DP],
-TP innermost) and at ``dp_bandwidth`` per GPU (the node's network) when it spans nodes.
-Latency, kernel launch overheads, micro-batch size effects on matmul efficiency and
-stragglers are not modelled.
+Checked against thirteen published runs (:mod:`trainmath.runs`): Narayanan et al. 2021
+Table 1 and Llama 3 Table 4, within 15 % each, median 3.4 %. Not modelled: kernel launch
+time, stragglers, failures, checkpointing, congestion, NVLink SHARP and tree algorithms.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 
 from trainmath import _validate as v
-from trainmath.accelerators import Accelerator, get_accelerator
-from trainmath.activations import RECOMPUTE
-from trainmath.compute import flops_per_token, recompute_flops_per_token
+from trainmath.accelerators import Accelerator, get_accelerator, matmul_efficiency
+from trainmath.activations import ACTIVATION_LAYERS, RECOMPUTE, default_activation_layer
+from trainmath.compute import flops_per_token
 from trainmath.memory import layers_per_stage, memory_per_gpu, params_per_gpu
 from trainmath.models import ModelConfig, get_model
 from trainmath.optimizers import bytes_per_param, training_bytes_per_param
 from trainmath.parallelism import (
-    context_parallel_comm_bytes,
-    data_parallel_comm_bytes,
-    pipeline_p2p_bytes,
-    tensor_parallel_comm_bytes,
+    BUS_BANDWIDTH,
+    data_parallel_collectives,
+    group_collective_time,
 )
+from trainmath.throughput import layer_time, lm_head_time
 from trainmath.units import delivered_flop_rate
 
-__all__ = ["Layouts", "plan_layouts", "step_time", "NVLINK_BANDWIDTH"]
+__all__ = [
+    "Layouts",
+    "plan_layouts",
+    "step_time",
+    "NVLINK_BANDWIDTH",
+    "NODE_BUS_BANDWIDTH",
+    "NETWORK_BUS_BANDWIDTH",
+]
 
 #: Per-direction NVLink bandwidth of one GPU to the others in its node, bytes/s: half the
 #: bidirectional totals of the NVIDIA data sheets (V100 SXM2 300 GB/s, A100 SXM 600 GB/s,
@@ -71,17 +76,42 @@ NVLINK_BANDWIDTH = MappingProxyType({
     "H200": 450e9, "B200": 900e9, "GB200": 900e9,
 })
 
+#: Achieved bus bandwidth inside a node (NVLink), bytes/s, by accelerator: what nccl-tests
+#: measures for a large ring all-reduce (:data:`trainmath.parallelism.BUS_BANDWIDTH`), not
+#: the wire: A100 234.89 GB/s (78 % of its 300 per direction), H100 and H200 367.61 (82 % of
+#: 450), B200 682.2 (76 % of 900), H800 160 (DeepSeek-V3's usable figure, Sec. 3.2.2). The
+#: GB200 is given the B200's NVLink5 figure (same NVLink generation and switch; no
+#: measurement of its own found). No entry for the V100, MI300X or TPUs: pass
+#: ``node_bandwidth=``.
+NODE_BUS_BANDWIDTH = MappingProxyType({
+    "A100-40GB": BUS_BANDWIDTH["A100 NVLink3 (DGX A100)"].bus_bandwidth,
+    "A100-80GB": BUS_BANDWIDTH["A100 NVLink3 (DGX A100)"].bus_bandwidth,
+    "H100-SXM": BUS_BANDWIDTH["H100/H200 NVLink4"].bus_bandwidth,
+    "H200": BUS_BANDWIDTH["H100/H200 NVLink4"].bus_bandwidth,
+    "H800": BUS_BANDWIDTH["H800 NVLink (DeepSeek-V3)"].bus_bandwidth,
+    "B200": BUS_BANDWIDTH["B200 NVLink5"].bus_bandwidth,
+    "GB200": BUS_BANDWIDTH["B200 NVLink5"].bus_bandwidth,
+})
+
+#: Achieved network bus bandwidth per GPU across nodes, bytes/s: one 400 Gb/s NIC per GPU
+#: (Llama 3's RoCE and DeepSeek-V3's InfiniBand clusters) as measured on 4 x 8 H200 over EFA
+#: with 8 x 400 Gb/s per node (:data:`trainmath.parallelism.BUS_BANDWIDTH`, 364.87 GB/s per
+#: node, 45.6 GB/s per GPU). For 200 Gb/s HDR InfiniBand (DGX A100, Selene) pass half.
+NETWORK_BUS_BANDWIDTH = BUS_BANDWIDTH["H200 4x8, EFA 8x400 Gb/s per node"].per_gpu
+
 _FIELDS = (
-    "tp", "pp", "cp", "dp", "interleave", "zero_stage", "micro_batch", "n_microbatches",
-    "recompute", "sequence_parallel", "weights", "gradients", "optimizer", "activations", "total",
-    "fits", "step_time", "compute_time", "bubble_time", "comm_time", "tp_comm_time",
-    "cp_comm_time", "pp_comm_time", "dp_comm_time", "mfu",
+    "tp", "pp", "cp", "dp", "interleave", "zero_stage", "reshard_after_forward", "micro_batch",
+    "n_microbatches", "recompute", "sequence_parallel", "weights", "gradients", "optimizer",
+    "gathered_weights", "activations", "logits", "total", "fits", "step_time", "compute_time",
+    "bubble_time", "comm_time", "tp_comm_time", "cp_comm_time", "pp_comm_time", "dp_comm_time",
+    "optimizer_time", "mfu",
 )
 #: Memory columns, bytes on the most loaded GPU (the sums of :class:`MemoryBreakdown`).
-_MEMORY = ("weights", "gradients", "optimizer", "activations", "total")
+_MEMORY = ("weights", "gradients", "optimizer", "gathered_weights", "activations", "logits",
+           "total")
 _TIMES = (
     "step_time", "compute_time", "bubble_time", "comm_time", "tp_comm_time", "cp_comm_time",
-    "pp_comm_time", "dp_comm_time", "mfu",
+    "pp_comm_time", "dp_comm_time", "optimizer_time", "mfu",
 )
 #: Columns that say how the work is split (not how it is scheduled in memory).
 SHAPE = ("tp", "pp", "cp", "dp", "interleave", "micro_batch", "recompute")
@@ -91,12 +121,14 @@ SHAPE = ("tp", "pp", "cp", "dp", "interleave", "micro_batch", "recompute")
 class Layouts:
     """Evaluated layouts as columns (numpy arrays), fitting ones first, fastest first.
 
-    Columns: tp, pp, cp, dp, interleave (model chunks per GPU), zero_stage, micro_batch,
+    Columns: tp, pp, cp, dp, interleave (model chunks per GPU), zero_stage,
+    reshard_after_forward (ZeRO-3 only: False is Llama 3's mode), micro_batch,
     n_microbatches, recompute (str), sequence_parallel, weights, gradients, optimizer,
-    activations, total (bytes on the most loaded GPU, from
-    :func:`trainmath.memory.memory_per_gpu`), fits (bool), step_time,
-    compute_time, bubble_time, comm_time (= tp + cp + pp + dp comm), tp_comm_time,
-    cp_comm_time, pp_comm_time, dp_comm_time (s), mfu (model FLOPs utilisation implied by
+    gathered_weights (ZeRO-3's all-gather buffers), activations, logits (the output layer's
+    saved tensors), total (bytes on the most loaded GPU, from
+    :func:`trainmath.memory.memory_per_gpu`), fits (bool), step_time, compute_time,
+    bubble_time, comm_time (= tp + cp + pp + dp comm), tp_comm_time, cp_comm_time,
+    pp_comm_time, dp_comm_time, optimizer_time (s), mfu (model FLOPs utilisation implied by
     the step time).
     """
 
@@ -132,9 +164,9 @@ class Layouts:
         """Indices of the first row of each distinct way of splitting the work.
 
         Rows that share tp, pp, cp, dp, interleave, micro_batch and recompute differ only
-        in ZeRO stage or sequence parallelism, which change the memory but (stages 0-2,
-        sequence parallelism) not the step time; the first of them is the fastest, and
-        among equally fast ones the smallest. Returns at most ``k`` indices, in rank order,
+        in ZeRO stage, resharding or sequence parallelism, which change the memory and the
+        communication; the first of them is the fastest, and among equally fast ones the
+        smallest. Returns at most ``k`` indices, in rank order,
         of fitting rows only unless ``fitting=False``.
         """
         n = self.n_fit if fitting else len(self)
@@ -160,9 +192,9 @@ def _node_bandwidth(accelerator: Accelerator, node_bandwidth) -> float:
     if node_bandwidth is not None:
         return float(v.positive("node_bandwidth", node_bandwidth))
     try:
-        return NVLINK_BANDWIDTH[accelerator.name]
+        return NODE_BUS_BANDWIDTH[accelerator.name]
     except KeyError:
-        known = ", ".join(NVLINK_BANDWIDTH)
+        known = ", ".join(NODE_BUS_BANDWIDTH)
         raise ValueError(
             f"node_bandwidth: no NVLink preset for {accelerator.name!r} (presets: {known}); "
             "pass node_bandwidth= (bytes/s per GPU inside a node)"
@@ -172,10 +204,28 @@ def _node_bandwidth(accelerator: Accelerator, node_bandwidth) -> float:
 def step_time(
     cfg: ModelConfig, accelerator: Accelerator, *, n_gpus, tokens_per_step, seq_len, tp, pp, cp,
     dp, zero_stage, n_microbatches, recompute: str, micro_batch=1, interleave=1,
-    efficiency=0.5, dtype="bf16", param_dtype="bf16", grad_dtype=None, dp_bandwidth=50e9,
-    node_bandwidth=None, gpus_per_node=8, dp_overlap: bool = True,
+    efficiency=None, dtype="bf16", param_dtype="bf16", grad_dtype=None, layer=None,
+    sequence_parallel: bool = False, reshard_after_forward: bool = True, dp_bandwidth=None,
+    node_bandwidth=None, gpus_per_node=8, dp_overlap: bool = True, causal: bool = True,
 ) -> dict:
     """Estimated seconds per optimizer step for layouts (arrays broadcast); see module doc.
+
+    One micro-batch on the slowest pipeline stage (its ``ceil(L / pp)`` layers and the output
+    layer) takes ``t_mb``: each layer's forward, backward and recomputation at its roofline
+    (:func:`trainmath.throughput.layer_time`: measured large-GEMM efficiency, small-shape
+    quantisation, element-wise passes at HBM bandwidth), plus the layer's blocking
+    tensor- and context-parallel collectives (:func:`trainmath.parallelism.group_collective_time`
+    at achieved bus bandwidths). Then
+
+        step = m t_mb + (pp - 1)/v t_mb + pipeline sends + exposed data-parallel traffic
+               + the optimizer's update,
+
+    where the bubble is Narayanan et al. 2021's (p - 1)/(v m) of the m micro-batches, the
+    sends are 2 v m point-to-point transfers of one micro-batch's activations (scattered over
+    the tensor-parallel ranks), the data-parallel collectives are those of
+    :func:`trainmath.parallelism.data_parallel_collectives` (consistent with the memory model
+    of each ZeRO stage) less what hides behind computation, and the update reads and writes
+    the local model states once at HBM bandwidth.
 
     Parameters
     ----------
@@ -185,85 +235,136 @@ def step_time(
     tp, pp, cp, dp, interleave, zero_stage, micro_batch, n_microbatches : int or array
         The layout (``dp * micro_batch * n_microbatches * seq_len = tokens_per_step``).
     recompute : {"none", "selective", "full"}
-    efficiency : float
-        Fraction of the dense peak the matmuls reach.
+    efficiency : float, optional
+        Large-GEMM efficiency; default the accelerator's measured one
+        (:func:`trainmath.accelerators.matmul_efficiency`; an error lists the accelerators
+        that have one).
     dtype, param_dtype, grad_dtype : str
         Compute dtype (for the peak), and the dtypes weights and gradients are sent in
         (``grad_dtype=None``: the weights' dtype).
-    dp_bandwidth : float
-        Bytes/s per GPU across nodes (50e9 = one 400 Gb/s NIC per GPU, as in Llama 3's
-        clusters, Llama 3 paper Sec. 3.3.1).
+    layer : {"korthikanti", "modern"}, optional
+        How attention runs (:func:`trainmath.throughput.layer_time`); default
+        :func:`trainmath.activations.default_activation_layer` (fused attention for rotary
+        models, materialised scores for GPT-style ones), the same rule as the memory model.
+    sequence_parallel : bool
+        Megatron sequence parallelism (norms and dropouts on tokens / tp).
+    reshard_after_forward : bool
+        With ZeRO-3: gather the weights before the backward pass again (True) or keep them
+        from the forward (False, Llama 3's mode).
+    dp_bandwidth : float, optional
+        Achieved network bus bandwidth per GPU, bytes/s; default :data:`NETWORK_BUS_BANDWIDTH`
+        (one 400 Gb/s NIC per GPU, measured).
     node_bandwidth : float, optional
-        Bytes/s per GPU inside a node; default :data:`NVLINK_BANDWIDTH` of the accelerator.
+        Achieved bus bandwidth inside a node, bytes/s; default :data:`NODE_BUS_BANDWIDTH`
+        of the accelerator.
     gpus_per_node : int
         GPUs that share NVLink (8 in DGX/HGX servers).
     dp_overlap : bool
-        Hide data-parallel communication behind computation where it can run concurrently
-        (see the module doc); False gives the upper bound of no overlap.
+        Hide data-parallel traffic behind computation where it can run concurrently: the
+        gradient reduction of stages 0 and 1 during the last micro-batch's backward pass
+        (bucketed, PyTorch DDP, Li et al. 2020, Sec. 3.2.3), the per-micro-batch traffic of
+        stages 2 and 3 during the computation of every micro-batch (FSDP's prefetching,
+        Zhao et al. 2023, Sec. 3.3). False: nothing hides (Megatron-LM in 2021).
+    causal : bool
+        Fused attention computes only the unmasked half of the scores.
 
     Returns
     -------
     dict
-        ``step_time``, ``compute_time``, ``bubble_time``, ``comm_time`` (sum of the four
-        below), ``tp_comm_time``, ``cp_comm_time``, ``pp_comm_time``, ``dp_comm_time``
-        (exposed seconds) and ``mfu``.
+        ``step_time``; ``compute_time`` (the layers' and output layer's work),
+        ``bubble_time``, ``comm_time`` (the sum of the four exposed communication times
+        below), ``tp_comm_time``, ``cp_comm_time``, ``pp_comm_time``, ``dp_comm_time``,
+        ``optimizer_time``; and ``mfu`` (model FLOPs, :func:`trainmath.compute.flops_per_token`,
+        over the dense peak).
     """
     v.instance("cfg", cfg, ModelConfig)
     v.instance("accelerator", accelerator, Accelerator)
     v.flag("dp_overlap", dp_overlap)
+    v.flag("sequence_parallel", sequence_parallel)
+    v.flag("reshard_after_forward", reshard_after_forward)
+    layer = default_activation_layer(cfg) if layer is None else \
+        v.choice("layer", layer, ACTIVATION_LAYERS)
     peak = accelerator.peak(dtype)
-    eff = v.fraction("efficiency", efficiency)
     fast = _node_bandwidth(accelerator, node_bandwidth)
-    slow = float(v.positive("dp_bandwidth", dp_bandwidth))
+    slow = NETWORK_BUS_BANDWIDTH if dp_bandwidth is None else \
+        float(v.positive("dp_bandwidth", dp_bandwidth))
     node = v.positive_int("gpus_per_node", gpus_per_node)
     tp, pp, cp, dp, interleave, zero_stage, micro_batch, n_microbatches = (
         np.asarray(x) for x in (tp, pp, cp, dp, interleave, zero_stage, micro_batch,
                                 n_microbatches)
     )
-    model = flops_per_token(cfg, seq_len) * tokens_per_step
-    hardware = model + recompute_flops_per_token(cfg, seq_len, recompute) * tokens_per_step
-    compute = hardware / delivered_flop_rate(n_gpus, peak, eff)
-
-    def bandwidth(span):  # a group of `span` consecutive ranks: inside a node or not
-        return np.where(span <= node, fast, slow)
-
-    layers = layers_per_stage(cfg.n_layers, pp)
+    net = dict(intra_bandwidth=fast, inter_bandwidth=slow, gpus_per_node=node)
     s_local = seq_len // cp
+    tokens = micro_batch * s_local
     act = bytes_per_param(dtype)
-    tp_bytes = n_microbatches * tensor_parallel_comm_bytes(
-        s_local, micro_batch, cfg.d_model, tp, n_layers=layers, act_bytes=act,
-        recompute=recompute,
-    )
-    cp_bytes = n_microbatches * context_parallel_comm_bytes(
-        seq_len, micro_batch, cfg.kv_dim / tp, cp, n_layers=layers, act_bytes=act,
-        recompute=recompute,
-    )
-    pp_bytes = pipeline_p2p_bytes(
-        s_local, micro_batch, cfg.d_model, n_microbatches, pp=pp, tp=tp, interleave=interleave,
-        act_bytes=act,
-    )
+
+    work = layer_time(cfg, seq_len, micro_batch, accelerator, tp=tp, cp=cp,
+                      sequence_parallel=sequence_parallel, recompute=recompute, layer=layer,
+                      dtype=dtype, causal=causal, efficiency=efficiency).total
+    head = lm_head_time(cfg, tokens, accelerator, tp=tp, dtype=dtype, efficiency=efficiency)
+    layers = layers_per_stage(cfg.n_layers, pp)
+
+    # Tensor parallelism: two all-reduces of the micro-batch's activations per layer forward,
+    # two backward, two more when full recomputation reruns the forward (Megatron-LM; with
+    # sequence parallelism each becomes a reduce-scatter and an all-gather of the same bytes).
+    n_tp = 4 + (2 if recompute == "full" else 0)
+    tp_layer = n_tp * group_collective_time("all-reduce", tokens * cfg.d_model * act, tp, **net)
+    # Context parallelism: all-gather the keys and values forward, reduce-scatter their
+    # gradients backward (Llama 3 paper, Sec. 3.3.2), once more with full recomputation.
+    n_cp = 2 + (1 if recompute == "full" else 0)
+    kv = 2.0 * micro_batch * seq_len * np.maximum(cfg.n_kv_heads // tp, 1) * cfg.head_dim * act
+    cp_layer = n_cp * group_collective_time("all-gather", kv, cp, stride=tp, **net)
+    t_mb = layers * (work + tp_layer + cp_layer) + head
+
+    m = n_microbatches
+    compute = m * (layers * work + head)
+    tp_time = m * layers * tp_layer
+    cp_time = m * layers * cp_layer
+    bubble = (pp - 1) / interleave * t_mb
+    sends = tokens * cfg.d_model * act / tp  # scattered over the tensor-parallel ranks
+    pp_time = np.where(pp > 1, 2 * interleave * m * group_collective_time(
+        "p2p", sends, 2, stride=tp * cp, **net), 0.0)
+
     shard_params = np.asarray(params_per_gpu(cfg, tp=tp, pp=pp))  # before ZeRO sharding
-    dp_bytes = data_parallel_comm_bytes(
-        shard_params, dp * cp, zero_stage, n_microbatches=n_microbatches,
-        param_bytes=bytes_per_param(param_dtype),
-        grad_bytes=bytes_per_param(param_dtype if grad_dtype is None else grad_dtype),
-    )
-    tp_time = tp_bytes / bandwidth(tp)
-    cp_time = cp_bytes / bandwidth(tp * cp)
-    pp_time = pp_bytes / bandwidth(tp * cp * pp)
-    dp_time = dp_bytes / bandwidth(np.where(dp > 1, n_gpus, tp * cp))
+    grad_bytes = bytes_per_param(param_dtype if grad_dtype is None else grad_dtype)
+    group = dp * cp
+    # ranks of the data-parallel group in one node: the layout is [TP, CP, PP, DP], TP innermost
+    cp_in_node = np.minimum(cp, np.maximum(node // tp, 1))
+    dp_in_node = np.minimum(dp, np.maximum(node // (tp * cp * pp), 1))
+    per_node = cp_in_node * dp_in_node
+    # Each collective is issued layer by layer, and every layer pays its latency: FSDP
+    # gathers and reduces one transformer block at a time (Zhao et al. 2023, Sec. 3.2);
+    # DDP's 25 MB gradient buckets (Li et al. 2020, Sec. 3.2.3) are smaller than a layer of a
+    # billion-parameter model and would pay more, Megatron-LM's buckets of tens of millions of
+    # parameters about as much.
+    units = layers
+    dp_time = 0.0
+    for op, (calls, message) in data_parallel_collectives(
+            shard_params, zero_stage, n_microbatches=m, param_bytes=bytes_per_param(param_dtype),
+            grad_bytes=grad_bytes, reshard_after_forward=reshard_after_forward).items():
+        dp_time = dp_time + calls * units * group_collective_time(
+            op, message / units, group, ranks_per_node=per_node, **net)
     if dp_overlap:
-        # backward share of the hardware FLOPs: all but the forward pass (model / 3)
-        last_backward = compute * (1 - model / (3 * hardware)) / n_microbatches
-        window = np.where(zero_stage >= 3, compute, last_backward)
+        last_backward = (2.0 / 3.0) * t_mb  # the backward's share of a micro-batch's work
+        window = np.where(zero_stage >= 2, compute + tp_time + cp_time, last_backward)
         dp_time = np.maximum(dp_time - window, 0.0)
-    bubble = (compute + tp_time + cp_time) * (pp - 1) / (interleave * n_microbatches)
+
+    # The optimizer's update reads every local model-state byte and writes the weights and
+    # the optimizer states back, at HBM bandwidth (ZeRO >= 1: only this rank's shard).
+    per_param = training_bytes_per_param(param_dtype=param_dtype, grad_dtype=grad_dtype)
+    read = per_param.total
+    written = read - per_param["gradients"]
+    local = shard_params / np.where(zero_stage >= 1, group, 1)
+    optimizer = local * (read + written) / accelerator.bandwidth
+
     comm = tp_time + cp_time + pp_time + dp_time
-    total = compute + bubble + comm
+    total = compute + bubble + comm + optimizer
+    model = flops_per_token(cfg, seq_len) * tokens_per_step
     return {
         "step_time": total, "compute_time": compute, "bubble_time": bubble, "comm_time": comm,
         "tp_comm_time": tp_time, "cp_comm_time": cp_time, "pp_comm_time": pp_time,
-        "dp_comm_time": dp_time, "mfu": model / (delivered_flop_rate(n_gpus, peak) * total),
+        "dp_comm_time": dp_time, "optimizer_time": optimizer,
+        "mfu": model / (delivered_flop_rate(n_gpus, peak) * total),
     }
 
 
@@ -274,19 +375,21 @@ def plan_layouts(
     *,
     seq_len=None,
     global_batch_tokens=4 * 2**20,
-    efficiency=0.5,
+    efficiency=None,
     optimizer: str = "adamw",
     param_dtype: str = "bf16",
     grad_dtype: str | None = None,
     dtype: str = "bf16",
+    layer: str | None = None,
+    logits: bool = True,
     max_tp: int = 8,
     max_cp: int = 16,
     micro_batches=(1, 2, 4, 8),
     zero_stages=(0, 1, 2, 3),
     recomputes=RECOMPUTE,
-    interleaves=(1, 2, 4),
+    interleaves=(1, 2, 3, 4, 6, 8),
     memory_fraction=1.0,
-    dp_bandwidth=50e9,
+    dp_bandwidth=None,
     node_bandwidth=None,
     gpus_per_node=8,
     dp_overlap: bool = True,
@@ -303,15 +406,26 @@ def plan_layouts(
     global_batch_tokens : int
         Tokens per optimizer step; must be a whole number of sequences, split evenly over
         the dp ranks into micro-batches.
-    efficiency : float
-        Fraction of dense peak the matmuls reach (bubble and communication are modelled
-        separately, see :func:`step_time`).
+    efficiency : float, optional
+        Large-GEMM efficiency; default the accelerator's measured one (see
+        :func:`step_time`).
+    optimizer, param_dtype, grad_dtype, dtype
+        Model states (:func:`trainmath.optimizers.training_bytes_per_param`) and the
+        compute dtype.
+    layer : {"korthikanti", "modern"}, optional
+        Activation accounting and attention kernels, for memory and time alike; default
+        :func:`trainmath.activations.default_activation_layer`.
+    logits : bool
+        Count the output layer's saved tensors on the last pipeline stage (the memory
+        model's ``logits``).
     max_tp, max_cp : int
         Largest tensor/context sizes tried (powers of two; tp must divide the KV heads and
         stay inside a node).
     micro_batches, zero_stages, recomputes, interleaves : sequences of choices to enumerate.
         Interleaving (v model chunks per GPU) is tried only with pp > 1, pp * v <= layers
-        and at least pp micro-batches (Megatron-LM's interleaved schedule).
+        and at least pp micro-batches (Megatron-LM's interleaved schedule). ZeRO-3 is tried
+        with and without resharding the weights after the forward pass (FSDP's default and
+        Llama 3's mode); resharding adds two layers of gathered weights to the memory.
     memory_fraction : float
         Share of the accelerator's memory a layout may use (e.g. 0.9 for headroom).
     dp_bandwidth, node_bandwidth, gpus_per_node, dp_overlap
@@ -323,10 +437,10 @@ def plan_layouts(
         Every valid layout, fitting ones first, each group sorted by step time (ties by
         memory).
 
-    Assumptions: the memory model of :func:`trainmath.memory.memory_per_gpu` (the first
-    stage's in-flight micro-batches from :func:`trainmath.parallelism.pipeline_in_flight`,
-    which interleaving raises; the most loaded stage's ``ceil(L / pp)`` layers also under
-    interleaving).
+    Assumptions: the memory model of :func:`trainmath.memory.memory_per_gpu` (the busier
+    of the first stage, with its in-flight micro-batches from
+    :func:`trainmath.parallelism.pipeline_in_flight`, and the last, with the logits) and the
+    step-time model of :func:`step_time`.
     """
     cfg = get_model(model)
     acc = get_accelerator(accelerator)
@@ -335,11 +449,19 @@ def plan_layouts(
     tokens = v.scalar_int("global_batch_tokens", global_batch_tokens)
     v.divides("seq_len", s, "global_batch_tokens", tokens)
     n_seq = tokens // s
-    v.fraction("efficiency", efficiency)
+    if efficiency is not None:
+        v.fraction("efficiency", efficiency)
+    else:
+        matmul_efficiency(acc, dtype)  # an error now, naming the accelerators measured
+    layer = default_activation_layer(cfg) if layer is None else \
+        v.choice("layer", layer, ACTIVATION_LAYERS)
+    v.flag("logits", logits)
     limit = acc.memory_bytes * v.fraction("memory_fraction", memory_fraction)
     training_bytes_per_param(param_dtype=param_dtype, grad_dtype=grad_dtype, optimizer=optimizer)
     acc.peak(dtype)
     _node_bandwidth(acc, node_bandwidth)
+    if dp_bandwidth is not None:
+        v.positive("dp_bandwidth", dp_bandwidth)
     node = v.positive_int("gpus_per_node", gpus_per_node)
     v.flag("dp_overlap", dp_overlap)
     for r in recomputes:
@@ -363,40 +485,42 @@ def plan_layouts(
     ok &= (il == 1) | ((pp > 1) & (pp * il <= cfg.n_layers) & (m >= pp))
     tp, pp, cp, mb, zs, il, dp, m = (x[ok] for x in (tp, pp, cp, mb, zs, il, dp, m))
 
+    common = dict(dtype=dtype, param_dtype=param_dtype, grad_dtype=grad_dtype, layer=layer)
     parts = []
-    for rc in recomputes:
-        # the step time does not depend on sequence parallelism: one call per recomputation
-        t = step_time(
-            cfg, acc, n_gpus=n, tokens_per_step=tokens, seq_len=s, tp=tp, pp=pp, cp=cp, dp=dp,
-            zero_stage=zs, n_microbatches=m, micro_batch=mb, interleave=il, recompute=rc,
-            efficiency=efficiency, dtype=dtype, param_dtype=param_dtype, grad_dtype=grad_dtype,
-            dp_bandwidth=dp_bandwidth, node_bandwidth=node_bandwidth, gpus_per_node=node,
-            dp_overlap=dp_overlap,
+    for rc, sp, reshard in itertools.product(recomputes, (False, True), (True, False)):
+        # sequence parallelism needs tp > 1; keeping the weights is a ZeRO-3 choice only
+        sel = (tp > 1 if sp else np.ones_like(tp, dtype=bool)) & ((zs == 3) | reshard)
+        if not np.any(sel):
+            continue
+        a = {k: x[sel] for k, x in
+             dict(tp=tp, pp=pp, cp=cp, dp=dp, mb=mb, zs=zs, m=m, il=il).items()}
+        times = step_time(
+            cfg, acc, n_gpus=n, tokens_per_step=tokens, seq_len=s, tp=a["tp"], pp=a["pp"],
+            cp=a["cp"], dp=a["dp"], zero_stage=a["zs"], n_microbatches=a["m"],
+            micro_batch=a["mb"], interleave=a["il"], recompute=rc, efficiency=efficiency,
+            sequence_parallel=sp, reshard_after_forward=reshard, dp_bandwidth=dp_bandwidth,
+            node_bandwidth=node_bandwidth, gpus_per_node=node, dp_overlap=dp_overlap,
+            **common,
         )
-        times = {key: np.broadcast_to(np.asarray(t[key], dtype=float), tp.shape)
-                 for key in _TIMES}
-        for sp in (False, True):
-            sel = tp > 1 if sp else np.ones_like(tp, dtype=bool)
-            if not np.any(sel):
-                continue
-            a = {k: x[sel] for k, x in
-                 dict(tp=tp, pp=pp, cp=cp, dp=dp, mb=mb, zs=zs, m=m, il=il).items()}
-            mem = memory_per_gpu(
-                cfg, seq_len=s, micro_batch=a["mb"], n_microbatches=a["m"],
-                interleave=a["il"], param_dtype=param_dtype, grad_dtype=grad_dtype,
-                optimizer=optimizer, zero_stage=a["zs"], dp=a["dp"], tp=a["tp"], pp=a["pp"],
-                cp=a["cp"], sequence_parallel=sp, recompute=rc,
-            )
-            k = len(a["tp"])
-            sizes = {key: np.broadcast_to(np.asarray(getattr(mem, key), dtype=float), (k,))
-                     for key in _MEMORY}
-            parts.append({
-                "tp": a["tp"], "pp": a["pp"], "cp": a["cp"], "dp": a["dp"],
-                "interleave": a["il"], "zero_stage": a["zs"], "micro_batch": a["mb"],
-                "n_microbatches": a["m"], "recompute": np.full(k, rc),
-                "sequence_parallel": np.full(k, sp), **sizes,
-                **{key: times[key][sel] for key in _TIMES},
-            })
+        mem = memory_per_gpu(
+            cfg, seq_len=s, micro_batch=a["mb"], n_microbatches=a["m"], interleave=a["il"],
+            optimizer=optimizer, zero_stage=a["zs"], dp=a["dp"], tp=a["tp"], pp=a["pp"],
+            cp=a["cp"], sequence_parallel=sp, recompute=rc, logits=logits,
+            reshard_after_forward=reshard,
+            gathered_layers=np.where((a["zs"] == 3) & reshard, 2, 0),
+            param_dtype=param_dtype, grad_dtype=grad_dtype, layer=layer,
+        )
+        k = len(a["tp"])
+        parts.append({
+            "tp": a["tp"], "pp": a["pp"], "cp": a["cp"], "dp": a["dp"], "interleave": a["il"],
+            "zero_stage": a["zs"], "reshard_after_forward": np.full(k, reshard),
+            "micro_batch": a["mb"], "n_microbatches": a["m"], "recompute": np.full(k, rc),
+            "sequence_parallel": np.full(k, sp),
+            **{key: np.broadcast_to(np.asarray(getattr(mem, key), dtype=float), (k,))
+               for key in _MEMORY},
+            **{key: np.broadcast_to(np.asarray(times[key], dtype=float), (k,))
+               for key in _TIMES},
+        })
     if not parts:
         empty = {f: np.array([]) for f in _FIELDS}
         empty["fits"] = np.array([], dtype=bool)

@@ -50,7 +50,7 @@ from trainmath.accelerators import (
     get_accelerator,
     matmul_efficiency,
 )
-from trainmath.activations import RECOMPUTE
+from trainmath.activations import ACTIVATION_LAYERS, RECOMPUTE, default_activation_layer
 from trainmath.compute import flops_per_token, forward_flops, recompute_flops_overhead
 from trainmath.models import MODELS, ModelConfig
 from trainmath.optimizers import DTYPE_BYTES, bytes_per_param
@@ -82,7 +82,6 @@ __all__ = [
     "GEMM_TILE",
     "wave_efficiency",
     "matmul_time",
-    "LAYER_KINDS",
     "LayerTime",
     "layer_time",
     "lm_head_time",
@@ -700,10 +699,11 @@ def rebase_utilisation(utilisation: ArrayLike, from_peak: ArrayLike,
 # --- a matmul and a transformer layer, timed from first principles ---------------------------
 
 #: The output tile one streaming multiprocessor computes at a time in a GEMM kernel, rows x
-#: columns. cuBLAS chooses among several tiles per shape; NVIDIA's "Matrix Multiplication
-#: Background User's Guide" illustrates tile and wave quantisation with tiles of this order.
-#: Assumed 128 x 128 for every accelerator.
-GEMM_TILE = (128, 128)
+#: columns. cuBLAS chooses among several tiles per shape (256 x 128 and 128 x 256 the most
+#: efficient); NVIDIA's "Matrix Multiplication Background User's Guide" (Sec. 3.2, Wave
+#: Quantization) works its A100 example with 256 x 128 tiles, one per SM, 108 per wave. Assumed
+#: for every accelerator and shape: the real kernel choice can do better on awkward shapes.
+GEMM_TILE = (256, 128)
 
 
 def _efficiency(accelerator, dtype, efficiency):
@@ -722,10 +722,10 @@ def wave_efficiency(m: ArrayLike, n: ArrayLike, accelerator: str | Accelerator, 
     User's Guide"). The useful share is ``m n batch / (waves x SMs x tile area)``, with
     ``waves = ceil(tiles / SMs)``: 1 for large, well-divided shapes, small for a few rows.
 
-    >>> round(wave_efficiency(8192, 6400, "A100-80GB"), 3)  # 64 x 50 = 3200 tiles, 30 waves
+    >>> round(wave_efficiency(8192, 6400, "A100-80GB"), 3)  # 32 x 50 = 1600 tiles, 15 waves
     0.988
-    >>> round(wave_efficiency(32, 6400, "A100-80GB"), 3)  # 50 tiles padded 4x, one wave
-    0.116
+    >>> round(wave_efficiency(32, 6400, "A100-80GB"), 3)  # 50 tiles padded 8x, one wave
+    0.058
     >>> wave_efficiency(32, 6400, "MI300X")  # no SM count recorded: no quantisation
     1.0
 
@@ -767,7 +767,7 @@ def matmul_time(m: ArrayLike, k: ArrayLike, n: ArrayLike, accelerator: str | Acc
     >>> round(matmul_time(8192, 1600, 6400, "A100-80GB", "fp16") * 1e6)  # vs 538 at the peak
     626
     >>> round(matmul_time(32, 1600, 6400, "A100-80GB", "fp16") * 1e6, 1)  # 50 padded tiles
-    20.9
+    41.8
 
     Parameters
     ----------
@@ -796,19 +796,6 @@ def matmul_time(m: ArrayLike, k: ArrayLike, n: ArrayLike, accelerator: str | Acc
     return v.result(np.maximum(flops / rate, moved / bandwidth))
 
 
-#: How a layer's attention and regularisation are computed, for :func:`layer_time` (and the
-#: memory model's activation accounting):
-#:
-#: * ``"korthikanti"``: the GPT layer as Megatron-LM ran it in 2021-22 (Narayanan et al.
-#:   2021; Korthikanti et al. 2022): attention scores materialised (QK^T, a fused
-#:   scale-mask-softmax, dropout, then the product with V) and dropout after the attention
-#:   projection and the MLP;
-#: * ``"modern"``: fused attention (FlashAttention, Dao et al. 2022; PyTorch SDPA) that never
-#:   writes the s x s scores, no dropout (Llama 2 and 3, Mistral).
-#:
-#: The norm (LayerNorm or RMSNorm), the MLP (GeLU or SwiGLU), grouped-query attention and the
-#: head size come from the :class:`~trainmath.models.ModelConfig` in both.
-LAYER_KINDS = ("korthikanti", "modern")
 
 
 class LayerTime(Breakdown):
@@ -865,7 +852,7 @@ def _layer_shapes(cfg: ModelConfig, tokens, tp):
 def layer_time(cfg: ModelConfig, seq_len: ArrayLike, micro_batch: ArrayLike,
                accelerator: str | Accelerator, *, tp: ArrayLike = 1, cp: ArrayLike = 1,
                sequence_parallel: bool = False, recompute: str = "none",
-               layer: str = "modern", dtype: str = "bf16", causal: bool = True,
+               layer: str | None = None, dtype: str = "bf16", causal: bool = True,
                efficiency: float | None = None) -> LayerTime:
     """Seconds one GPU spends on one layer for one micro-batch: forward, backward, recomputation.
 
@@ -882,7 +869,7 @@ def layer_time(cfg: ModelConfig, seq_len: ArrayLike, micro_batch: ArrayLike,
     >>> gpt3 = MODELS["gpt3-175b"]
     >>> t = layer_time(gpt3, 2048, 1, "A100-80GB", tp=8, layer="korthikanti", recompute="full")
     >>> round(t.total * 1e3, 1), round(t.matmuls / t.total, 2)  # ms, and the matmuls' share
-    (16.8, 0.87)
+    (17.2, 0.87)
 
     Parameters
     ----------
@@ -897,8 +884,16 @@ def layer_time(cfg: ModelConfig, seq_len: ArrayLike, micro_batch: ArrayLike,
         Norms, dropouts and residual additions on tokens/tp (Megatron's sequence parallelism);
         without it every tensor-parallel rank repeats them on all its tokens.
     recompute : {"none", "selective", "full"}
-    layer : {"korthikanti", "modern"}
-        :data:`LAYER_KINDS`.
+    layer : {"korthikanti", "modern"}, optional
+        How attention and regularisation run (the memory model's
+        :data:`trainmath.activations.ACTIVATION_LAYERS`): ``"korthikanti"``, the GPT layer
+        as Megatron-LM ran it in 2021-22 (scores materialised: QK^T, a fused
+        scale-mask-softmax, dropout, the product with V; dropout after the attention
+        projection and the MLP); ``"modern"``, fused attention (FlashAttention, PyTorch SDPA)
+        that never writes the s x s scores, no dropout. Default
+        :func:`trainmath.activations.default_activation_layer` (modern for rotary models).
+        The norm, the MLP (GeLU or SwiGLU), grouped-query attention and the head size come
+        from ``cfg`` in both.
     dtype : str
         Activations, weights and peak.
     causal : bool
@@ -915,13 +910,14 @@ def layer_time(cfg: ModelConfig, seq_len: ArrayLike, micro_batch: ArrayLike,
     Sources: Narayanan et al. 2021, Sec. 4.2 (Megatron-LM's fused kernels); Korthikanti et
     al. 2022, Secs. 4-5 (the layer's tensors, selective recomputation); Dao et al. 2022
     (FlashAttention). Assumptions: the least traffic per operation; no kernel launch time;
-    the fused kernels of the pass table in this module's source; FlashAttention at the
+    the fused kernels of the pass table in this module's source (``_PASSES``); FlashAttention at the
     large-GEMM efficiency (FlashAttention-2 reports 50-73 % of the A100's peak, Dao 2023,
     Sec. 4.1, close to its 87 %). Checked against Korthikanti et al. 2022, Table 4 (a 22B
     layer on A100s) in the tests.
     """
     v.instance("cfg", cfg, ModelConfig)
-    v.choice("layer", layer, LAYER_KINDS)
+    layer = default_activation_layer(cfg) if layer is None else \
+        v.choice("layer", layer, ACTIVATION_LAYERS)
     v.choice("recompute", recompute, RECOMPUTE)
     v.flag("sequence_parallel", sequence_parallel)
     v.flag("causal", causal)
@@ -1006,7 +1002,7 @@ def lm_head_time(cfg: ModelConfig, tokens: ArrayLike, accelerator: str | Acceler
     upcasts the logits to fp32 the same way).
 
     >>> round(lm_head_time(MODELS["llama-3-8b"], 8192, "H100-SXM") * 1e3, 1)
-    36.6
+    36.7
 
     Parameters
     ----------

@@ -46,9 +46,9 @@ def _tp_choices(model: str) -> list[int]:
 
 
 def _draw_fsdp_ratio(rng: random.Random) -> dict:
-    # not m = 6, 7, 9, 12, 15, 16: their ratios are within the tolerance of numbers the lesson
-    # prints (6.49 TB, 7.5B, 12.50 s, ...)
-    return {"m": rng.choice([2, 3, 4, 5, 8, 10, 11, 14])}
+    # ratio 3m/2; not m = 2 (3: the nudge names section 3), nor m whose ratio is within the
+    # tolerance of a number the lesson prints
+    return {"m": rng.choice([3, 4, 5, 8, 11, 14])}
 
 
 def _draw_zero_memory(rng: random.Random) -> dict:
@@ -223,10 +223,10 @@ QUESTIONS: list[Question] = [
         text=(
             "ZeRO stage 3 (PyTorch's FSDP) keeps only a shard of the weights on each GPU and\n"
             "gathers them just before it uses them (Rajbhandari et al. 2019, Sec. 5). A run\n"
-            "accumulates gradients over $m = {{m}}$ micro-batches per optimizer step, and\n"
-            "re-shards the weights after every forward and every backward pass. How many times\n"
-            "the bytes that plain data parallelism sends per GPU and step does ZeRO-3 send\n"
-            "(Sec. 7)? Answer as a **ratio**."
+            "accumulates gradients over $m = {{m}}$ micro-batches per optimizer step,\n"
+            "re-shards the weights after every forward and every backward pass, and, like\n"
+            "ZeRO-2, keeps only its shard of the gradients. How many times the bytes that plain\n"
+            "data parallelism sends per GPU and step does ZeRO-3 send? Answer as a **ratio**."
         ),
         inputs={"m": 3},
         draw=_draw_fsdp_ratio,
@@ -234,8 +234,9 @@ QUESTIONS: list[Question] = [
         "often per step the weights travel, and how often the gradients.",
         hint="Plain data parallelism all-reduces the gradients once per step: a reduce-scatter "
         "plus an all-gather, two passes over Ψ values. ZeRO-3 all-gathers the weights before "
-        "every micro-batch's forward and backward pass (Ψ each time) and reduce-scatters the "
-        "gradients once: (2m + 1)Ψ against 2Ψ.",
+        "every micro-batch's forward and backward pass (2m times Ψ) and, since no rank keeps "
+        "the whole gradient, reduce-scatters it after every backward pass (m times Ψ): 3mΨ "
+        "against 2Ψ.",
     ),
     Question(
         "07.2",

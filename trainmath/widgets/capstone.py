@@ -117,8 +117,9 @@ class CapstoneCalculator(Calculator):
             "inference_tokens": W.FloatText(
                 value=1e13, description="inference tokens", **common
             ),
+            # the planner's accelerators: a measured NVLink bus bandwidth and matmul rate
             "accelerator": accelerator_control("H100-SXM", description="accelerator (bf16)",
-                                               **common),
+                                               options=tm.NODE_BUS_BANDWIDTH, **common),
             "n_gpus": W.IntText(value=16384, description="number of GPUs", **common),
             "mfu": mfu_slider(0.4, **common),
             "price": W.FloatText(value=2.0, description="price per GPU-hour (USD)", **common),

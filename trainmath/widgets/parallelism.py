@@ -1,7 +1,8 @@
 """Lesson 07 calculator: plan a 4D-parallel layout that fits, and see where the memory goes.
 
 ``tm.widgets.PlannerCalculator()`` takes a model, an accelerator, a GPU count, a sequence
-length, the tokens per optimizer step and a matmul efficiency. It runs
+length, the tokens per optimizer step and a matmul efficiency (by default the accelerator's
+measured large-GEMM rate, :func:`trainmath.matmul_efficiency`). It runs
 :func:`trainmath.plan_layouts` over every (tp, cp, pp, interleave, dp, ZeRO stage,
 micro-batch, recomputation, sequence parallelism) combination that uses all the GPUs, and
 shows how many layouts it evaluated and how many fit, a table of the fastest distinct
@@ -42,13 +43,19 @@ _MEMORY_PARTS = (
     ("weights", "weights", "#4C72B0"),
     ("gradients", "gradients", "#55A868"),
     ("optimizer", "optimizer", "#C44E52"),
+    ("gathered_weights", "gathered weights", "#8C8C8C"),
     ("activations", "activations", "#DD8452"),
+    ("logits", "logits", "#DA8BC3"),
 )
 _TIME_PARTS = (
     ("compute_time", "compute", "#64B5CD"),
     ("bubble_time", "bubble", "#8172B3"),
     ("comm_time", "communication", "#937860"),
+    ("optimizer_time", "optimizer step", "#CCB974"),
 )
+#: The efficiency box: the accelerator's measured large-GEMM rate, or a fraction of the peak.
+_EFFICIENCIES = (("measured (MAMF)", "measured"),
+                 *((f"{x:.2f}", x) for x in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)))
 #: Recomputation in the plot's labels (Z3 = ZeRO stage 3).
 _RECOMPUTE_SHORT = {"none": "no-rc", "selective": "sel-rc", "full": "full-rc"}
 _TABLE_CSS = (
@@ -79,7 +86,7 @@ class PlannerResult:
     n_gpus: int
     seq_len: int
     global_batch_tokens: int
-    efficiency: float
+    efficiency: float | str  # "measured": the accelerator's large-GEMM efficiency
     n_layouts: int
     n_fit: int
     memory_limit: float
@@ -125,15 +132,16 @@ class PlannerCalculator(Calculator):
             "model": W.Dropdown(
                 options=list(tm.MODELS), value="llama-3-70b", description="model", **common
             ),
-            "accelerator": accelerator_control("H100-SXM", options=tm.NVLINK_BANDWIDTH, **common),
+            "accelerator": accelerator_control("H100-SXM", options=tm.NODE_BUS_BANDWIDTH,
+                                               **common),
             "n_gpus": W.IntText(value=256, description="number of GPUs", **common),
             "seq_len": W.IntText(value=8192, description="sequence length s", **common),
             "global_batch_tokens": W.IntText(
                 value=4 * 2**20, description="tokens per step", **common
             ),
-            "efficiency": W.FloatSlider(
-                value=0.5, min=0.1, max=1.0, step=0.01, readout_format=".2f",
-                description="matmul efficiency", continuous_update=False, **common,
+            "efficiency": W.Dropdown(
+                options=_EFFICIENCIES, value="measured", description="matmul efficiency",
+                **common,
             ),
             "rank": W.Dropdown(
                 options=[(f"{i + 1}" + (" (best)" if i == 0 else ""), i) for i in range(TOP)],
@@ -150,7 +158,8 @@ class PlannerCalculator(Calculator):
         else:
             layouts = tm.plan_layouts(
                 model, accelerator, n_gpus, seq_len=seq_len,
-                global_batch_tokens=global_batch_tokens, efficiency=efficiency,
+                global_batch_tokens=global_batch_tokens,
+                efficiency=None if efficiency == "measured" else efficiency,
             )
             self._plan = (key, layouts)
         acc = tm.get_accelerator(accelerator)
@@ -192,11 +201,13 @@ class PlannerCalculator(Calculator):
             ("Memory of the most loaded GPU",
              f"{fmt.bytes_(r['total'])} = weights {fmt.bytes_(r['weights'])} + gradients "
              f"{fmt.bytes_(r['gradients'])} + optimizer {fmt.bytes_(r['optimizer'])} + "
-             f"activations {fmt.bytes_(r['activations'])}"),
+             f"gathered weights {fmt.bytes_(r['gathered_weights'])} + activations "
+             f"{fmt.bytes_(r['activations'])} + logits {fmt.bytes_(r['logits'])}"),
             ("Estimated step time",
              f"{fmt.duration(r['step_time'])} = compute {fmt.duration(r['compute_time'])} + "
              f"bubble {fmt.duration(r['bubble_time'])} + communication "
-             f"{fmt.duration(r['comm_time'])}"),
+             f"{fmt.duration(r['comm_time'])} + optimizer step "
+             f"{fmt.duration(r['optimizer_time'])}"),
             ("Implied MFU", fmt.percent(r["mfu"])),
         ]
         return table_html(rows) + self._top_table(out)
@@ -223,7 +234,7 @@ class PlannerCalculator(Calculator):
     def setup_figure(self, fig: Figure) -> None:
         # Fixed margins instead of constrained layout: a third of the update time saved.
         fig.set_layout_engine(None)
-        fig.subplots_adjust(left=0.26, right=0.985, top=0.9, bottom=0.24, wspace=0.06)
+        fig.subplots_adjust(left=0.26, right=0.985, top=0.9, bottom=0.3, wspace=0.06)
         ax_mem, ax_time = fig.subplots(1, 2, sharey=True)
         y = np.arange(TOP)
         self._mem_bars = {
@@ -252,7 +263,7 @@ class PlannerCalculator(Calculator):
         handles = [b[0] for b in self._mem_bars.values()] + [
             b[0] for b in self._time_bars.values()]
         labels = [label for _, label, _ in _MEMORY_PARTS + _TIME_PARTS]
-        self.freeze(fig.legend(handles, labels, loc="lower center", ncol=7, fontsize=7,
+        self.freeze(fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=7,
                                frameon=False, handlelength=1.2, columnspacing=1.0))
         self._axes = (ax_mem, ax_time)
         self._title = fig.suptitle("", fontsize=9)

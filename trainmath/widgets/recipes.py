@@ -157,7 +157,7 @@ RECIPES: dict[str, Recipe] = {
     "planner": Recipe(
         changes=(
             _type("n_gpus", "512"),
-            _keys("efficiency", "ArrowLeft", 10),
+            _pick("efficiency", "0.50"),
             _pick("rank", "2"),
         ),
         bad=_bad("n_gpus", "-256", "n_gpus"),
