@@ -165,8 +165,9 @@ def recompute_flops_per_token(cfg: ModelConfig, seq_len=None, recompute: str = "
     * ``"selective"``: only the attention core (QK^T, softmax, attention over V) is
       recomputed, a second forward of QK^T and attention over V:
       ``4 * L * (H * head_dim) * s``, 0.9 % for GPT-3 175B at s = 2048. Korthikanti et
-      al. 2022 (Sec. 5, App. A) quote 2.7 %, which is what one gets by counting the whole
-      attention term s/(6h) again (forward and backward); we count only the work redone.
+      al. 2022 quote 2.7 %: their Eq. 8 counts the whole attention term s/(6h) again
+      (forward and backward, 12 b s^2 h per layer), three times the 4 b s^2 h their App. A
+      says is redone, a slip; we count only the work redone.
     * ``"none"``: 0.
     """
     v.instance("cfg", cfg, ModelConfig)
@@ -200,7 +201,8 @@ def recompute_flops_overhead(cfg, seq_len=None, recompute: str = "selective", *,
       relative to its model FLOPs ``72 B L s h^2 (1 + s/(6h) + V/(12hL))`` (Eq. 7).
       Selective recomputation is charged the whole attention term once more,
       ``(s/(6h)) / (1 + s/(6h) + V/(12hL))``, i.e. forward *and* backward of QK^T and
-      attention-over-V: 2.7 % for GPT-3, three times the work redone. Full recomputation:
+      attention-over-V (their Eq. 8 against Eq. 7): 2.7 % for GPT-3, three times the work
+      their App. A says is redone. Full recomputation:
       ``96(1 + s/(6h) + V/(16hL)) / (72(1 + s/(6h) + V/(12hL))) - 1`` (Narayanan et al.
       2021, Eq. 3 over Eq. 7), about 33 %.
 

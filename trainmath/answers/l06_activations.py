@@ -79,6 +79,32 @@ def _score_bytes(model, a, s, b, t):
     return sum(parts[k] for k, term in tm.ACTIVATION_TERMS.items() if term.shape == "as2b")
 
 
+# GPT-style presets (d_ff = 4h, every head with its own keys and values): Korthikanti et al.'s
+# FLOP count (Eq. 7) is theirs; the lesson works GPT-3.
+_GPT_STYLE = sorted(k for k, c in tm.MODELS.items()
+                    if c.d_ff == 4 * c.d_model and c.n_kv_heads == c.n_heads
+                    and c.mlp == "gelu" and k != _LESSON_MODEL)
+
+
+def _claimed_selective(model: str, s: int) -> float:
+    """The paper's count, Eq. 8 over Eq. 7, in percent to three figures (what it would print)."""
+    over = tm.recompute_flops_overhead(tm.MODELS[model], s, "selective", convention="korthikanti")
+    return sig(100 * over, 3)
+
+
+def _redone_selective(model, s, claimed):
+    # the forward QK^T and (scores)V per token, over Eq. 7's model FLOPs per token
+    cfg = tm.MODELS[model]
+    eq7_per_token = tm.megatron_model_flops(1, s, cfg.n_layers, cfg.d_model, cfg.vocab_size) / s
+    return tm.recompute_flops_per_token(cfg, s, "selective") / eq7_per_token
+
+
+def _draw_eq8(rng: random.Random) -> dict:
+    model = rng.choice(_GPT_STYLE)
+    s = _context(rng, model, [1024, 2048, 4096, 8192])
+    return {"model": model, "s": s, "claimed": _claimed_selective(model, s)}
+
+
 # --- draws ----------------------------------------------------------------------------------
 
 
@@ -482,5 +508,39 @@ QUESTIONS: list[Question] = [
         nudge="Section 3 of the lesson: how big is one head's score matrix, and how many "
         "heads does one GPU keep?",
         hint="2 bytes × (a/t) heads × s² values per layer, times L layers.",
+    ),
+    Question(
+        "06.11",
+        "What selective recomputation really redoes",
+        expected=_redone_selective,
+        unit="",
+        rtol=0.02,
+        kind="find the error",
+        text=(
+            "Korthikanti et al. 2022 charge selective recomputation with the whole attention term\n"
+            "once more: their Eq. 8 (hardware FLOPs) turns the $s/(6h)$ of their Eq. 7 (model\n"
+            "FLOPs, $72\\,B\\,L\\,s\\,h^2 (1 + s/(6h) + V/(12hL))$) into $s/(3h)$. For\n"
+            '`tm.MODELS["{{model}}"]` at $s = {{s:tex}}$ that is **{{claimed}} %** more FLOPs. Their\n'
+            "Appendix A says what is recomputed: the forward $QK^\\top$ and the product of the\n"
+            "scores with $V$, nothing else. What fraction of the model FLOPs (Eq. 7) is really\n"
+            "redone? Answer as a **fraction**."
+        ),
+        discussion=(
+            "<!-- BEGIN SOLUTION -->\n"
+            "**The slip.** The attention term $s/(6h)$ of Eq. 7 is the forward *and* backward of\n"
+            "$QK^\\top$ and the product with $V$: $12\\,b\\,s^2 h$ FLOPs per layer. Recomputing them\n"
+            "repeats only the forward, $4\\,b\\,s^2h$, as Appendix A itself counts; the backward\n"
+            "runs once either way. Eq. 8 adds all $12\\,b\\,s^2h$, so its overhead is three times\n"
+            "the work redone: {{claimed}} % against a third of it. Both are far below the time\n"
+            "the recomputation costs (Table 4: 7 % for a 22B layer), which is memory traffic.\n"
+            "<!-- END SOLUTION -->"
+        ),
+        inputs={"model": "gopher-280b", "s": 2048, "claimed": _claimed_selective("gopher-280b",
+                                                                                 2048)},
+        draw=_draw_eq8,
+        nudge="Section 5 of the lesson: which passes of QK^T and of the product with V run again, "
+        "and which run once anyway?",
+        hint="Per token and layer the forward of QK^T and of (scores)V is 4·s·h FLOPs; Eq. 7 per "
+        "token is 72·L·h²·(1 + s/(6h) + V/(12hL)). Divide L·4·s·h by that.",
     ),
 ]
