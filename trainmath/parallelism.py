@@ -530,6 +530,12 @@ def group_collective_time(
         per_node = np.minimum(np.maximum(g // s, 1), n)  # r: ranks of the group in one node
     else:
         per_node = np.minimum(v.positive_int("ranks_per_node", ranks_per_node), n)
+    return v.result(_group_time(c, m, n, per_node, b_in, b_out, a_in, a_out))
+
+
+def _group_time(c: Collective, m, n, per_node, b_in, b_out, a_in, a_out):
+    """:func:`group_collective_time` on validated arrays, ``per_node`` ranks in each node
+    (the planner's fast path: it validates a layout's arrays once, not per collective)."""
     nodes = -(-n // per_node)  # k
     factor = np.asarray(c.bus_factor(n))
     steps, cross = np.asarray(c.steps(n)), np.asarray(c.steps(nodes))
@@ -541,7 +547,7 @@ def group_collective_time(
         nic = factor * m
     network = np.where(nodes > 1, nic / b_out, 0.0)
     latency = (steps - cross) * a_in + cross * a_out
-    return v.result(latency + np.maximum(factor * m / b_in, network))
+    return latency + np.maximum(factor * m / b_in, network)
 
 
 # --- data parallelism and ZeRO --------------------------------------------------------------

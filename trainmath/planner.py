@@ -48,8 +48,11 @@ from trainmath.models import ModelConfig, get_model
 from trainmath.optimizers import bytes_per_param, training_bytes_per_param
 from trainmath.parallelism import (
     BUS_BANDWIDTH,
+    NETWORK_LATENCY,
+    NVLINK_LATENCY,
+    _collective,
+    _group_time,
     data_parallel_collectives,
-    group_collective_time,
 )
 from trainmath.throughput import layer_time, lm_head_time
 from trainmath.units import delivered_flop_rate
@@ -293,7 +296,15 @@ def step_time(
         np.asarray(x) for x in (tp, pp, cp, dp, interleave, zero_stage, micro_batch,
                                 n_microbatches)
     )
-    net = dict(intra_bandwidth=fast, inter_bandwidth=slow, gpus_per_node=node)
+    def collective(op, message, n_ranks, stride=1, per_node=None):
+        # tm.group_collective_time on arrays validated here once (the planner's hot path)
+        n_ranks = np.asarray(n_ranks)
+        if per_node is None:
+            per_node = np.minimum(np.maximum(node // stride, 1), n_ranks)
+        return _group_time(_collective(op), np.asarray(message, dtype=float), n_ranks,
+                           np.minimum(per_node, n_ranks), fast, slow, NVLINK_LATENCY,
+                           NETWORK_LATENCY)
+
     s_local = seq_len // cp
     tokens = micro_batch * s_local
     act = bytes_per_param(dtype)
@@ -308,12 +319,12 @@ def step_time(
     # two backward, two more when full recomputation reruns the forward (Megatron-LM; with
     # sequence parallelism each becomes a reduce-scatter and an all-gather of the same bytes).
     n_tp = 4 + (2 if recompute == "full" else 0)
-    tp_layer = n_tp * group_collective_time("all-reduce", tokens * cfg.d_model * act, tp, **net)
+    tp_layer = n_tp * collective("all-reduce", tokens * cfg.d_model * act, tp)
     # Context parallelism: all-gather the keys and values forward, reduce-scatter their
     # gradients backward (Llama 3 paper, Sec. 3.3.2), once more with full recomputation.
     n_cp = 2 + (1 if recompute == "full" else 0)
     kv = 2.0 * micro_batch * seq_len * np.maximum(cfg.n_kv_heads // tp, 1) * cfg.head_dim * act
-    cp_layer = n_cp * group_collective_time("all-gather", kv, cp, stride=tp, **net)
+    cp_layer = n_cp * collective("all-gather", kv, cp, stride=tp)
     t_mb = layers * (work + tp_layer + cp_layer) + head
 
     m = n_microbatches
@@ -322,8 +333,8 @@ def step_time(
     cp_time = m * layers * cp_layer
     bubble = (pp - 1) / interleave * t_mb
     sends = tokens * cfg.d_model * act / tp  # scattered over the tensor-parallel ranks
-    pp_time = np.where(pp > 1, 2 * interleave * m * group_collective_time(
-        "p2p", sends, 2, stride=tp * cp, **net), 0.0)
+    pp_time = np.where(pp > 1, 2 * interleave * m * collective("p2p", sends, 2, stride=tp * cp),
+                       0.0)
 
     shard_params = np.asarray(params_per_gpu(cfg, tp=tp, pp=pp))  # before ZeRO sharding
     grad_bytes = bytes_per_param(param_dtype if grad_dtype is None else grad_dtype)
@@ -342,8 +353,8 @@ def step_time(
     for op, (calls, message) in data_parallel_collectives(
             shard_params, zero_stage, n_microbatches=m, param_bytes=bytes_per_param(param_dtype),
             grad_bytes=grad_bytes, reshard_after_forward=reshard_after_forward).items():
-        dp_time = dp_time + calls * units * group_collective_time(
-            op, message / units, group, ranks_per_node=per_node, **net)
+        dp_time = dp_time + calls * units * collective(op, message / units, group,
+                                                       per_node=per_node)
     if dp_overlap:
         last_backward = (2.0 / 3.0) * t_mb  # the backward's share of a micro-batch's work
         window = np.where(zero_stage >= 2, compute + tp_time + cp_time, last_backward)
@@ -426,6 +437,8 @@ def plan_layouts(
         and at least pp micro-batches (Megatron-LM's interleaved schedule). ZeRO-3 is tried
         with and without resharding the weights after the forward pass (FSDP's default and
         Llama 3's mode); resharding adds two layers of gathered weights to the memory.
+        Sequence parallelism is used wherever tp > 1 (it never loses: less memory and less
+        element-wise time for the same communication).
     memory_fraction : float
         Share of the accelerator's memory a layout may use (e.g. 0.9 for headroom).
     dp_bandwidth, node_bandwidth, gpus_per_node, dp_overlap
@@ -487,9 +500,14 @@ def plan_layouts(
 
     common = dict(dtype=dtype, param_dtype=param_dtype, grad_dtype=grad_dtype, layer=layer)
     parts = []
-    for rc, sp, reshard in itertools.product(recomputes, (False, True), (True, False)):
-        # sequence parallelism needs tp > 1; keeping the weights is a ZeRO-3 choice only
-        sel = (tp > 1 if sp else np.ones_like(tp, dtype=bool)) & ((zs == 3) | reshard)
+    # Sequence parallelism is on wherever tp > 1: it divides the norms' and dropouts'
+    # activations and work by tp for the same communication (Korthikanti et al. 2022,
+    # Sec. 4.2.2), so a layout without it is never better. With tp = 1 it changes nothing,
+    # and the rows say False.
+    sp = True
+    for rc, reshard in itertools.product(recomputes, (True, False)):
+        # keeping the weights through the backward pass is a ZeRO-3 choice only
+        sel = (zs == 3) | reshard
         if not np.any(sel):
             continue
         a = {k: x[sel] for k, x in
@@ -515,7 +533,7 @@ def plan_layouts(
             "tp": a["tp"], "pp": a["pp"], "cp": a["cp"], "dp": a["dp"], "interleave": a["il"],
             "zero_stage": a["zs"], "reshard_after_forward": np.full(k, reshard),
             "micro_batch": a["mb"], "n_microbatches": a["m"], "recompute": np.full(k, rc),
-            "sequence_parallel": np.full(k, sp),
+            "sequence_parallel": a["tp"] > 1,
             **{key: np.broadcast_to(np.asarray(getattr(mem, key), dtype=float), (k,))
                for key in _MEMORY},
             **{key: np.broadcast_to(np.asarray(times[key], dtype=float), (k,))

@@ -746,12 +746,44 @@ def wave_efficiency(m: ArrayLike, n: ArrayLike, accelerator: str | Accelerator, 
     n = np.asarray(v.positive_int("n", n), dtype=float)
     batch = np.asarray(v.positive_int("batch", batch), dtype=float)
     sms = STREAMING_MULTIPROCESSORS.get(get_accelerator(accelerator).name)
+    return v.result(_wave_share(m, n, batch, sms))
+
+
+def _wave_share(m, n, batch, sms):
+    """:func:`wave_efficiency` on validated float arrays (``sms`` None: no quantisation)."""
     if sms is None:
-        return v.result(np.ones(np.broadcast(m, n, batch).shape))
+        return np.ones(np.broadcast(m, n, batch).shape)
     rows, cols = GEMM_TILE
     tiles = np.ceil(m / rows) * np.ceil(n / cols) * batch
     waves = np.ceil(tiles / sms)
-    return v.result(m * n * batch / (waves * sms * rows * cols))
+    return m * n * batch / (waves * sms * rows * cols)
+
+
+@dataclass(frozen=True)
+class _Device:
+    """What the timing functions read from an accelerator, validated once: the dense peak
+    in the dtype, the achievable matmul rate, the bandwidth, the SM count, bytes per value."""
+
+    peak: float
+    rate: float
+    bandwidth: float
+    sms: int | None
+    beta: float
+
+    @classmethod
+    def of(cls, accelerator, dtype, efficiency) -> _Device:
+        peak, bandwidth = _peak_and_bandwidth(accelerator, dtype)
+        eff = float(_efficiency(accelerator, dtype, efficiency))
+        sms = STREAMING_MULTIPROCESSORS.get(get_accelerator(accelerator).name)
+        return cls(peak, eff * peak, bandwidth, sms, bytes_per_param(dtype))
+
+    def matmul(self, m, k, n, batch=1.0):
+        """:func:`matmul_time` on validated shapes (floats or float arrays)."""
+        m, k, n, batch = (np.asarray(x, dtype=float) for x in (m, k, n, batch))
+        flops = 2.0 * m * k * n * batch
+        moved = self.beta * (m * k + k * n + m * n) * batch
+        return np.maximum(flops / (self.rate * _wave_share(m, n, batch, self.sms)),
+                          moved / self.bandwidth)
 
 
 def matmul_time(m: ArrayLike, k: ArrayLike, n: ArrayLike, accelerator: str | Accelerator,
@@ -787,13 +819,9 @@ def matmul_time(m: ArrayLike, k: ArrayLike, n: ArrayLike, accelerator: str | Acc
     (:func:`matmul_bytes`), measured large-GEMM efficiency (Bekman, MAMF table), tile and wave
     quantisation (NVIDIA's guide). No launch time; the kernel moves only the least bytes.
     """
-    peak, bandwidth = _peak_and_bandwidth(accelerator, dtype)
-    eff = _efficiency(accelerator, dtype, efficiency)
-    batch_ = np.asarray(v.positive_int("batch", batch), dtype=float)
-    flops = matmul_flops(m, k, n) * batch_
-    moved = matmul_bytes(m, k, n, dtype) * batch_
-    rate = eff * peak * np.asarray(wave_efficiency(m, n, accelerator, batch=batch))
-    return v.result(np.maximum(flops / rate, moved / bandwidth))
+    m, k, n = _shape(m, k, n)
+    batch = v.positive_int("batch", batch)
+    return v.result(_Device.of(accelerator, dtype, efficiency).matmul(m, k, n, batch))
 
 
 
@@ -927,9 +955,8 @@ def layer_time(cfg: ModelConfig, seq_len: ArrayLike, micro_batch: ArrayLike,
     cp = np.asarray(v.positive_int("cp", cp))
     v.divides("tp", tp, "n_heads", cfg.n_heads)
     v.divides("cp", cp, "seq_len", s)
-    peak, bandwidth = _peak_and_bandwidth(accelerator, dtype)
-    eff = _efficiency(accelerator, dtype, efficiency)
-    beta = bytes_per_param(dtype)
+    dev = _Device.of(accelerator, dtype, efficiency)
+    bandwidth, beta = dev.bandwidth, dev.beta
     s_q = s // cp
     tokens = b * s_q
     hq = cfg.n_heads // tp
@@ -938,23 +965,23 @@ def layer_time(cfg: ModelConfig, seq_len: ArrayLike, micro_batch: ArrayLike,
     # gradient (k x m)(m x n)
     fwd_mm = bwd_mm = 0.0
     for m, k, n in _layer_shapes(cfg, tokens, tp):
-        fwd_mm = fwd_mm + matmul_time(m, k, n, accelerator, dtype, efficiency=eff)
-        bwd_mm = bwd_mm + matmul_time(m, n, k, accelerator, dtype, efficiency=eff) \
-            + matmul_time(k, m, n, accelerator, dtype, efficiency=eff)
+        fwd_mm = fwd_mm + dev.matmul(m, k, n)
+        bwd_mm = bwd_mm + dev.matmul(m, n, k) \
+            + dev.matmul(k, m, n)
 
     # the attention core
     heads = b * hq
     d = cfg.head_dim
     if layer == "korthikanti":  # QK^T then (scores)V, per head and sequence
-        fwd_att = matmul_time(s_q, d, s, accelerator, dtype, batch=heads, efficiency=eff) \
-            + matmul_time(s_q, s, d, accelerator, dtype, batch=heads, efficiency=eff)
-        bwd_att = (matmul_time(s_q, s, d, accelerator, dtype, batch=heads, efficiency=eff)
-                   + matmul_time(d, s_q, s, accelerator, dtype, batch=heads, efficiency=eff)
-                   + matmul_time(s_q, d, s, accelerator, dtype, batch=heads, efficiency=eff)
-                   + matmul_time(s, s_q, d, accelerator, dtype, batch=heads, efficiency=eff))
+        fwd_att = dev.matmul(s_q, d, s, heads) \
+            + dev.matmul(s_q, s, d, heads)
+        bwd_att = (dev.matmul(s_q, s, d, heads)
+                   + dev.matmul(d, s_q, s, heads)
+                   + dev.matmul(s_q, d, s, heads)
+                   + dev.matmul(s, s_q, d, heads))
     else:  # one fused kernel: 4 s_q s d FLOPs per head forward, half of them when causal
         flops = 4.0 * s_q * s * d * heads * (0.5 if causal else 1.0)
-        fwd_att = flops / (eff * peak)
+        fwd_att = flops / dev.rate
         bwd_att = 2.5 * fwd_att
 
     # element-wise passes at the memory bandwidth
@@ -1019,15 +1046,13 @@ def lm_head_time(cfg: ModelConfig, tokens: ArrayLike, accelerator: str | Acceler
     v.instance("cfg", cfg, ModelConfig)
     tokens = np.asarray(v.positive_int("tokens", tokens))
     tp = np.asarray(v.positive_int("tp", tp))
-    _, bandwidth = _peak_and_bandwidth(accelerator, dtype)
-    eff = _efficiency(accelerator, dtype, efficiency)
+    dev = _Device.of(accelerator, dtype, efficiency)
     vocab = np.ceil(cfg.vocab_size / tp)
     h = cfg.d_model
-    matmuls = (matmul_time(tokens, h, vocab, accelerator, dtype, efficiency=eff)
-               + matmul_time(tokens, vocab, h, accelerator, dtype, efficiency=eff)
-               + matmul_time(h, tokens, vocab, accelerator, dtype, efficiency=eff))
-    beta = bytes_per_param(dtype)
-    loss = tokens * vocab * ((beta + 4) + (4 + beta)) / bandwidth
+    matmuls = (dev.matmul(tokens, h, vocab)
+               + dev.matmul(tokens, vocab, h)
+               + dev.matmul(h, tokens, vocab))
+    loss = tokens * vocab * ((dev.beta + 4) + (4 + dev.beta)) / dev.bandwidth
     return v.result(np.asarray(matmuls + loss, dtype=float))
 
 

@@ -520,7 +520,8 @@ QUESTIONS: list[Question] = [
             "Korthikanti et al. 2022 charge selective recomputation with the whole attention term\n"
             "once more: their Eq. 8 (hardware FLOPs) turns the $s/(6h)$ of their Eq. 7 (model\n"
             "FLOPs, $72\\,B\\,L\\,s\\,h^2 (1 + s/(6h) + V/(12hL))$) into $s/(3h)$. For\n"
-            '`tm.MODELS["{{model}}"]` at $s = {{s:tex}}$ that is **{{claimed}} %** more FLOPs. Their\n'
+            '`tm.MODELS["{{model}}"]` at $s = {{s:tex}}$ that is **{{claimed}} %** more FLOPs. '
+            'Their\n'
             "Appendix A says what is recomputed: the forward $QK^\\top$ and the product of the\n"
             "scores with $V$, nothing else. What fraction of the model FLOPs (Eq. 7) is really\n"
             "redone? Answer as a **fraction**."
@@ -528,7 +529,8 @@ QUESTIONS: list[Question] = [
         discussion=(
             "<!-- BEGIN SOLUTION -->\n"
             "**The slip.** The attention term $s/(6h)$ of Eq. 7 is the forward *and* backward of\n"
-            "$QK^\\top$ and the product with $V$: $12\\,b\\,s^2 h$ FLOPs per layer. Recomputing them\n"
+            "$QK^\\top$ and the product with $V$: $12\\,b\\,s^2 h$ FLOPs per layer. Recomputing "
+            "them\n"
             "repeats only the forward, $4\\,b\\,s^2h$, as Appendix A itself counts; the backward\n"
             "runs once either way. Eq. 8 adds all $12\\,b\\,s^2h$, so its overhead is three times\n"
             "the work redone: {{claimed}} % against a third of it. Both are far below the time\n"
