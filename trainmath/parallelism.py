@@ -660,11 +660,10 @@ def data_parallel_comm_bytes(
                                                     resharding after forward)
     ========  ====================================  ===========================
 
-    Changed (issue "a step-time model that real runs agree with", part 2): stages 2 and 3
-    used to reduce the gradients once per step, which only holds when every rank keeps the
-    full gradients, i.e. not with the sharded gradients the memory model gives these
-    stages; stage 2 is now (m + 1) share instead of 2 share, stage 3 3m share instead of
-    (2m + 1) share. For m = 1 nothing changed: ZeRO's 2 Psi and 3 Psi (Rajbhandari et al.
+    A common shortcut reduces the gradients of stages 2 and 3 once per step too; that only
+    holds when every rank keeps the full gradients, i.e. not with the sharded gradients
+    these stages keep (the memory model's rule), so stage 2 costs (m + 1) shares, not 2, and
+    stage 3 3m, not 2m + 1. For m = 1 nothing changed: ZeRO's 2 Psi and 3 Psi (Rajbhandari et al.
     2019, Sec. 7), and stage 3 is 1.5 x plain data parallelism (Zhao et al. 2023,
     Sec. 3.2.1).
 
