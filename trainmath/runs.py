@@ -245,9 +245,10 @@ def reproduce(run: PublishedLayout | str, **overrides) -> Reproduction:
     Every choice the paper leaves open (:attr:`PublishedLayout.micro_batches`,
     :attr:`PublishedLayout.interleaves`) is tried, and the prediction closest to the
     published step time is returned, with the choice it needed. Nothing is fitted: the
-    efficiencies and bandwidths are the library's documented defaults, except the run's
-    own network (``nic_bandwidth`` x 0.9, the share of the NIC rate the measured 400 Gb/s
-    clusters reach: 45.6 of 50 GB/s per GPU) and whatever ``overrides`` passes on to
+    efficiencies are the library's measured defaults, and the bandwidths the run's own
+    fabric: the measured bus bandwidth of its ``network`` inside a node, and across nodes
+    ``nic_bandwidth`` x 0.91, the share of the NIC rate the measured 400 Gb/s clusters reach
+    (45.6 of 50 GB/s per GPU). ``overrides`` passes anything else on to
     :func:`trainmath.planner.step_time`.
 
     >>> r = reproduce("Llama 3 405B (8,192 H100, s = 8,192)")
@@ -255,6 +256,7 @@ def reproduce(run: PublishedLayout | str, **overrides) -> Reproduction:
     (12.02, True)
     """
     from trainmath.accelerators import get_accelerator
+    from trainmath.parallelism import BUS_BANDWIDTH
     from trainmath.planner import NETWORK_BUS_BANDWIDTH, step_time
 
     if isinstance(run, str):
@@ -275,6 +277,7 @@ def reproduce(run: PublishedLayout | str, **overrides) -> Reproduction:
                 n_microbatches=m, recompute=run.recompute, micro_batch=b, interleave=i,
                 layer=run.layer, sequence_parallel=run.sequence_parallel,
                 reshard_after_forward=run.reshard_after_forward, dp_bandwidth=network,
+                node_bandwidth=BUS_BANDWIDTH[run.network].bus_bandwidth,
                 dp_overlap=run.dp_overlap,
             )
             kw.update(overrides)
