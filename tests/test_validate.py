@@ -150,3 +150,17 @@ def test_the_topic_modules_import_no_cycle():
 def test_compute_and_activations_are_one_way():
     assert "trainmath.compute" not in _imports(PACKAGE / "activations.py")
     assert tm.recompute_flops_overhead is tm.compute.recompute_flops_overhead
+
+
+def test_flags_takes_a_bool_or_an_array_of_bools():
+    import numpy as np
+
+    from trainmath import _validate as v
+
+    assert v.flags("x", True) is True
+    arr = np.array([True, False])
+    assert v.flags("x", arr) is arr
+    with pytest.raises(TypeError, match="x must be True or False .or an array of them."):
+        v.flags("x", np.array([0, 1]))
+    with pytest.raises(TypeError, match="x must be True or False"):
+        v.flags("x", 1)

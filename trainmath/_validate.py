@@ -121,6 +121,16 @@ def flag(name: str, value: Any, *, allow_none: bool = False) -> bool | None:
     return bool(value)
 
 
+def flags(name: str, value: Any) -> bool | np.ndarray:
+    """``True``/``False``, or an array of them (one choice per layout); 0/1 and strings refused."""
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        if value.dtype != np.bool_:
+            raise TypeError(f"{name} must be True or False (or an array of them), got an array "
+                            f"of dtype {value.dtype}")
+        return value
+    return flag(name, value)
+
+
 def zero_stage(name: str, value: Any) -> int | np.ndarray:
     """A ZeRO stage (Rajbhandari et al. 2019) 0, 1, 2 or 3, or an array of them.
 

@@ -417,7 +417,7 @@ def memory_per_gpu(
     recompute: str = "none",
     layer: str | None = "korthikanti",
     logits: bool = False,
-    reshard_after_forward: bool = True,
+    reshard_after_forward: bool | np.ndarray = True,
     gathered_layers=0,
     fused_mlp: bool = True,
 ) -> MemoryBreakdown:
@@ -468,7 +468,7 @@ def memory_per_gpu(
         and the last stage (the micro-batches it holds, one for 1F1B, and the logits and
         the head). Default ``False``: no logits, and, as before, the larger stage's model
         states with the first stage's activations.
-    reshard_after_forward : bool
+    reshard_after_forward : bool or array of bool
         ZeRO-3 (PyTorch FSDP) frees the gathered weights after each layer's forward pass
         and gathers them again for its backward (default). ``False`` is Llama 3's FSDP
         mode (Llama 3 paper, arXiv:2407.21783, Sec. 3.3.2: weights, gradients and
@@ -545,7 +545,7 @@ def memory_per_gpu(
     layer = default_activation_layer(cfg) if layer is None else v.choice(
         "layer", layer, ACTIVATION_LAYERS)
     v.flag("logits", logits)
-    v.flag("reshard_after_forward", reshard_after_forward)
+    reshard = v.flags("reshard_after_forward", reshard_after_forward)
     v.flag("fused_mlp", fused_mlp)
     gathered = v.positive_int("gathered_layers", gathered_layers, minimum=0)
     v.divides("cp", c, "seq_len", s)
@@ -560,7 +560,7 @@ def memory_per_gpu(
     # ZeRO partitions over every rank that holds the same weights: dp x cp. Without
     # resharding after the forward pass (Llama 3's FSDP) ZeRO-3 keeps the weights whole.
     shards = np.asarray(d) * np.asarray(c)
-    weight_stage = stage if reshard_after_forward else np.minimum(stage, 2)
+    weight_stage = np.where(reshard, stage, np.minimum(stage, 2))
     t_arr, p_arr = np.asarray(t, dtype=float), np.asarray(p)
 
     def states(n_params) -> dict:

@@ -560,7 +560,7 @@ _SHARDED_FROM = MappingProxyType({"optimizer": 1, "gradients": 2, "weights": 3})
 
 def data_parallel_collectives(
     n_params, zero_stage=0, *, n_microbatches=1, param_bytes=2, grad_bytes=2,
-    reshard_after_forward: bool = True,
+    reshard_after_forward: bool | np.ndarray = True,
 ) -> dict:
     """The collectives one data-parallel rank runs per optimizer step, by ZeRO stage.
 
@@ -603,7 +603,7 @@ def data_parallel_collectives(
         m, micro-batches accumulated per step.
     param_bytes, grad_bytes : float
         Bytes per communicated weight and gradient value (2 for bf16).
-    reshard_after_forward : bool
+    reshard_after_forward : bool or array of bool
         Stage 3 only: free the gathered weights after the forward pass (True, FSDP's
         default and ZeRO-3) or keep them for the backward (False, Llama 3).
 
@@ -625,13 +625,13 @@ def data_parallel_collectives(
     m = np.asarray(v.positive_int("n_microbatches", n_microbatches), dtype=float)
     p = v.nonnegative("param_bytes", param_bytes)
     g = v.nonnegative("grad_bytes", grad_bytes)
-    keep = v.flag("reshard_after_forward", reshard_after_forward)
+    keep = v.flags("reshard_after_forward", reshard_after_forward)
     optimizer = st >= _SHARDED_FROM["optimizer"]
     gradients = st >= _SHARDED_FROM["gradients"]
     weights = st >= _SHARDED_FROM["weights"]
     all_reduce = np.where(optimizer, 0.0, 1.0)
     reduce_scatter = np.where(gradients, m, np.where(optimizer, 1.0, 0.0))
-    gathers = (2.0 if keep else 1.0) * m
+    gathers = np.where(keep, 2.0, 1.0) * m
     all_gather = np.where(weights, gathers, np.where(optimizer, 1.0, 0.0))
     grads = v.result(n * g)
     return {
@@ -643,7 +643,7 @@ def data_parallel_collectives(
 
 def data_parallel_comm_bytes(
     n_params, dp, zero_stage=0, *, n_microbatches=1, param_bytes=2, grad_bytes=2,
-    reshard_after_forward: bool = True,
+    reshard_after_forward: bool | np.ndarray = True,
 ):
     """Bytes one GPU sends per optimizer step to synchronise a data-parallel group.
 

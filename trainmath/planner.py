@@ -33,7 +33,6 @@ time, stragglers, failures, checkpointing, congestion, NVLink SHARP and tree alg
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -208,7 +207,8 @@ def step_time(
     cfg: ModelConfig, accelerator: Accelerator, *, n_gpus, tokens_per_step, seq_len, tp, pp, cp,
     dp, zero_stage, n_microbatches, recompute: str, micro_batch=1, interleave=1,
     efficiency=None, dtype="bf16", param_dtype="bf16", grad_dtype=None, layer=None,
-    sequence_parallel: bool = False, reshard_after_forward: bool = True, dp_bandwidth=None,
+    sequence_parallel: bool = False, reshard_after_forward: bool | np.ndarray = True,
+    dp_bandwidth=None,
     node_bandwidth=None, gpus_per_node=8, dp_overlap: bool = True, causal: bool = True,
 ) -> dict:
     """Estimated seconds per optimizer step for layouts (arrays broadcast); see module doc.
@@ -251,7 +251,7 @@ def step_time(
         models, materialised scores for GPT-style ones), the same rule as the memory model.
     sequence_parallel : bool
         Megatron sequence parallelism (norms and dropouts on tokens / tp).
-    reshard_after_forward : bool
+    reshard_after_forward : bool or array of bool
         With ZeRO-3: gather the weights before the backward pass again (True) or keep them
         from the forward (False, Llama 3's mode).
     dp_bandwidth : float, optional
@@ -284,7 +284,7 @@ def step_time(
     v.instance("accelerator", accelerator, Accelerator)
     v.flag("dp_overlap", dp_overlap)
     v.flag("sequence_parallel", sequence_parallel)
-    v.flag("reshard_after_forward", reshard_after_forward)
+    v.flags("reshard_after_forward", reshard_after_forward)
     layer = default_activation_layer(cfg) if layer is None else \
         v.choice("layer", layer, ACTIVATION_LAYERS)
     peak = accelerator.peak(dtype)
@@ -505,13 +505,14 @@ def plan_layouts(
     # Sec. 4.2.2), so a layout without it is never better. With tp = 1 it changes nothing,
     # and the rows say False.
     sp = True
-    for rc, reshard in itertools.product(recomputes, (True, False)):
-        # keeping the weights through the backward pass is a ZeRO-3 choice only
-        sel = (zs == 3) | reshard
-        if not np.any(sel):
-            continue
-        a = {k: x[sel] for k, x in
-             dict(tp=tp, pp=pp, cp=cp, dp=dp, mb=mb, zs=zs, m=m, il=il).items()}
+    # ZeRO-3 twice: resharding the weights after the forward pass (FSDP's default) or keeping
+    # them through the backward (Llama 3); every other stage once
+    twice = zs == 3
+    rows = np.concatenate([np.arange(len(tp)), np.flatnonzero(twice)])
+    reshard = np.concatenate([np.ones(len(tp), dtype=bool), np.zeros(int(twice.sum()), bool)])
+    a = {k: x[rows] for k, x in dict(tp=tp, pp=pp, cp=cp, dp=dp, mb=mb, zs=zs, m=m,
+                                     il=il).items()}
+    for rc in recomputes:
         times = step_time(
             cfg, acc, n_gpus=n, tokens_per_step=tokens, seq_len=s, tp=a["tp"], pp=a["pp"],
             cp=a["cp"], dp=a["dp"], zero_stage=a["zs"], n_microbatches=a["m"],
@@ -531,7 +532,7 @@ def plan_layouts(
         k = len(a["tp"])
         parts.append({
             "tp": a["tp"], "pp": a["pp"], "cp": a["cp"], "dp": a["dp"], "interleave": a["il"],
-            "zero_stage": a["zs"], "reshard_after_forward": np.full(k, reshard),
+            "zero_stage": a["zs"], "reshard_after_forward": reshard,
             "micro_batch": a["mb"], "n_microbatches": a["m"], "recompute": np.full(k, rc),
             "sequence_parallel": a["tp"] > 1,
             **{key: np.broadcast_to(np.asarray(getattr(mem, key), dtype=float), (k,))
