@@ -255,3 +255,16 @@ def test_planner_when_nothing_fits():
 def test_bad_input(call, words):
     with pytest.raises((ValueError, TypeError), match=words):
         call()
+
+
+def test_dp_hiding_tokens_is_where_the_reduction_hides():
+    # T* = g R / (2 B): bf16 gradients, the H100's measured 794.5 TFLOP/s, 45.6 GB/s per GPU
+    t_star = tm.dp_hiding_tokens("H100-SXM")
+    assert t_star == pytest.approx(2 * 794.5e12 / (2 * tm.NETWORK_BUS_BANDWIDTH))
+    assert tm.dp_hiding_tokens("H100-SXM", grad_dtype="fp32") == pytest.approx(2 * t_star)
+    assert tm.dp_hiding_tokens("H100-SXM", dp_bandwidth=2 * tm.NETWORK_BUS_BANDWIDTH) == \
+        pytest.approx(t_star / 2)
+    with pytest.raises(ValueError, match="dp_bandwidth"):
+        tm.dp_hiding_tokens("H100-SXM", dp_bandwidth=0)
+    with pytest.raises(ValueError, match="no measured matmul efficiency"):
+        tm.dp_hiding_tokens("V100", "fp16")

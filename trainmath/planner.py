@@ -63,6 +63,7 @@ __all__ = [
     "NVLINK_BANDWIDTH",
     "NODE_BUS_BANDWIDTH",
     "NETWORK_BUS_BANDWIDTH",
+    "dp_hiding_tokens",
 ]
 
 #: Per-direction NVLink bandwidth of one GPU to the others in its node, bytes/s: half the
@@ -377,6 +378,56 @@ def step_time(
         "dp_comm_time": dp_time, "optimizer_time": optimizer,
         "mfu": model / (delivered_flop_rate(n_gpus, peak) * total),
     }
+
+
+def dp_hiding_tokens(accelerator: str | Accelerator, dtype: str = "bf16", *, grad_dtype=None,
+                     dp_bandwidth=None, efficiency=None) -> float:
+    """Tokens a micro-batch must give each GPU for the gradient reduction to hide behind it.
+
+    With ZeRO stages 0 and 1 the gradients are reduced once per step, during the last
+    micro-batch's backward pass (:func:`step_time`). A GPU holding N parameters (after tensor
+    and pipeline parallelism) sends about ``2 g N`` bytes in the ring (g bytes per gradient;
+    the factor 2 (n-1)/n tends to 2) over its network at ``B`` bytes/s, and the backward pass
+    of a micro-batch of T tokens takes ``4 N T / R`` at the achievable rate R. The traffic
+    hides when ``4 N T / R >= 2 g N / B``:
+
+        T >= g R / (2 B),
+
+    independent of the model's size: faster GPUs need bigger micro-batches, faster networks
+    smaller ones. Below it the excess is exposed every step; this is much of why the planner
+    ranks layouts as it does.
+
+    >>> round(dp_hiding_tokens("H100-SXM"))  # bf16 gradients, 45.6 GB/s per GPU
+    17420
+    >>> round(dp_hiding_tokens("A100-80GB", dp_bandwidth=22.8e9))  # 200 Gb/s HDR per GPU
+    11895
+
+    Parameters
+    ----------
+    accelerator : str or Accelerator
+    dtype : str
+        Compute dtype (its peak and measured matmul efficiency).
+    grad_dtype : str, optional
+        Dtype the gradients are reduced in (default: ``dtype``).
+    dp_bandwidth : float, optional
+        Achieved network bus bandwidth per GPU, bytes/s (default
+        :data:`NETWORK_BUS_BANDWIDTH`).
+    efficiency : float, optional
+        Large-GEMM efficiency (default :func:`trainmath.accelerators.matmul_efficiency`).
+
+    Source: the ring all-reduce's 2 (n-1)/n (Patarasuk & Yuan 2009) and PyTorch DDP's bucketed
+    overlap with the backward pass (Li et al. 2020, Sec. 3.2.3). Assumptions: the weight
+    matmuls dominate the backward pass (2 of the 6 FLOPs per parameter and token are the
+    forward); latency, ZeRO-2/3's per-micro-batch traffic and recomputation are left out.
+    """
+    acc = get_accelerator(accelerator)
+    peak = acc.peak(dtype)
+    eff = matmul_efficiency(acc, dtype) if efficiency is None else \
+        float(v.fraction("efficiency", efficiency))
+    g = bytes_per_param(dtype if grad_dtype is None else grad_dtype)
+    bw = NETWORK_BUS_BANDWIDTH if dp_bandwidth is None else \
+        float(v.positive("dp_bandwidth", dp_bandwidth))
+    return g * eff * peak / (2 * bw)
 
 
 def plan_layouts(
