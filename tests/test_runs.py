@@ -17,12 +17,12 @@ L405 = tm.MODELS["llama-3.1-405b"]
 
 @pytest.mark.parametrize("name", list(tm.runs.PUBLISHED_LAYOUTS))
 def test_published_runs_within_15_percent(name):
-    r = tm.runs.reproduce(name)
+    r = tm.reproduce(name)
     assert abs(r.error) < 0.15, (name, r.predicted, r.published, r.micro_batch, r.interleave)
 
 
 def test_published_runs_median_error_under_8_percent():
-    errors = [abs(tm.runs.reproduce(name).error) for name in tm.runs.PUBLISHED_LAYOUTS]
+    errors = [abs(tm.reproduce(name).error) for name in tm.runs.PUBLISHED_LAYOUTS]
     assert np.median(errors) < 0.08
 
 

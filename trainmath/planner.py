@@ -33,7 +33,7 @@ time, stragglers, failures, checkpointing, congestion, NVLink SHARP and tree alg
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
@@ -53,6 +53,7 @@ from trainmath.parallelism import (
     _group_time,
     data_parallel_collectives,
 )
+from trainmath.runs import PUBLISHED_LAYOUTS, PublishedLayout
 from trainmath.throughput import layer_time, lm_head_time
 from trainmath.units import delivered_flop_rate
 
@@ -64,6 +65,8 @@ __all__ = [
     "NODE_BUS_BANDWIDTH",
     "NETWORK_BUS_BANDWIDTH",
     "dp_hiding_tokens",
+    "Reproduction",
+    "reproduce",
 ]
 
 #: Per-direction NVLink bandwidth of one GPU to the others in its node, bytes/s: half the
@@ -599,3 +602,82 @@ def plan_layouts(
     cols["fits"] = cols["total"] <= limit
     order = np.lexsort((cols["total"], cols["step_time"], ~cols["fits"]))
     return Layouts({f: cols[f][order] for f in _FIELDS}, limit)
+
+
+# --- the model against the runs -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """The step-time model against one published run (:func:`reproduce`).
+
+    Attributes
+    ----------
+    run : PublishedLayout
+    predicted, published : float
+        Seconds per step: the model's, and the one implied by the run's printed throughput.
+    micro_batch, interleave : int
+        The unpublished choices of the best prediction.
+    parts : dict
+        :func:`trainmath.planner.step_time`'s breakdown of the prediction.
+    """
+
+    run: PublishedLayout
+    predicted: float
+    published: float
+    micro_batch: int
+    interleave: int
+    parts: dict = field(repr=False, compare=False)
+
+    @property
+    def error(self) -> float:
+        """predicted / published - 1 (negative: the model is too fast)."""
+        return self.predicted / self.published - 1
+
+
+def reproduce(run: PublishedLayout | str, **overrides) -> Reproduction:
+    """Predict a published run's step time with the library's defaults and its own layout.
+
+    Every choice the paper leaves open (:attr:`PublishedLayout.micro_batches`,
+    :attr:`PublishedLayout.interleaves`) is tried, and the prediction closest to the
+    published step time is returned, with the choice it needed. Nothing is fitted: the
+    efficiencies are the library's measured defaults, and the bandwidths the run's own
+    fabric: the measured bus bandwidth of its ``network`` inside a node, and across nodes
+    ``nic_bandwidth`` x 0.91, the share of the NIC rate the measured 400 Gb/s clusters reach
+    (45.6 of 50 GB/s per GPU). ``overrides`` passes anything else on to
+    :func:`trainmath.planner.step_time`.
+
+    >>> r = reproduce("Llama 3 405B (8,192 H100, s = 8,192)")
+    >>> round(r.published, 2), abs(r.error) < 0.15
+    (12.02, True)
+    """
+    if isinstance(run, str):
+        run = v.lookup("run", run, PUBLISHED_LAYOUTS)
+    v.instance("run", run, PublishedLayout)
+    acc = get_accelerator(run.accelerator)
+    network = run.nic_bandwidth * NETWORK_BUS_BANDWIDTH / 50e9
+    best = None
+    for b in run.micro_batches:
+        per_replica = run.global_batch // run.dp
+        if per_replica % b:
+            continue
+        m = per_replica // b
+        for i in run.interleaves:
+            kw = dict(
+                n_gpus=run.n_gpus, tokens_per_step=run.tokens_per_step, seq_len=run.seq_len,
+                tp=run.tp, pp=run.pp, cp=run.cp, dp=run.dp, zero_stage=run.zero_stage,
+                n_microbatches=m, recompute=run.recompute, micro_batch=b, interleave=i,
+                layer=run.layer, sequence_parallel=run.sequence_parallel,
+                reshard_after_forward=run.reshard_after_forward, dp_bandwidth=network,
+                node_bandwidth=BUS_BANDWIDTH[run.network].bus_bandwidth,
+                dp_overlap=run.dp_overlap,
+            )
+            kw.update(overrides)
+            parts = {k: float(x) for k, x in step_time(run.cfg, acc, **kw).items()}
+            candidate = Reproduction(run, parts["step_time"], run.step_time, b, i, parts)
+            if best is None or abs(candidate.error) < abs(best.error):
+                best = candidate
+    if best is None:
+        raise ValueError(f"{run.name}: no micro-batch size in {run.micro_batches} divides the "
+                         "sequences per data-parallel rank")
+    return best

@@ -54,6 +54,7 @@ from trainmath.activations import ACTIVATION_LAYERS, RECOMPUTE, default_activati
 from trainmath.compute import flops_per_token, forward_flops, recompute_flops_overhead
 from trainmath.models import MODELS, ModelConfig
 from trainmath.optimizers import DTYPE_BYTES, bytes_per_param
+from trainmath.runs import PUBLISHED_LAYOUTS
 from trainmath.units import achieved_flops_per_gpu
 
 __all__ = [
@@ -1383,8 +1384,10 @@ _PALM = ModelConfig(n_layers=118, d_model=18432, n_heads=48, n_kv_heads=1, head_
 _MT_NLG = _megatron("MT-NLG 530B", 105, 20480, 128, 51200,
                     "Smith et al. 2022 (105 layers, h 20480, 128 heads); GPT-2's "
                     "50,257-token vocabulary padded to 51,200 (an assumption; 0.1 % effect)")
-_MEGATRON_1T = _megatron("Megatron-LM 1T", 128, 25600, 160, 51200,
-                         "Narayanan et al. 2021, Table 1 (V = 51,200, s = 2048)")
+# Runs whose printed figures (layout, TFLOP/s) trainmath.runs keeps, with their layouts: the
+# rows below read them there rather than restate them.
+_NARAYANAN_1T = PUBLISHED_LAYOUTS["Megatron-LM 1008B (3,072 A100)"]
+_MEGATRON_1T = _NARAYANAN_1T.cfg
 _BLOOM = _megatron("BLOOM 176B", 70, 14336, 112, 250880,
                    "BigScience tr11-176B-ml README (h 14336, 70 layers, 112 heads, "
                    "V 250,880 padded)")
@@ -1396,6 +1399,23 @@ _LLAMA3 = "Grattafiori et al. 2024 (Llama 3), Table 4"
 _LLAMA3_NOTE = ("MFU as the paper defines it ('Chowdhery et al.'; attention counting not "
                 "published) over the dense bf16 peak; TFLOP/s printed to two figures, so "
                 "400/989 = 40.4 % sits beside the printed 41 %")
+
+
+def _llama3(run_name: str, printed_mfu: float, recompute: str | None) -> PublishedRun:
+    """A Llama 3 405B row of Table 4 from its layout in :data:`trainmath.runs.PUBLISHED_LAYOUTS`."""
+    run = PUBLISHED_LAYOUTS[run_name]
+    layout = f"TP {run.tp}, " + (f"CP {run.cp}, " if run.cp > 1 else "") + \
+        f"PP {run.pp}, DP {run.dp}"
+    return PublishedRun(
+        model=f"Llama 3 405B (seq {run.seq_len})", accelerator=_H100, n_gpus=run.n_gpus,
+        dtype="bf16", peak_flops=_peak(_H100, "bf16"),
+        achieved_flops_per_gpu=run.tflops_per_gpu * 1e12, flops_counted="model",
+        recompute=recompute, recompute_overhead=0.0 if recompute == "none" else None,
+        printed_mfu=printed_mfu, printed_hfu=None,
+        reported=f"{run.tflops_per_gpu:g} TFLOP/s per GPU, BF16 MFU {printed_mfu:.0%} "
+                 f"({layout})".replace("%", " %"),
+        source=_LLAMA3, note=_LLAMA3_NOTE,
+    )
 
 #: Published training runs (and two Megatron-LM benchmarks) with the utilisation each reached,
 #: read-only. Each row keeps the figure its source prints; :attr:`PublishedRun.mfu` and
@@ -1457,8 +1477,9 @@ PUBLISHED_MFU: Mapping[str, PublishedRun] = MappingProxyType({
              "implies 25 % extra FLOPs, an analytic count not reproduced here.",
     ),
     "megatron-1t": PublishedRun(
-        model="Megatron-LM GPT 1T (benchmark)", accelerator=_A100, n_gpus=3072, dtype="fp16",
-        peak_flops=_peak(_A100, "fp16"), achieved_flops_per_gpu=163e12,
+        model="Megatron-LM GPT 1T (benchmark)", accelerator=_A100,
+        n_gpus=_NARAYANAN_1T.n_gpus, dtype="fp16", peak_flops=_peak(_A100, "fp16"),
+        achieved_flops_per_gpu=_NARAYANAN_1T.tflops_per_gpu * 1e12,
         flops_counted="hardware", recompute="full",
         recompute_overhead=_overhead(_MEGATRON_1T, "full"),
         printed_mfu=None, printed_hfu=0.52,
@@ -1501,30 +1522,9 @@ PUBLISHED_MFU: Mapping[str, PublishedRun] = MappingProxyType({
         note="How the FLOPs were counted is not stated, and 'up to' is a best case: 47 % of "
              "the fp16 peak, neither an MFU nor an HFU.",
     ),
-    "llama3-405b-8k": PublishedRun(
-        model="Llama 3 405B (seq 8192)", accelerator=_H100, n_gpus=8192, dtype="bf16",
-        peak_flops=_peak(_H100, "bf16"), achieved_flops_per_gpu=430e12,
-        flops_counted="model", recompute="none", recompute_overhead=0.0,
-        printed_mfu=0.43, printed_hfu=None,
-        reported="430 TFLOP/s per GPU, BF16 MFU 43 % (TP 8, PP 16, DP 64)",
-        source=_LLAMA3, note=_LLAMA3_NOTE,
-    ),
-    "llama3-405b-16k": PublishedRun(
-        model="Llama 3 405B (seq 8192)", accelerator=_H100, n_gpus=16384, dtype="bf16",
-        peak_flops=_peak(_H100, "bf16"), achieved_flops_per_gpu=400e12,
-        flops_counted="model", recompute="none", recompute_overhead=0.0,
-        printed_mfu=0.41, printed_hfu=None,
-        reported="400 TFLOP/s per GPU, BF16 MFU 41 % (TP 8, PP 16, DP 128)",
-        source=_LLAMA3, note=_LLAMA3_NOTE,
-    ),
-    "llama3-405b-16k-long": PublishedRun(
-        model="Llama 3 405B (seq 131072)", accelerator=_H100, n_gpus=16384, dtype="bf16",
-        peak_flops=_peak(_H100, "bf16"), achieved_flops_per_gpu=380e12,
-        flops_counted="model", recompute=None, recompute_overhead=None,
-        printed_mfu=0.38, printed_hfu=None,
-        reported="380 TFLOP/s per GPU, BF16 MFU 38 % (TP 8, CP 16, PP 16, DP 8)",
-        source=_LLAMA3, note=_LLAMA3_NOTE,
-    ),
+    "llama3-405b-8k": _llama3("Llama 3 405B (8,192 H100, s = 8,192)", 0.43, "none"),
+    "llama3-405b-16k": _llama3("Llama 3 405B (16,384 H100, s = 8,192)", 0.41, "none"),
+    "llama3-405b-16k-long": _llama3("Llama 3 405B (16,384 H100, s = 131,072)", 0.38, None),
     "llama4-behemoth-fp8": PublishedRun(
         model="Llama 4 Behemoth (pre-training, fp8)", accelerator=_H100, n_gpus=None,
         dtype="fp8", peak_flops=_peak(_H100, "fp8"), achieved_flops_per_gpu=390e12,
