@@ -4,17 +4,18 @@ import pytest
 
 import trainmath as tm
 
-TABLE = {  # name: (dtype, dense peak TFLOP/s, memory GB, bandwidth GB/s)
-    "V100": ("fp16", 125, 32, 900),
-    "A100-40GB": ("bf16", 312, 40, 1555),
-    "A100-80GB": ("bf16", 312, 80, 2039),
-    "H100-SXM": ("bf16", 989, 80, 3350),
-    "H800": ("bf16", 989, 80, 3350),
-    "H200": ("bf16", 989, 141, 4800),
-    "B200": ("bf16", 2250, 180, 7700),
-    "GB200": ("bf16", 2500, 186, 8000),
-    "MI300X": ("bf16", 1307.4, 192, 5300),
-    "TPU v4": ("bf16", 275, 32, 1200),
+MiB, GiB = 2**20, 2**30
+TABLE = {  # name: (dtype, dense peak TFLOP/s, memory in bytes, bandwidth GB/s)
+    "V100": ("fp16", 125, 32e9, 900),
+    "A100-40GB": ("bf16", 312, 40_960 * MiB, 1555),  # NVML totals (nvidia-smi's MiB)
+    "A100-80GB": ("bf16", 312, 81_920 * MiB, 2039),
+    "H100-SXM": ("bf16", 989, 81_559 * MiB, 3350),
+    "H800": ("bf16", 989, 81_559 * MiB, 3350),
+    "H200": ("bf16", 989, 143_771 * MiB, 4800),
+    "B200": ("bf16", 2250, 180e9, 7700),  # data sheets' GB, no NVML total on record
+    "GB200": ("bf16", 2500, 186e9, 8000),
+    "MI300X": ("bf16", 1307.4, 192e9, 5300),
+    "TPU v4": ("bf16", 275, 32 * GiB, 1200),
 }
 
 
@@ -23,7 +24,14 @@ def test_presets(name):
     dtype, tflops, mem, bw = TABLE[name]
     acc = tm.ACCELERATORS[name]
     assert acc.peak(dtype) == pytest.approx(tflops * 1e12, rel=1e-3)
-    assert acc.memory_bytes == mem * 1e9 and acc.bandwidth == bw * 1e9 and acc.source
+    assert acc.memory_bytes == mem and acc.bandwidth == bw * 1e9 and acc.source
+
+
+def test_an_80_gb_h100_holds_80_gib_less_what_nvml_keeps():
+    # the label's "80 GB" is about 80 GiB: 7 % more than 80e9 bytes, 0.4 % less than 80 GiB
+    h100 = tm.ACCELERATORS["H100-SXM"].memory_bytes
+    assert h100 / 80e9 == pytest.approx(1.069, abs=1e-3)
+    assert h100 / (80 * GiB) == pytest.approx(0.9956, abs=1e-4)
 
 
 def test_table_and_presets_name_the_same_accelerators():

@@ -137,7 +137,8 @@ def test_planner_orders_and_counts():
     assert np.all(prod == 64)
     tokens = layouts["dp"] * layouts["micro_batch"] * layouts["n_microbatches"] * 8192
     assert np.all(tokens == 2**22)
-    assert np.all(layouts["total"][fits] <= 80e9)
+    assert np.all(layouts["total"][fits] <= tm.ACCELERATORS["H100-SXM"].memory_bytes)
+    assert not np.any(layouts["total"][~fits] <= layouts.memory_limit)
 
 
 def test_planner_interleaving_rows_are_valid():
@@ -148,13 +149,32 @@ def test_planner_interleaving_rows_are_valid():
     many = il > 1
     assert np.all(layouts["pp"][many] > 1)
     assert np.all(layouts["n_microbatches"][many] >= layouts["pp"][many])
-    assert np.all(layouts["pp"][many] * il[many] <= 80)
+    # the embedding and the output layer may fill a chunk each: 80 layers + 2
+    assert np.all(layouts["pp"][many] * il[many] <= 82)
     # interleaving shrinks the bubble by v and costs activation memory
     rows = layouts.find(tp=8, pp=8, cp=1, dp=4, micro_batch=1, zero_stage=1,
                         recompute="selective", sequence_parallel=True)
     by_v = {int(layouts["interleave"][i]): i for i in rows}
     assert layouts["bubble_time"][by_v[2]] < layouts["bubble_time"][by_v[1]]
     assert layouts["activations"][by_v[2]] > layouts["activations"][by_v[1]]
+
+
+def test_planner_tries_every_pipeline_size_that_divides_the_gpus():
+    # Megatron-LM's 530B ran 35 stages of 3 layers (Narayanan et al. 2021, Table 1)
+    layouts = tm.plan_layouts("llama-3-8b", "H100-SXM", 24, global_batch_tokens=24 * 8192,
+                              micro_batches=(1,))
+    assert set(np.unique(layouts["pp"])) == {1, 2, 3, 4, 6, 8, 12, 24}
+    assert set(np.unique(layouts["tp"])) == {1, 2, 4, 8}  # powers of two dividing 8 KV heads
+    assert np.all(layouts["tp"] * layouts["pp"] * layouts["cp"] * layouts["dp"] == 24)
+
+
+def test_llama3_interleaves_single_layer_chunks():
+    # 126 layers over 16 stages x 8 chunks: the first chunk holds only the embedding, the
+    # last only the output layer (Llama 3 paper, Sec. 3.3.2)
+    layouts = tm.plan_layouts("llama-3.1-405b", "H100-SXM", 8192, seq_len=8192,
+                              global_batch_tokens=2**24)
+    rows = layouts.find(tp=8, cp=1, pp=16, dp=64, interleave=8, recompute="none")
+    assert len(rows) and layouts["fits"][rows].any()
 
 
 def test_planner_columns_add_up():

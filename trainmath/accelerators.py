@@ -4,9 +4,14 @@ Peaks are the dense (not 2:4-sparse) tensor-core figures of the vendors' data sh
 NVIDIA's data sheets print the sparse figures, twice as large, and say so in a footnote, so
 each ``source`` names the figures that were halved. fp8, fp6 and fp4 peaks are kept under
 those dtype keys where the data sheet gives them (Blackwell: fp4, and fp6 at the fp8 rate).
-Memory is the marketed figure read as decimal GB: an "80 GB" H100 counts as 80e9 bytes
-(74.5 GiB) here, a conservative choice, since nvidia-smi reports 81,559 MiB (79.6 GiB) for
-the card. A name or dtype that is not in the table raises an error that lists the ones that
+Memory is what the card holds, in bytes, where its NVML total is on record (nvidia-smi prints
+it in MiB): an "80 GB" H100 holds 81,559 MiB = 85.52e9 bytes (79.65 GiB), an "80 GB" A100
+81,920 MiB = 80 GiB. The marketed "GB" of these cards are roughly GiB, and reading them as
+decimal would understate the memory by 7 %, enough to call Llama 3's own layout out of memory
+(lesson 07). Leave headroom for the CUDA context, the allocator's fragmentation and the
+communication buffers explicitly (``plan_layouts(memory_fraction=...)``). Where no NVML total
+is on record (V100, B200, GB200, MI300X) the data sheet's GB are read as decimal, which may
+understate them. The TPU v4's 32 GiB are Google's own unit. A name or dtype that is not in the table raises an error that lists the ones that
 are; nothing falls back to another preset.
 """
 
@@ -78,10 +83,19 @@ class Accelerator:
         return float(self.peak_flops[dtype])
 
 
-def _acc(name, peaks_tflops, memory_gb, bandwidth_gbs, source, vendor="NVIDIA") -> Accelerator:
+def _acc(name, peaks_tflops, memory, bandwidth_gbs, source, vendor="NVIDIA") -> Accelerator:
+    # memory: decimal GB as a data sheet prints it (a number), or ("MiB", n) as NVML reports it
     peaks = MappingProxyType({k: t * 1e12 for k, t in peaks_tflops.items()})
     bw = None if bandwidth_gbs is None else bandwidth_gbs * 1e9
-    return Accelerator(name, peaks, memory_gb * 1e9, bw, source, vendor)
+    unit, amount = memory if isinstance(memory, tuple) else ("GB", memory)
+    n_bytes = amount * {"GB": 1e9, "MiB": 2**20, "GiB": 2**30}[unit]
+    return Accelerator(name, peaks, float(n_bytes), bw, source, vendor)
+
+
+# NVML's totals (nvidia-smi, MiB), as tabulated by Modal, "Why does an NVIDIA H100 80GB card
+# offer 85.52 GB?" (Modal's engineering blog) and seen in public logs (lesson 02): A100 40GB
+# 40,960, A100 80GB 81,920, H100 80GB HBM3 81,559, H200 143,771 MiB.
+_NVML_MIB = {"A100-40GB": 40_960, "A100-80GB": 81_920, "H100-SXM": 81_559, "H200": 143_771}
 
 
 #: Presets, read-only (copy with ``dict(tm.ACCELERATORS)`` to add your own).
@@ -91,31 +105,37 @@ ACCELERATORS: Mapping[str, Accelerator] = MappingProxyType({
         "NVIDIA V100 data sheet (SXM2 32 GB); no bf16 support",
     ),
     "A100-40GB": _acc(
-        "A100-40GB", {"fp32": 19.5, "tf32": 156, "bf16": 312, "fp16": 312}, 40, 1555,
-        "NVIDIA A100 data sheet (SXM, dense)",
+        "A100-40GB", {"fp32": 19.5, "tf32": 156, "bf16": 312, "fp16": 312},
+        ("MiB", _NVML_MIB["A100-40GB"]), 1555,
+        "NVIDIA A100 data sheet (SXM, dense); memory: NVML's 40,960 MiB",
     ),
     "A100-80GB": _acc(
-        "A100-80GB", {"fp32": 19.5, "tf32": 156, "bf16": 312, "fp16": 312}, 80, 2039,
-        "NVIDIA A100 data sheet (SXM, dense)",
+        "A100-80GB", {"fp32": 19.5, "tf32": 156, "bf16": 312, "fp16": 312},
+        ("MiB", _NVML_MIB["A100-80GB"]), 2039,
+        "NVIDIA A100 data sheet (SXM, dense); memory: NVML's 81,920 MiB",
     ),
     "H100-SXM": _acc(
         "H100-SXM",
-        {"fp32": 67, "tf32": 495, "bf16": 989, "fp16": 989, "fp8": 1979}, 80, 3350,
-        "NVIDIA H100 data sheet (SXM5; dense = half the printed 2:4-sparse figures)",
+        {"fp32": 67, "tf32": 495, "bf16": 989, "fp16": 989, "fp8": 1979},
+        ("MiB", _NVML_MIB["H100-SXM"]), 3350,
+        "NVIDIA H100 data sheet (SXM5; dense = half the printed 2:4-sparse figures); "
+        "memory: NVML's 81,559 MiB for the 80 GB HBM3 card",
     ),
     "H800": _acc(
         "H800",
-        {"fp32": 67, "tf32": 495, "bf16": 989, "fp16": 989, "fp8": 1979}, 80, 3350,
+        {"fp32": 67, "tf32": 495, "bf16": 989, "fp16": 989, "fp8": 1979},
+        ("MiB", _NVML_MIB["H100-SXM"]), 3350,
         "No NVIDIA data sheet found for the H800 (SXM5). Zhao et al. 2025 (DeepSeek, ISCA '25, "
         "arXiv:2505.09343), Sec. 4.1: Hopper like the H100, with only FP64 and NVLink "
         "(900 -> 400 GB/s) cut; so the H100 SXM data sheet's figures (dense = half the "
-        "printed 2:4-sparse ones) and 80 GB. DeepSeek's FlashMLA deep dive (2025-04-22): "
+        "printed 2:4-sparse ones) and the H100's 80 GB (81,559 MiB). DeepSeek's FlashMLA deep dive (2025-04-22): "
         "3.35 TB/s and 990 TFLOP/s peak",
     ),
     "H200": _acc(
         "H200",
-        {"fp32": 67, "tf32": 495, "bf16": 989, "fp16": 989, "fp8": 1979}, 141, 4800,
-        "NVIDIA H200 data sheet (SXM, dense)",
+        {"fp32": 67, "tf32": 495, "bf16": 989, "fp16": 989, "fp8": 1979},
+        ("MiB", _NVML_MIB["H200"]), 4800,
+        "NVIDIA H200 data sheet (SXM, dense); memory: NVML's 143,771 MiB for the 141 GB card",
     ),
     "B200": _acc(
         "B200",
@@ -149,8 +169,8 @@ ACCELERATORS: Mapping[str, Accelerator] = MappingProxyType({
         vendor="AMD",
     ),
     "TPU v4": _acc(
-        "TPU v4", {"bf16": 275}, 32, 1200,
-        "Jouppi et al. 2023 (TPU v4), Table 1; Google Cloud TPU v4 docs",
+        "TPU v4", {"bf16": 275}, ("GiB", 32), 1200,
+        "Jouppi et al. 2023 (TPU v4), Table 1; Google Cloud TPU v4 docs (32 GiB of HBM)",
         vendor="Google",
     ),
 })

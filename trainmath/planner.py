@@ -67,6 +67,7 @@ __all__ = [
     "dp_hiding_tokens",
     "Reproduction",
     "reproduce",
+    "published_rank",
 ]
 
 #: Per-direction NVLink bandwidth of one GPU to the others in its node, bytes/s: half the
@@ -192,6 +193,11 @@ class Layouts:
 
 def _powers_of_two(limit: int) -> list[int]:
     return [2**k for k in range(int(np.log2(limit)) + 1)] if limit >= 1 else []
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, int(n**0.5) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
 
 
 def _node_bandwidth(accelerator: Accelerator, node_bandwidth) -> float:
@@ -487,8 +493,11 @@ def plan_layouts(
         Largest tensor/context sizes tried (powers of two; tp must divide the KV heads and
         stay inside a node).
     micro_batches, zero_stages, recomputes, interleaves : sequences of choices to enumerate.
-        Interleaving (v model chunks per GPU) is tried only with pp > 1, pp * v <= layers
-        and at least pp micro-batches (Megatron-LM's interleaved schedule). ZeRO-3 is tried
+        Pipeline sizes are every divisor of ``n_gpus`` up to the layers (Megatron-LM's
+        530B ran 35 stages). Interleaving (v model chunks per GPU) is tried only with
+        pp > 1, at least pp micro-batches (Megatron-LM's interleaved schedule) and
+        pp * v <= layers + 2: the embedding and the output layer may each take a chunk's
+        place (Llama 3's 126 layers in 16 x 8 chunks, Grattafiori et al. 2024, Sec. 3.3.2). ZeRO-3 is tried
         with and without resharding the weights after the forward pass (FSDP's default and
         Llama 3's mode); resharding adds two layers of gathered weights to the memory.
         Sequence parallelism is used wherever tp > 1 (it never loses: less memory and less
@@ -540,7 +549,7 @@ def plan_layouts(
     max_cp = v.positive_int("max_cp", max_cp)
 
     tps = [t for t in _powers_of_two(min(max_tp, n, node)) if cfg.n_kv_heads % t == 0]
-    pps = [p for p in _powers_of_two(n) if p <= cfg.n_layers]
+    pps = [p for p in _divisors(n) if p <= cfg.n_layers]  # any stage count: 35 x 3 layers
     cps = [c for c in _powers_of_two(min(max_cp, n)) if s % c == 0]
     grid = np.array(np.meshgrid(tps, pps, cps, mbs, stages, vs, indexing="ij")).reshape(6, -1)
     tp, pp, cp, mb, zs, il = grid
@@ -549,7 +558,10 @@ def plan_layouts(
     dp = np.where(ok, n // np.maximum(model_parallel, 1), 1)
     ok &= n_seq % (dp * mb) == 0
     m = n_seq // np.maximum(dp * mb, 1)
-    ok &= (il == 1) | ((pp > 1) & (pp * il <= cfg.n_layers) & (m >= pp))
+    # pp * v chunks may exceed the layers by two: the first chunk of the first stage may hold
+    # only the embedding and the last chunk of the last stage only the output layer and loss
+    # (Llama 3's 126 layers in 16 x 8 chunks: Grattafiori et al. 2024, Sec. 3.3.2)
+    ok &= (il == 1) | ((pp > 1) & (pp * il <= cfg.n_layers + 2) & (m >= pp))
     tp, pp, cp, mb, zs, il, dp, m = (x[ok] for x in (tp, pp, cp, mb, zs, il, dp, m))
 
     common = dict(dtype=dtype, param_dtype=param_dtype, grad_dtype=grad_dtype, layer=layer)
@@ -635,6 +647,44 @@ class Reproduction:
         return self.predicted / self.published - 1
 
 
+def _run_fabric(run: PublishedLayout) -> dict:
+    # the run's own network: its NIC rate at the measured share of a 400 Gb/s NIC, and the
+    # measured bus bandwidth of its NVLink generation
+    return dict(dp_bandwidth=run.nic_bandwidth * NETWORK_BUS_BANDWIDTH / 50e9,
+                node_bandwidth=BUS_BANDWIDTH[run.network].bus_bandwidth,
+                dp_overlap=run.dp_overlap)
+
+
+def published_rank(run: PublishedLayout | str, **overrides) -> tuple[int, int]:
+    """Where :func:`plan_layouts` ranks a published run's split, and out of how many.
+
+    The planner searches the run's cluster, model, sequence length and batch on the run's
+    own fabric (as :func:`reproduce`) with all its other defaults. The split (the run's tp,
+    cp, pp and dp) ranks where its fastest layout that fits (any ZeRO stage, recomputation,
+    micro-batch size or interleaving) stands among all the layouts that fit.
+    ``overrides`` passes anything else on to :func:`plan_layouts`.
+
+    Returns
+    -------
+    rank, n_fit : int
+        1-based rank (0 when no layout of the split fits) and the number of layouts that fit.
+
+    >>> rank, n_fit = published_rank("Llama 3 405B (8,192 H100, s = 8,192)")
+    >>> rank / n_fit < 0.1
+    True
+    """
+    if isinstance(run, str):
+        run = v.lookup("run", run, PUBLISHED_LAYOUTS)
+    v.instance("run", run, PublishedLayout)
+    kw = dict(seq_len=run.seq_len, global_batch_tokens=run.tokens_per_step, layer=run.layer,
+              **_run_fabric(run))
+    kw.update(overrides)
+    layouts = plan_layouts(run.cfg, run.accelerator, run.n_gpus, **kw)
+    mine = layouts.find(tp=run.tp, cp=run.cp, pp=run.pp, dp=run.dp)
+    mine = mine[mine < layouts.n_fit]  # fitting rows come first, fastest first
+    return (int(mine[0]) + 1 if len(mine) else 0), layouts.n_fit
+
+
 def reproduce(run: PublishedLayout | str, **overrides) -> Reproduction:
     """Predict a published run's step time with the library's defaults and its own layout.
 
@@ -655,7 +705,6 @@ def reproduce(run: PublishedLayout | str, **overrides) -> Reproduction:
         run = v.lookup("run", run, PUBLISHED_LAYOUTS)
     v.instance("run", run, PublishedLayout)
     acc = get_accelerator(run.accelerator)
-    network = run.nic_bandwidth * NETWORK_BUS_BANDWIDTH / 50e9
     best = None
     for b in run.micro_batches:
         per_replica = run.global_batch // run.dp
@@ -668,9 +717,7 @@ def reproduce(run: PublishedLayout | str, **overrides) -> Reproduction:
                 tp=run.tp, pp=run.pp, cp=run.cp, dp=run.dp, zero_stage=run.zero_stage,
                 n_microbatches=m, recompute=run.recompute, micro_batch=b, interleave=i,
                 layer=run.layer, sequence_parallel=run.sequence_parallel,
-                reshard_after_forward=run.reshard_after_forward, dp_bandwidth=network,
-                node_bandwidth=BUS_BANDWIDTH[run.network].bus_bandwidth,
-                dp_overlap=run.dp_overlap,
+                reshard_after_forward=run.reshard_after_forward, **_run_fabric(run),
             )
             kw.update(overrides)
             parts = {k: float(x) for k, x in step_time(run.cfg, acc, **kw).items()}
