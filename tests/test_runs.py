@@ -19,6 +19,7 @@ L405 = tm.MODELS["llama-3.1-405b"]
 def test_published_runs_within_15_percent(name):
     r = tm.reproduce(name)
     assert abs(r.error) < 0.15, (name, r.predicted, r.published, r.micro_batch, r.interleave)
+    assert r.fits and r.memory <= tm.ACCELERATORS[r.run.accelerator].memory_bytes, name
 
 
 def test_published_runs_median_error_under_8_percent():
@@ -72,6 +73,14 @@ def test_every_run_is_a_consistent_layout():
         assert run.interleaves and run.micro_batches, name
         if run.pp == 1:
             assert run.interleaves == (1,), name
+
+
+def test_reproduce_only_picks_choices_that_fit():
+    # Llama 3 at 8K on 8,192 GPUs: v = 4 would be closer to the paper but needs 91.9 GB
+    r = tm.reproduce("Llama 3 405B (8,192 H100, s = 8,192)")
+    assert r.interleave == 8 and 80e9 < r.memory < 86e9
+    closer = tm.reproduce("Llama 3 405B (8,192 H100, s = 8,192)", interleave=4)
+    assert abs(closer.error) < abs(r.error) and not closer.fits  # an override is obeyed
 
 
 def test_reproduce_reports_the_choice_it_used():

@@ -11,8 +11,8 @@ decimal would understate the memory by 7 %, enough to call Llama 3's own layout 
 (lesson 07). Leave headroom for the CUDA context, the allocator's fragmentation and the
 communication buffers explicitly (``plan_layouts(memory_fraction=...)``). Where no NVML total
 is on record (V100, B200, GB200, MI300X) the data sheet's GB are read as decimal, which may
-understate them. The TPU v4's 32 GiB are Google's own unit. A name or dtype that is not in the table raises an error that lists the ones that
-are; nothing falls back to another preset.
+understate them. The TPU v4's 32 GiB are Google's own unit. A name or dtype that is not in
+the table raises an error that lists the ones that are; nothing falls back to another preset.
 """
 
 from __future__ import annotations
@@ -128,8 +128,8 @@ ACCELERATORS: Mapping[str, Accelerator] = MappingProxyType({
         "No NVIDIA data sheet found for the H800 (SXM5). Zhao et al. 2025 (DeepSeek, ISCA '25, "
         "arXiv:2505.09343), Sec. 4.1: Hopper like the H100, with only FP64 and NVLink "
         "(900 -> 400 GB/s) cut; so the H100 SXM data sheet's figures (dense = half the "
-        "printed 2:4-sparse ones) and the H100's 80 GB (81,559 MiB). DeepSeek's FlashMLA deep dive (2025-04-22): "
-        "3.35 TB/s and 990 TFLOP/s peak",
+        "printed 2:4-sparse ones) and the H100's 80 GB (81,559 MiB). DeepSeek's FlashMLA "
+        "deep dive (2025-04-22): 3.35 TB/s and 990 TFLOP/s peak",
     ),
     "H200": _acc(
         "H200",

@@ -181,8 +181,11 @@ def _llama3(n_gpus, dp, cp, seq_len, tflops):
         source=_LLAMA3,
         note="Micro-batch 1 sequence; the paper tunes the number of micro-batches and uses an "
              "interleaved schedule without printing the chunks per GPU. Its first and last "
-             "stages hold one layer fewer (126 layers over 16 stages), not modelled. The "
-             "131K row's recomputation is not stated (none assumed).",
+             "stages hold one layer fewer, so that the first chunk holds only the embedding and "
+             "the last only the output layer (Sec. 3.3.2): with 126 layers over 16 stages that "
+             "reads as single-layer chunks, v = 8, the only interleaving that fits the memory "
+             "model at 8K tokens. The memory model puts ceil(126/16) = 8 layers on every stage. "
+             "The 131K row's recomputation is not stated (none assumed).",
     )
 
 
