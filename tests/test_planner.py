@@ -159,6 +159,16 @@ def test_planner_interleaving_rows_are_valid():
     assert layouts["activations"][by_v[2]] > layouts["activations"][by_v[1]]
 
 
+def test_fastest_is_the_first_fitting_row_of_a_selection():
+    layouts = tm.plan_layouts("llama-3-8b", "H100-SXM", 64)
+    i = layouts.fastest(tp=2)
+    assert layouts["tp"][i] == 2 and layouts["fits"][i]
+    assert not np.any(layouts["tp"][:i] == 2)
+    assert layouts.fastest(tp=3) is None
+    tiny = tm.plan_layouts("llama-3.1-405b", "H100-SXM", 8, global_batch_tokens=8 * 8192)
+    assert tiny.n_fit == 0 and tiny.fastest(tp=8) is None
+
+
 def test_planner_tries_every_pipeline_size_that_divides_the_gpus():
     # Megatron-LM's 530B ran 35 stages of 3 layers (Narayanan et al. 2021, Table 1)
     layouts = tm.plan_layouts("llama-3-8b", "H100-SXM", 24, global_batch_tokens=24 * 8192,

@@ -83,48 +83,48 @@ class Accelerator:
         return float(self.peak_flops[dtype])
 
 
-def _acc(name, peaks_tflops, memory, bandwidth_gbs, source, vendor="NVIDIA") -> Accelerator:
-    # memory: decimal GB as a data sheet prints it (a number), or ("MiB", n) as NVML reports it
+def _acc(
+    name, peaks_tflops, memory_bytes, bandwidth_gbs, source, vendor="NVIDIA"
+) -> Accelerator:
     peaks = MappingProxyType({k: t * 1e12 for k, t in peaks_tflops.items()})
     bw = None if bandwidth_gbs is None else bandwidth_gbs * 1e9
-    unit, amount = memory if isinstance(memory, tuple) else ("GB", memory)
-    n_bytes = amount * {"GB": 1e9, "MiB": 2**20, "GiB": 2**30}[unit]
-    return Accelerator(name, peaks, float(n_bytes), bw, source, vendor)
+    return Accelerator(name, peaks, float(memory_bytes), bw, source, vendor)
 
 
-# NVML's totals (nvidia-smi, MiB), as tabulated by Modal, "Why does an NVIDIA H100 80GB card
-# offer 85.52 GB?" (Modal's engineering blog) and seen in public logs (lesson 02): A100 40GB
-# 40,960, A100 80GB 81,920, H100 80GB HBM3 81,559, H200 143,771 MiB.
-_NVML_MIB = {"A100-40GB": 40_960, "A100-80GB": 81_920, "H100-SXM": 81_559, "H200": 143_771}
+# NVML's totals in bytes (nvidia-smi prints MiB), as tabulated by Modal, "Why does an NVIDIA
+# H100 80GB card offer 85.52 GB?" (Modal's engineering blog) and seen in public logs
+# (lesson 02): A100 40GB 40,960, A100 80GB 81,920, H100 80GB HBM3 81,559, H200 143,771 MiB.
+_NVML = {"A100-40GB": 40_960 * 2**20, "A100-80GB": 81_920 * 2**20,
+         "H100-SXM": 81_559 * 2**20, "H200": 143_771 * 2**20}
 
 
 #: Presets, read-only (copy with ``dict(tm.ACCELERATORS)`` to add your own).
 ACCELERATORS: Mapping[str, Accelerator] = MappingProxyType({
     "V100": _acc(
-        "V100", {"fp32": 15.7, "fp16": 125}, 32, 900,
+        "V100", {"fp32": 15.7, "fp16": 125}, 32e9, 900,
         "NVIDIA V100 data sheet (SXM2 32 GB); no bf16 support",
     ),
     "A100-40GB": _acc(
         "A100-40GB", {"fp32": 19.5, "tf32": 156, "bf16": 312, "fp16": 312},
-        ("MiB", _NVML_MIB["A100-40GB"]), 1555,
+        _NVML["A100-40GB"], 1555,
         "NVIDIA A100 data sheet (SXM, dense); memory: NVML's 40,960 MiB",
     ),
     "A100-80GB": _acc(
         "A100-80GB", {"fp32": 19.5, "tf32": 156, "bf16": 312, "fp16": 312},
-        ("MiB", _NVML_MIB["A100-80GB"]), 2039,
+        _NVML["A100-80GB"], 2039,
         "NVIDIA A100 data sheet (SXM, dense); memory: NVML's 81,920 MiB",
     ),
     "H100-SXM": _acc(
         "H100-SXM",
         {"fp32": 67, "tf32": 495, "bf16": 989, "fp16": 989, "fp8": 1979},
-        ("MiB", _NVML_MIB["H100-SXM"]), 3350,
+        _NVML["H100-SXM"], 3350,
         "NVIDIA H100 data sheet (SXM5; dense = half the printed 2:4-sparse figures); "
         "memory: NVML's 81,559 MiB for the 80 GB HBM3 card",
     ),
     "H800": _acc(
         "H800",
         {"fp32": 67, "tf32": 495, "bf16": 989, "fp16": 989, "fp8": 1979},
-        ("MiB", _NVML_MIB["H100-SXM"]), 3350,
+        _NVML["H100-SXM"], 3350,
         "No NVIDIA data sheet found for the H800 (SXM5). Zhao et al. 2025 (DeepSeek, ISCA '25, "
         "arXiv:2505.09343), Sec. 4.1: Hopper like the H100, with only FP64 and NVLink "
         "(900 -> 400 GB/s) cut; so the H100 SXM data sheet's figures (dense = half the "
@@ -134,13 +134,13 @@ ACCELERATORS: Mapping[str, Accelerator] = MappingProxyType({
     "H200": _acc(
         "H200",
         {"fp32": 67, "tf32": 495, "bf16": 989, "fp16": 989, "fp8": 1979},
-        ("MiB", _NVML_MIB["H200"]), 4800,
+        _NVML["H200"], 4800,
         "NVIDIA H200 data sheet (SXM, dense); memory: NVML's 143,771 MiB for the 141 GB card",
     ),
     "B200": _acc(
         "B200",
         {"fp32": 75, "tf32": 1100, "bf16": 2250, "fp16": 2250, "fp8": 4500, "fp6": 4500,
-         "fp4": 9000}, 180, 7700,
+         "fp4": 9000}, 180e9, 7700,
         "NVIDIA Blackwell data sheet (2024-25), Individual Blackwell GPU Specifications, "
         "HGX B200 column: halved the printed FP4 18, FP8/FP6 9, FP16/BF16 4.5 and TF32 2.2 "
         "PFLOPS (footnote: Tensor Core specs are sparse, dense is one half; the 8-GPU NVFP4 "
@@ -150,7 +150,7 @@ ACCELERATORS: Mapping[str, Accelerator] = MappingProxyType({
     "GB200": _acc(
         "GB200",
         {"fp32": 80, "tf32": 1250, "bf16": 2500, "fp16": 2500, "fp8": 5000, "fp6": 5000,
-         "fp4": 10000}, 186, 8000,
+         "fp4": 10000}, 186e9, 8000,
         "One GPU of a GB200 NVL72. NVIDIA Blackwell data sheet (2024-25), Individual "
         "Blackwell GPU Specifications, GB200 NVL72 column: halved the printed FP4 20, "
         "FP8/FP6 10, FP16/BF16 5 and TF32 2.5 PFLOPS (footnote: sparse, dense is one half); "
@@ -161,7 +161,7 @@ ACCELERATORS: Mapping[str, Accelerator] = MappingProxyType({
     "MI300X": _acc(
         "MI300X",
         {"fp32": 163.4, "tf32": 653.7, "bf16": 1307.4, "fp16": 1307.4, "fp8": 2614.9},
-        192, 5300,
+        192e9, 5300,
         "AMD Instinct MI300X data sheet (2023): peak FP32 163.4, TF32 653.7, FP16 and "
         "BF16 1,307.4, FP8 2,614.9 TFLOPS as printed (dense; the 2:4-sparse figures AMD "
         "also publishes are not used); 192 GB HBM3, 5.3 TB/s. Its fp8 is the FNUZ variant "
@@ -169,7 +169,7 @@ ACCELERATORS: Mapping[str, Accelerator] = MappingProxyType({
         vendor="AMD",
     ),
     "TPU v4": _acc(
-        "TPU v4", {"bf16": 275}, ("GiB", 32), 1200,
+        "TPU v4", {"bf16": 275}, 32 * 2**30, 1200,
         "Jouppi et al. 2023 (TPU v4), Table 1; Google Cloud TPU v4 docs (32 GiB of HBM)",
         vendor="Google",
     ),

@@ -168,6 +168,16 @@ class Layouts:
             mask &= self.columns[k] == value
         return np.flatnonzero(mask)
 
+    def fastest(self, **where) -> int | None:
+        """Index of the fastest row that fits among those :meth:`find` selects, or None.
+
+        Rows are sorted with the fitting ones first, fastest first, so its 0-based index is
+        also its rank among the layouts that fit.
+        """
+        rows = self.find(**where)
+        rows = rows[rows < self.n_fit]
+        return int(rows[0]) if len(rows) else None
+
     def distinct(self, k: int | None = None, *, fitting: bool = True) -> np.ndarray:
         """Indices of the first row of each distinct way of splitting the work.
 
@@ -440,6 +450,20 @@ def dp_hiding_tokens(accelerator: str | Accelerator, dtype: str = "bf16", *, gra
     return g * eff * peak / (2 * bw)
 
 
+#: The arguments of :func:`step_time` that :func:`_planned_memory` needs as well.
+_LAYOUT_MEMORY_ARGS = ("seq_len", "micro_batch", "n_microbatches", "interleave", "zero_stage",
+                       "dp", "tp", "pp", "cp", "sequence_parallel", "recompute",
+                       "reshard_after_forward", "layer")
+
+
+def _planned_memory(cfg: ModelConfig, *, zero_stage, reshard_after_forward, **layout):
+    # memory_per_gpu as the planner counts it: the logits on the last stage, and with ZeRO-3
+    # resharding two layers of gathered weights (the one computing and the one prefetched)
+    gathered = np.where((np.asarray(zero_stage) == 3) & np.asarray(reshard_after_forward), 2, 0)
+    return memory_per_gpu(cfg, zero_stage=zero_stage, reshard_after_forward=reshard_after_forward,
+                          gathered_layers=gathered, logits=layout.pop("logits", True), **layout)
+
+
 def plan_layouts(
     model: str | ModelConfig = "llama-3-8b",
     accelerator: str | Accelerator = "H100-SXM",
@@ -589,13 +613,12 @@ def plan_layouts(
             node_bandwidth=node_bandwidth, gpus_per_node=node, dp_overlap=dp_overlap,
             **common,
         )
-        mem = memory_per_gpu(
+        mem = _planned_memory(
             cfg, seq_len=s, micro_batch=a["mb"], n_microbatches=a["m"], interleave=a["il"],
             optimizer=optimizer, zero_stage=a["zs"], dp=a["dp"], tp=a["tp"], pp=a["pp"],
             cp=a["cp"], sequence_parallel=sp, recompute=rc, logits=logits,
-            reshard_after_forward=reshard,
-            gathered_layers=np.where((a["zs"] == 3) & reshard, 2, 0),
-            param_dtype=param_dtype, grad_dtype=grad_dtype, layer=layer,
+            reshard_after_forward=reshard, param_dtype=param_dtype, grad_dtype=grad_dtype,
+            layer=layer,
         )
         k = len(a["tp"])
         parts.append({
@@ -688,9 +711,8 @@ def published_rank(run: PublishedLayout | str, **overrides) -> tuple[int, int]:
               **_run_fabric(run))
     kw.update(overrides)
     layouts = plan_layouts(run.cfg, run.accelerator, run.n_gpus, **kw)
-    mine = layouts.find(tp=run.tp, cp=run.cp, pp=run.pp, dp=run.dp)
-    mine = mine[mine < layouts.n_fit]  # fitting rows come first, fastest first
-    return (int(mine[0]) + 1 if len(mine) else 0), layouts.n_fit
+    mine = layouts.fastest(tp=run.tp, cp=run.cp, pp=run.pp, dp=run.dp)
+    return (0 if mine is None else mine + 1), layouts.n_fit
 
 
 def reproduce(run: PublishedLayout | str, **overrides) -> Reproduction:
@@ -731,16 +753,9 @@ def reproduce(run: PublishedLayout | str, **overrides) -> Reproduction:
             )
             kw.update(overrides)
             parts = {k: float(x) for k, x in step_time(run.cfg, acc, **kw).items()}
-            reshard = kw["reshard_after_forward"]
-            memory = float(memory_per_gpu(
-                run.cfg, seq_len=kw["seq_len"], micro_batch=kw["micro_batch"],
-                n_microbatches=kw["n_microbatches"], interleave=kw["interleave"],
-                zero_stage=kw["zero_stage"], dp=kw["dp"], tp=kw["tp"], pp=kw["pp"], cp=kw["cp"],
-                sequence_parallel=kw["sequence_parallel"], recompute=kw["recompute"],
-                logits=True, reshard_after_forward=reshard, layer=kw["layer"],
-                gathered_layers=2 if kw["zero_stage"] == 3 and reshard else 0,
-                param_dtype=kw.get("param_dtype", "bf16"), grad_dtype=kw.get("grad_dtype"),
-            ).total)
+            layout = {k: kw[k] for k in _LAYOUT_MEMORY_ARGS}
+            memory = float(_planned_memory(run.cfg, param_dtype=kw.get("param_dtype", "bf16"),
+                                           grad_dtype=kw.get("grad_dtype"), **layout).total)
             candidate = Reproduction(run, parts["step_time"], run.step_time, b, i, parts,
                                      memory, memory <= acc.memory_bytes)
             # a choice that fits beats one that does not; then the closest wins
