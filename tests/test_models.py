@@ -168,8 +168,8 @@ def test_param_count_rejects_non_config():
 
 
 def test_preset_tables_are_read_only():
-    for table in (tm.MODELS, tm.GPT3_FAMILY, tm.ACCELERATORS, tm.FITS, tm.SCALING_EXPONENTS,
-                  tm.FORMATS):
+    for table in (tm.MODELS, tm.GPT3_FAMILY, tm.MOE_MODELS, tm.ACCELERATORS, tm.FITS,
+                  tm.SCALING_EXPONENTS, tm.FORMATS):
         with pytest.raises(TypeError):
             table["mine"] = None
     mine = dict(tm.MODELS)  # the documented way to extend them

@@ -58,6 +58,7 @@ _LAZY = {
     "formats": ("trainmath.formats", None),
     "fmt": ("trainmath.fmt", None),
     "measure": ("trainmath.measure", None),  # needs PyTorch: pip install -e ".[measure]"
+    "reference": ("trainmath.reference", None),  # needs transformers too (the same extra)
 }
 
 

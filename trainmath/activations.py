@@ -58,7 +58,7 @@ import numpy as np
 
 from trainmath import _validate as v
 from trainmath._breakdown import Breakdown
-from trainmath.models import ModelConfig
+from trainmath.models import ModelConfig, _require_dense
 
 __all__ = [
     "RECOMPUTE",
@@ -621,6 +621,7 @@ def layer_activation_breakdown(
     """
     s, b, t, layer, nbytes = _cfg_layer(cfg, seq_len, micro_batch, tp, sequence_parallel,
                                         recompute, layer, act_bytes, fused_mlp)
+    _require_dense(cfg, "the layer's activation memory")
     if layer == "korthikanti":
         return activation_memory_breakdown(
             s, b, cfg.d_model, cfg.n_heads, tp=t, sequence_parallel=sequence_parallel,
@@ -662,6 +663,7 @@ def layer_activation_bytes(
     """
     s, b, t, layer, nbytes = _cfg_layer(cfg, seq_len, micro_batch, tp, sequence_parallel,
                                         recompute, layer, act_bytes, fused_mlp)
+    _require_dense(cfg, "the layer's activation memory")
     if layer == "korthikanti" and np.all(np.asarray(nbytes) == 2):
         return activation_memory_per_layer(
             s, b, cfg.d_model, cfg.n_heads, tp=t, sequence_parallel=sequence_parallel,

@@ -41,6 +41,12 @@ def _seq(cfg: ModelConfig, seq_len):
     return cfg.seq_len if seq_len is None else v.positive("seq_len", seq_len)
 
 
+def _attention_fwd(cfg: ModelConfig, s):
+    """Forward FLOPs per token of the scores QK^T and of the attention over V, all layers:
+    ``2 s (H d_qk) + 2 s (H d_v)`` per layer, ``4 s H head_dim`` when d_qk = d_v."""
+    return 2.0 * cfg.n_layers * (cfg.qk_dim + cfg.v_dim) * s
+
+
 def flops_per_token(cfg: ModelConfig, seq_len=None, *, causal: bool = False):
     """Training (forward + backward) matmul FLOPs per token.
 
@@ -48,6 +54,14 @@ def flops_per_token(cfg: ModelConfig, seq_len=None, *, causal: bool = False):
     matrix including the LM head (:func:`trainmath.models.matmul_params`) and the second
     term is attention's QK^T and (softmax)V products (PaLM, Chowdhery et al. 2022, App. B).
     Backward is exactly twice forward, so this is 3 x the forward count.
+
+    A mixture of experts counts its *active* matmuls: the router, the shared experts and
+    ``experts_per_token`` routed experts per MoE layer, so its cost is about
+    6 x (active parameters), not 6 x (all parameters). Latent attention
+    (``attention="mla"``) counts its down- and up-projections, and scores of width
+    ``qk_nope_head_dim + qk_rope_head_dim`` against values of ``v_head_dim``: the attention
+    term is ``6 L s H (d_qk + d_v)``, which is the ``12 L (H head_dim) s`` above when they
+    are equal.
 
     Parameters
     ----------
@@ -67,7 +81,7 @@ def flops_per_token(cfg: ModelConfig, seq_len=None, *, causal: bool = False):
     v.instance("cfg", cfg, ModelConfig)
     s = _seq(cfg, seq_len)
     v.flag("causal", causal)
-    attention = 12.0 * cfg.n_layers * cfg.attn_dim * s
+    attention = _attention_fwd(cfg, s) * 3.0
     if causal:
         attention = attention / 2
     return v.result(6.0 * matmul_params(cfg) + attention)
@@ -173,7 +187,7 @@ def recompute_flops_per_token(cfg: ModelConfig, seq_len=None, recompute: str = "
     v.instance("cfg", cfg, ModelConfig)
     s = _seq(cfg, seq_len)
     v.choice("recompute", recompute, RECOMPUTE)
-    attention_fwd = 4.0 * cfg.n_layers * cfg.attn_dim * s
+    attention_fwd = _attention_fwd(cfg, s)
     if recompute == "none":
         return v.result(0.0 * attention_fwd)
     if recompute == "selective":

@@ -58,7 +58,7 @@ from trainmath.activations import (
     layer_activation_bytes,
     logits_activation_bytes,
 )
-from trainmath.models import ModelConfig, _layer_params, _norm_params
+from trainmath.models import ModelConfig, _layer_params, _norm_params, _require_dense
 from trainmath.optimizers import DTYPE_BYTES, STATE_PARTS, bytes_per_param, training_bytes_per_param
 from trainmath.parallelism import pipeline_in_flight
 
@@ -388,6 +388,7 @@ def params_per_gpu(cfg: ModelConfig, *, tp=1, pp=1):
     tied), with ``ceil(L/pp)`` layers each; vocabulary matrices are split ``tp`` ways.
     """
     v.instance("cfg", cfg, ModelConfig)
+    _require_dense(cfg, "params_per_gpu (and memory_per_gpu)")
     t = np.asarray(v.positive_int("tp", tp), dtype=float)
     p = np.asarray(v.positive_int("pp", pp))
     # n_kv_heads divides n_heads, so this covers both

@@ -3,9 +3,12 @@
 A :class:`ModelConfig` describes a decoder-only transformer in the two families that
 cover almost every open model: GPT-2 style (learned positions, LayerNorm with bias,
 GELU MLP, tied LM head) and Llama style (rotary positions, RMSNorm, SwiGLU MLP,
-grouped-query attention, no biases, untied LM head). :func:`param_count` returns the
-exact number of trainable values, equal to ``sum(p.numel() for p in model.parameters())``
-of the standard PyTorch implementation (a tied matrix counted once, no rotary buffers).
+grouped-query attention, no biases, untied LM head), and their sparse descendants:
+mixtures of experts (Mixtral, Qwen3-MoE, DeepSeek-V3) and multi-head latent attention
+(DeepSeek-V2/V3). :func:`param_count` returns the exact number of trainable values, equal
+to ``sum(p.numel() for p in model.parameters())`` of the standard PyTorch implementation
+(a tied matrix counted once, no rotary buffers); :func:`active_param_count` the values one
+token uses in a mixture of experts.
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ from trainmath import fmt
 __all__ = [
     "ModelConfig",
     "MODELS",
+    "MOE_MODELS",
     "GPT3_FAMILY",
     "param_count",
+    "active_param_count",
+    "expert_params",
     "embedding_params",
     "non_embedding_params",
     "matmul_params",
@@ -37,6 +43,10 @@ __all__ = [
 MLP_KINDS = ("gelu", "swiglu")
 NORM_KINDS = ("layernorm", "rmsnorm")
 POSITION_KINDS = ("learned", "rope", "relative")
+ATTENTION_KINDS = ("mha", "mla")
+# The shape numbers of multi-head latent attention, all None for "mha".
+_MLA_FIELDS = ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
+               "v_head_dim")
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,36 @@ class ModelConfig:
         ``"learned"`` (a seq_len x d table), ``"rope"`` (no parameters) or ``"relative"``
         (Transformer-XL, Dai et al. 2019, Sec. 3.3: per layer a d x (H*head_dim)
         projection of the relative encodings and two per-head bias vectors u, v).
+    n_experts
+        Routed experts per mixture-of-experts (MoE) layer; 0 (the default) is a dense model.
+        Each expert is an MLP of hidden size ``moe_d_ff`` and kind ``mlp`` (Shazeer et al.
+        2017; Fedus et al. 2021); a router (a d x n_experts matrix, no bias unless ``bias``)
+        scores them for every token.
+    experts_per_token
+        Top-k: routed experts each token is sent to (Mixtral 2, DeepSeek-V3 and Qwen3 8).
+    n_shared_experts
+        Experts every token goes through besides the routed ones (DeepSeekMoE, Dai et al.
+        2024; DeepSeek-V3 has 1), each of hidden size ``moe_d_ff``.
+    moe_d_ff
+        Hidden size of one expert; defaults to ``d_ff`` (Mixtral's experts are whole MLPs;
+        fine-grained experts are much narrower: DeepSeek-V3 2,048 against ``d_ff`` 18,432).
+    n_dense_layers
+        Leading layers whose MLP is dense, of size ``d_ff`` (DeepSeek-V3's first 3); the
+        other ``n_layers - n_dense_layers`` layers are MoE layers.
+    qk_norm
+        Per-head RMSNorm (or LayerNorm, after ``norm``) on queries and keys before the
+        scores, a ``head_dim`` weight each (Qwen3; Dehghani et al. 2023).
+    attention
+        ``"mha"``: multi-head attention with ``n_kv_heads`` key/value heads (MHA, GQA or
+        MQA). ``"mla"``: multi-head latent attention (DeepSeek-V2, Sec. 2.1; DeepSeek-V3,
+        Sec. 2.1.1): keys and values are decompressed from one latent of ``kv_lora_rank``
+        per token, queries from one of ``q_lora_rank`` (``None``: a plain d x H*(nope+rope)
+        projection), each head's query and key have ``qk_nope_head_dim`` plain plus
+        ``qk_rope_head_dim`` rotary dimensions (the rotary key is shared by all heads), and
+        values ``v_head_dim``. ``head_dim`` is then ``qk_nope_head_dim + qk_rope_head_dim``
+        and ``n_kv_heads`` is ``n_heads``.
+    q_lora_rank, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim
+        The latent attention's shape (``"mla"`` only; all but ``q_lora_rank`` required).
     name, source
         Display name and where the numbers come from.
     """
@@ -86,6 +126,18 @@ class ModelConfig:
     tied_embeddings: bool = True
     position: str = "learned"
     head_dim: int | None = None
+    n_experts: int = 0
+    experts_per_token: int = 0
+    n_shared_experts: int = 0
+    moe_d_ff: int | None = None
+    n_dense_layers: int = 0
+    qk_norm: bool = False
+    attention: str = "mha"
+    q_lora_rank: int | None = None
+    kv_lora_rank: int | None = None
+    qk_nope_head_dim: int | None = None
+    qk_rope_head_dim: int | None = None
+    v_head_dim: int | None = None
     name: str = ""
     source: str = field(default="", compare=False)
 
@@ -97,6 +149,14 @@ class ModelConfig:
             object.__setattr__(self, arg, v.scalar_int(arg, getattr(self, arg)))
         d_ff = 4 * self.d_model if self.d_ff is None else v.scalar_int("d_ff", self.d_ff)
         object.__setattr__(self, "d_ff", d_ff)
+        v.choice("attention", self.attention, ATTENTION_KINDS)
+        if self.attention == "mla":
+            self._check_mla()
+        else:
+            given = [arg for arg in _MLA_FIELDS if getattr(self, arg) is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)} apply only to attention='mla' (latent "
+                                 f"attention), got them with attention='mha'")
         kv = self.n_heads if self.n_kv_heads is None else self.n_kv_heads
         kv = v.scalar_int("n_kv_heads", kv)
         v.divides("n_kv_heads", kv, "n_heads", self.n_heads, note="(1..n_heads)")
@@ -110,11 +170,70 @@ class ModelConfig:
         v.choice("mlp", self.mlp, MLP_KINDS)
         v.choice("norm", self.norm, NORM_KINDS)
         v.choice("position", self.position, POSITION_KINDS)
-        for arg in ("bias", "tied_embeddings"):
+        for arg in ("bias", "tied_embeddings", "qk_norm"):
             object.__setattr__(self, arg, v.flag(arg, getattr(self, arg)))
+        if self.qk_norm and self.attention == "mla":
+            raise ValueError("qk_norm applies to attention='mha'; latent attention normalises "
+                             "its latents instead (set qk_norm=False)")
+        self._check_moe()
         for arg in ("name", "source"):
             if not isinstance(getattr(self, arg), str):
                 raise TypeError(f"{arg} must be a str, got {getattr(self, arg)!r}")
+
+    def _check_mla(self) -> None:
+        for arg in _MLA_FIELDS:
+            value = getattr(self, arg)
+            if value is None and arg != "q_lora_rank":
+                raise ValueError(f"attention='mla' needs {arg} (a positive integer); the five "
+                                 f"latent-attention sizes are {', '.join(_MLA_FIELDS)} "
+                                 f"(q_lora_rank may be None)")
+            if value is not None:
+                object.__setattr__(self, arg, v.scalar_int(arg, value))
+        qk = self.qk_nope_head_dim + self.qk_rope_head_dim
+        if self.head_dim is not None and self.head_dim != qk:
+            raise ValueError(f"with attention='mla' head_dim is qk_nope_head_dim + "
+                             f"qk_rope_head_dim = {qk}; got head_dim={self.head_dim!r} "
+                             f"(leave it None)")
+        object.__setattr__(self, "head_dim", qk)
+        if self.n_kv_heads is not None and self.n_kv_heads != self.n_heads:
+            raise ValueError(f"with attention='mla' every head has its own key and value "
+                             f"(decompressed from the shared latent): n_kv_heads must be None "
+                             f"or n_heads={self.n_heads}, got {self.n_kv_heads!r}")
+        if self.position != "rope":
+            raise ValueError(f"attention='mla' carries positions in its rotary dimensions "
+                             f"(qk_rope_head_dim): position must be 'rope', got "
+                             f"{self.position!r}")
+        if self.bias:
+            raise ValueError("attention='mla' is modelled without biases (DeepSeek-V2/V3 have "
+                             "none): set bias=False")
+
+    def _check_moe(self) -> None:
+        n = v.scalar_int("n_experts", self.n_experts, minimum=0)
+        object.__setattr__(self, "n_experts", n)
+        if n == 0:
+            extra = {"experts_per_token": 0, "n_shared_experts": 0, "moe_d_ff": None,
+                     "n_dense_layers": 0}
+            given = [arg for arg, dense in extra.items() if getattr(self, arg) != dense]
+            if given:
+                raise ValueError(f"{', '.join(given)} apply only to mixtures of experts: set "
+                                 f"n_experts (routed experts per layer) > 0, or leave them at "
+                                 f"their defaults for a dense model")
+            return
+        k = v.scalar_int("experts_per_token", self.experts_per_token)
+        if k > n:
+            raise ValueError(f"experts_per_token must be 1..n_experts={n} (top-k among the "
+                             f"routed experts), got {k}")
+        object.__setattr__(self, "experts_per_token", k)
+        object.__setattr__(self, "n_shared_experts",
+                           v.scalar_int("n_shared_experts", self.n_shared_experts, minimum=0))
+        ff = self.d_ff if self.moe_d_ff is None else v.scalar_int("moe_d_ff", self.moe_d_ff)
+        object.__setattr__(self, "moe_d_ff", ff)
+        dense = v.scalar_int("n_dense_layers", self.n_dense_layers, minimum=0)
+        if dense >= self.n_layers:
+            raise ValueError(f"n_dense_layers must be 0..n_layers-1={self.n_layers - 1} (a "
+                             f"mixture of experts has at least one MoE layer; for a dense "
+                             f"model set n_experts=0), got {dense}")
+        object.__setattr__(self, "n_dense_layers", dense)
 
     @property
     def attn_dim(self) -> int:
@@ -126,6 +245,27 @@ class ModelConfig:
         """Width of the concatenated key (or value) heads, H_kv * head_dim."""
         return self.n_kv_heads * self.head_dim
 
+    @property
+    def qk_dim(self) -> int:
+        """Width of the queries (= keys) the scores use: H * head_dim (H * (nope + rope) in MLA)."""
+        return self.n_heads * self.head_dim
+
+    @property
+    def v_dim(self) -> int:
+        """Width of the heads' values and of the attention output: H * v_head_dim in MLA,
+        ``attn_dim`` otherwise."""
+        return self.n_heads * (self.v_head_dim if self.attention == "mla" else self.head_dim)
+
+    @property
+    def is_moe(self) -> bool:
+        """Whether the model is a mixture of experts (``n_experts > 0``)."""
+        return self.n_experts > 0
+
+    @property
+    def n_moe_layers(self) -> int:
+        """Layers with a mixture-of-experts MLP (0 for a dense model)."""
+        return self.n_layers - self.n_dense_layers if self.is_moe else 0
+
     def replace(self, **changes) -> ModelConfig:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
@@ -135,23 +275,103 @@ def _check_cfg(cfg) -> ModelConfig:
     return v.instance("cfg", cfg, ModelConfig)
 
 
-def _norm_params(cfg: ModelConfig) -> int:
-    """One normalisation layer: a weight, plus a bias for LayerNorm with biases."""
-    return cfg.d_model * (2 if cfg.norm == "layernorm" and cfg.bias else 1)
+def _require_dense(cfg: ModelConfig, where: str) -> None:
+    """A ValueError for the shapes ``where`` does not model: MoE layers, latent attention."""
+    kinds = [f"n_experts={cfg.n_experts}"] if cfg.is_moe else []
+    kinds += ["attention='mla'"] if cfg.attention == "mla" else []
+    if kinds:
+        raise ValueError(
+            f"{where} models dense layers with multi-head attention; cfg "
+            f"({cfg.name or 'a custom model'}) has {' and '.join(kinds)}. For it, use "
+            f"tm.param_count, tm.active_param_count and tm.flops_per_token"
+        )
 
 
-def _layer_params(cfg: ModelConfig) -> int:
-    d, a, kv, ff = cfg.d_model, cfg.attn_dim, cfg.kv_dim, cfg.d_ff
-    attn = d * a + 2 * d * kv + a * d  # W_q, W_k, W_v, W_o
-    n_mlp = 3 if cfg.mlp == "swiglu" else 2
-    mlp = n_mlp * d * ff
-    biases = 0
-    if cfg.bias:
-        biases = (a + 2 * kv + d) + ((n_mlp - 1) * ff + d)
-    relative = 0
+def _norm_params(cfg: ModelConfig, width: int | None = None) -> int:
+    """One normalisation layer over ``width`` (default d_model): a weight, plus a bias for
+    LayerNorm with biases."""
+    width = cfg.d_model if width is None else width
+    return width * (2 if cfg.norm == "layernorm" and cfg.bias else 1)
+
+
+def _attention_matmul_params(cfg: ModelConfig) -> int:
+    """Weights of the attention's projections (each multiplies every token once)."""
+    d, H = cfg.d_model, cfg.n_heads
+    if cfg.attention == "mla":
+        # DeepSeek-V2, Eqs. 9-14 and 37-47: W^DQ, W^UQ and W^QR (one d'_c x H(d_h + d_h^R)
+        # matrix in the released code), W^DKV and W^KR (one d x (d_c + d_h^R) matrix),
+        # W^UK and W^UV (one d_c x H(d_h + d_h^v) matrix), W^O.
+        q = (d * H * cfg.head_dim if cfg.q_lora_rank is None
+             else d * cfg.q_lora_rank + cfg.q_lora_rank * H * cfg.head_dim)
+        kv = (d * (cfg.kv_lora_rank + cfg.qk_rope_head_dim)
+              + cfg.kv_lora_rank * H * (cfg.qk_nope_head_dim + cfg.v_head_dim))
+        return q + kv + cfg.v_dim * d
+    a, kv = cfg.attn_dim, cfg.kv_dim
+    out = 2 * d * a + 2 * d * kv  # W_q, W_o and W_k, W_v
     if cfg.position == "relative":
-        relative = d * a + 2 * a  # W_{k,R} and the u, v biases of Transformer-XL
-    return attn + mlp + biases + relative + 2 * _norm_params(cfg)
+        out += d * a  # W_{k,R}: projects the relative encodings (Transformer-XL, Sec. 3.3)
+    return out
+
+
+def _attention_params(cfg: ModelConfig) -> int:
+    out = _attention_matmul_params(cfg)
+    if cfg.attention == "mla":  # RMSNorms on the two latents
+        q_norm = 0 if cfg.q_lora_rank is None else _norm_params(cfg, cfg.q_lora_rank)
+        return out + q_norm + _norm_params(cfg, cfg.kv_lora_rank)
+    a, kv, d = cfg.attn_dim, cfg.kv_dim, cfg.d_model
+    if cfg.bias:
+        out += a + 2 * kv + d
+    if cfg.position == "relative":
+        out += 2 * a  # Transformer-XL's u and v biases
+    if cfg.qk_norm:
+        out += 2 * _norm_params(cfg, cfg.head_dim)  # one per-head norm for queries, one for keys
+    return out
+
+
+def _n_mlp(cfg: ModelConfig) -> int:
+    """Matrices of one MLP: two for GELU, three for SwiGLU (Shazeer 2020)."""
+    return 3 if cfg.mlp == "swiglu" else 2
+
+
+def _mlp_params(cfg: ModelConfig, d_ff: int) -> int:
+    """One MLP of hidden size ``d_ff`` (a dense MLP or one expert), biases included."""
+    out = _n_mlp(cfg) * cfg.d_model * d_ff
+    if cfg.bias:
+        out += (_n_mlp(cfg) - 1) * d_ff + cfg.d_model
+    return out
+
+
+def _router_params(cfg: ModelConfig) -> int:
+    """The router of one MoE layer: a d x n_experts matrix (and a bias with ``cfg.bias``)."""
+    return cfg.n_experts * cfg.d_model + (cfg.n_experts if cfg.bias else 0)
+
+
+def _layer_params(cfg: ModelConfig, kind: str = "dense") -> int:
+    """One transformer block: attention, its MLP (``kind`` "dense" or "moe"), two norms."""
+    if kind == "moe":
+        experts = cfg.n_experts + cfg.n_shared_experts
+        mlp = _router_params(cfg) + experts * _mlp_params(cfg, cfg.moe_d_ff)
+    else:
+        mlp = _mlp_params(cfg, cfg.d_ff)
+    return _attention_params(cfg) + mlp + 2 * _norm_params(cfg)
+
+
+def expert_params(cfg: ModelConfig) -> int:
+    """Parameters of one expert: an MLP of hidden size ``moe_d_ff`` (routed or shared).
+
+    ``3 * d * moe_d_ff`` for SwiGLU experts (Mixtral 8x7B: 176,160,768; DeepSeek-V3:
+    44,040,192), ``2 * d * moe_d_ff`` for GELU ones, plus biases with ``cfg.bias``.
+
+    Raises
+    ------
+    ValueError
+        For a dense model (``n_experts=0``).
+    """
+    cfg = _check_cfg(cfg)
+    if not cfg.is_moe:
+        raise ValueError(f"cfg must be a mixture of experts (n_experts > 0); "
+                         f"{cfg.name or 'this model'} is dense")
+    return _mlp_params(cfg, cfg.moe_d_ff)
 
 
 def embedding_params(cfg: ModelConfig) -> int:
@@ -175,7 +395,9 @@ def non_embedding_params(cfg: ModelConfig) -> int:
     (Kaplan et al. 2020, Table 1: N = 2 d_model n_layer (2 d_attn + d_ff)).
     """
     cfg = _check_cfg(cfg)
-    return cfg.n_layers * _layer_params(cfg) + _norm_params(cfg)
+    dense = (cfg.n_layers - cfg.n_moe_layers) * _layer_params(cfg)
+    moe = cfg.n_moe_layers * _layer_params(cfg, "moe") if cfg.is_moe else 0
+    return dense + moe + _norm_params(cfg)
 
 
 def param_count(cfg: ModelConfig) -> int:
@@ -192,6 +414,14 @@ def param_count(cfg: ModelConfig) -> int:
     head ``V*d``. GPT-2 small: 124,439,808; Llama-3-8B: 8,030,261,248
     (reference-figures Sec. 4).
 
+    A mixture of experts counts every expert once: an MoE layer holds the router
+    ``n_experts*d`` and ``n_experts + n_shared_experts`` MLPs of size ``moe_d_ff``; the
+    first ``n_dense_layers`` layers hold a dense MLP of size ``d_ff``. Latent attention
+    (``attention="mla"``) holds its down- and up-projections and the two latent norms.
+    Mixtral 8x7B: 46,702,792,704; DeepSeek-V3 (without its multi-token-prediction module):
+    671,026,404,352, as Hugging Face transformers counts it (the router's 256 score-correction
+    biases per layer are a buffer there, a parameter in DeepSeek's own code: 14,848 more).
+
     Parameters
     ----------
     cfg : ModelConfig
@@ -203,6 +433,33 @@ def param_count(cfg: ModelConfig) -> int:
     return embedding_params(cfg) + non_embedding_params(cfg)
 
 
+def active_param_count(cfg: ModelConfig) -> int:
+    """Parameters one token uses: all but the routed experts it is not sent to.
+
+    ``param_count - n_moe_layers * (n_experts - experts_per_token) * expert_params``: every
+    non-expert parameter (embeddings, LM head, attention, norms, routers, dense layers), the
+    shared experts and ``experts_per_token`` routed experts per MoE layer. This is the
+    convention of the published "active" figures, which include the embeddings (Mixtral
+    8x7B: 12,879,925,248, "13B active", Jiang et al. 2024). For a dense model it equals
+    :func:`param_count`. The FLOPs of a token follow the active *matmul* weights instead
+    (:func:`matmul_params`), which leave out the embedding look-up and count the whole
+    router.
+
+    Parameters
+    ----------
+    cfg : ModelConfig
+
+    Returns
+    -------
+    int
+    """
+    cfg = _check_cfg(cfg)
+    if not cfg.is_moe:
+        return param_count(cfg)
+    idle = cfg.n_moe_layers * (cfg.n_experts - cfg.experts_per_token)
+    return param_count(cfg) - idle * _mlp_params(cfg, cfg.moe_d_ff)
+
+
 def matmul_params(cfg: ModelConfig) -> int:
     """Weights that multiply every token once in the forward pass, LM head included.
 
@@ -211,14 +468,22 @@ def matmul_params(cfg: ModelConfig) -> int:
     embedding). Embedding look-ups, biases and norms are not matmuls and are left out.
     With relative positions the per-layer projection of the encodings is counted too
     (it costs one d x d matmul per position).
+
+    In a mixture of experts only the active weights count: the router (all
+    ``n_experts`` scores are computed for every token), the shared experts and
+    ``experts_per_token`` routed experts. Latent attention counts its compressions and
+    decompressions as training computes them: the keys and values of every token are
+    decompressed from its latent (the "absorbed" form of DeepSeek-V2, Sec. 2.1.2, saves
+    that only when decoding).
     """
     cfg = _check_cfg(cfg)
-    d, a, kv = cfg.d_model, cfg.attn_dim, cfg.kv_dim
-    n_mlp = 3 if cfg.mlp == "swiglu" else 2
-    per_layer = 2 * d * a + 2 * d * kv + n_mlp * d * cfg.d_ff
-    if cfg.position == "relative":
-        per_layer += d * a
-    return cfg.n_layers * per_layer + cfg.vocab_size * cfg.d_model
+    d, n_mlp = cfg.d_model, _n_mlp(cfg)
+    dense = _attention_matmul_params(cfg) + n_mlp * d * cfg.d_ff
+    moe = (_attention_matmul_params(cfg) + cfg.n_experts * d
+           + (cfg.experts_per_token + cfg.n_shared_experts) * n_mlp * d * cfg.moe_d_ff
+           if cfg.is_moe else 0)
+    n_dense = cfg.n_layers - cfg.n_moe_layers
+    return n_dense * dense + cfg.n_moe_layers * moe + cfg.vocab_size * cfg.d_model
 
 
 def _gpt2(name: str, n_layers: int, d_model: int, n_heads: int) -> ModelConfig:
@@ -313,6 +578,60 @@ MODELS: Mapping[str, ModelConfig] = MappingProxyType({
     ),
     "gopher-280b": _deepmind(
         "Gopher 280B", 80, 16384, 128, "Rae et al. 2021 (Gopher), Table 1; Hoffmann et al. Table 4"
+    ),
+})
+
+
+_MIXTRAL = ("Jiang et al. 2024 (Mixtral of Experts, arXiv:2401.04088), Table 1; HF "
+            "mistralai/Mixtral-8x7B-v0.1 config.json")
+_QWEN3 = "Qwen3 Technical Report (arXiv:2505.09388), Tables 1-2; HF Qwen/{} config.json"
+
+
+def _moe(name: str, L: int, d: int, H: int, kv: int, d_ff: int, V: int, s: int, src: str,
+         **moe) -> ModelConfig:
+    # Llama-style blocks (RMSNorm, RoPE, SwiGLU, no biases, untied head) with MoE MLPs.
+    return ModelConfig(
+        L, d, H, V, d_ff=d_ff, n_kv_heads=kv, seq_len=s, mlp="swiglu", norm="rmsnorm",
+        bias=False, tied_embeddings=False, position="rope", name=name, source=src, **moe,
+    )
+
+
+#: Mixtures of experts, read-only: total and active counts in lesson 11. ``seq_len`` is
+#: the main pre-training context. DeepSeek-V3 is its main model: the released checkpoint
+#: also holds one multi-token-prediction module (a 62nd MoE layer with its own projection
+#: and norms, ``num_nextn_predict_layers`` = 1), which training uses and inference may drop.
+MOE_MODELS: Mapping[str, ModelConfig] = MappingProxyType({
+    "mixtral-8x7b": _moe(
+        "Mixtral 8x7B", 32, 4096, 32, 8, 14336, 32000, 32768, _MIXTRAL,
+        n_experts=8, experts_per_token=2,
+    ),
+    "mixtral-8x22b": _moe(
+        "Mixtral 8x22B", 56, 6144, 48, 8, 16384, 32000, 65536,
+        "Mistral AI, 'Cheaper, Better, Faster, Stronger' (Apr 2024: 141B total, 39B active, "
+        "64K context); HF mistralai/Mixtral-8x22B-v0.1 config.json",
+        n_experts=8, experts_per_token=2,
+    ),
+    "deepseek-v3": _moe(
+        "DeepSeek-V3", 61, 7168, 128, 128, 18432, 129280, 4096,
+        "DeepSeek-V3 Technical Report (arXiv:2412.19437), Sec. 4.2 (61 layers, d 7168, 128 "
+        "heads, d_c 512, d'_c 1536, d_h 128, d_h^R 64; 1 shared + 256 routed experts of 2048, "
+        "8 active; first 3 layers dense; 4K pre-training context); HF deepseek-ai/DeepSeek-V3 "
+        "config.json (V 129,280, d_ff 18,432)",
+        n_experts=256, experts_per_token=8, n_shared_experts=1, moe_d_ff=2048,
+        n_dense_layers=3, attention="mla", q_lora_rank=1536, kv_lora_rank=512,
+        qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128,
+    ),
+    "qwen3-30b-a3b": ModelConfig(
+        48, 2048, 32, 151936, d_ff=6144, n_kv_heads=4, head_dim=128, seq_len=4096,
+        mlp="swiglu", norm="rmsnorm", bias=False, tied_embeddings=False, position="rope",
+        qk_norm=True, n_experts=128, experts_per_token=8, moe_d_ff=768,
+        name="Qwen3-30B-A3B", source=_QWEN3.format("Qwen3-30B-A3B"),
+    ),
+    "qwen3-235b-a22b": ModelConfig(
+        94, 4096, 64, 151936, d_ff=12288, n_kv_heads=4, head_dim=128, seq_len=4096,
+        mlp="swiglu", norm="rmsnorm", bias=False, tied_embeddings=False, position="rope",
+        qk_norm=True, n_experts=128, experts_per_token=8, moe_d_ff=1536,
+        name="Qwen3-235B-A22B", source=_QWEN3.format("Qwen3-235B-A22B"),
     ),
 })
 
@@ -457,11 +776,12 @@ def llama_like_config(
 
 
 # Every preset by name, for get_model.
-_PRESETS = MappingProxyType({**MODELS, **GPT3_FAMILY})
+_PRESETS = MappingProxyType({**MODELS, **GPT3_FAMILY, **MOE_MODELS})
 
 
 def get_model(name_or_cfg: str | ModelConfig) -> ModelConfig:
-    """A preset by name (:data:`MODELS` or :data:`GPT3_FAMILY`), or a ModelConfig passed through."""
+    """A preset by name (:data:`MODELS`, :data:`GPT3_FAMILY` or :data:`MOE_MODELS`), or a
+    ModelConfig passed through."""
     if isinstance(name_or_cfg, ModelConfig):
         return name_or_cfg
     return v.lookup("model", name_or_cfg, _PRESETS)

@@ -44,7 +44,7 @@ from trainmath.accelerators import Accelerator, get_accelerator, matmul_efficien
 from trainmath.activations import ACTIVATION_LAYERS, RECOMPUTE, default_activation_layer
 from trainmath.compute import flops_per_token
 from trainmath.memory import layers_per_stage, memory_per_gpu, params_per_gpu
-from trainmath.models import ModelConfig, get_model
+from trainmath.models import ModelConfig, _require_dense, get_model
 from trainmath.optimizers import bytes_per_param, training_bytes_per_param
 from trainmath.parallelism import (
     BUS_BANDWIDTH,
@@ -545,6 +545,7 @@ def plan_layouts(
     step-time model of :func:`step_time`.
     """
     cfg = get_model(model)
+    _require_dense(cfg, "plan_layouts")
     acc = get_accelerator(accelerator)
     n = v.scalar_int("n_gpus", n_gpus)
     s = cfg.seq_len if seq_len is None else v.scalar_int("seq_len", seq_len)

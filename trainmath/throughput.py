@@ -52,7 +52,7 @@ from trainmath.accelerators import (
 )
 from trainmath.activations import ACTIVATION_LAYERS, RECOMPUTE, default_activation_layer
 from trainmath.compute import flops_per_token, forward_flops, recompute_flops_overhead
-from trainmath.models import MODELS, ModelConfig
+from trainmath.models import MODELS, ModelConfig, _require_dense
 from trainmath.optimizers import DTYPE_BYTES, bytes_per_param
 from trainmath.runs import PUBLISHED_LAYOUTS
 from trainmath.units import achieved_flops_per_gpu
@@ -945,6 +945,7 @@ def layer_time(cfg: ModelConfig, seq_len: ArrayLike, micro_batch: ArrayLike,
     layer on A100s) in the tests.
     """
     v.instance("cfg", cfg, ModelConfig)
+    _require_dense(cfg, "layer_time (and the planner)")
     layer = default_activation_layer(cfg) if layer is None else \
         v.choice("layer", layer, ACTIVATION_LAYERS)
     v.choice("recompute", recompute, RECOMPUTE)
