@@ -164,11 +164,147 @@ def test_mla_attention_term_uses_qk_and_v_widths():
     assert tm.recompute_flops_per_token(cfg, s, "selective") == 2 * 61 * s * 128 * (192 + 128)
 
 
-def test_memory_and_time_models_refuse_what_they_do_not_model():
+def test_time_models_refuse_what_they_do_not_model_yet():
     cfg = tm.MOE_MODELS["deepseek-v3"]
-    for call in (lambda: tm.memory_per_gpu(cfg), lambda: tm.params_per_gpu(cfg),
-                 lambda: tm.layer_activation_bytes(cfg),
-                 lambda: tm.layer_time(cfg, 4096, 1, "H800"),
+    for call in (lambda: tm.layer_time(cfg, 4096, 1, "H800"),
                  lambda: tm.plan_layouts(cfg, "H800", 64)):
         with pytest.raises(ValueError, match="n_experts=256 and attention='mla'"):
             call()
+
+
+# --- memory: parameter buckets, expert parallelism, MoE and MLA activations ------------------------
+
+@pytest.mark.parametrize("name", sorted(tm.MOE_MODELS))
+def test_buckets_on_one_gpu_add_up_to_the_model(name):
+    cfg = tm.MOE_MODELS[name]
+    b = tm.param_buckets(cfg)
+    assert b.total == tm.param_count(cfg) == tm.params_per_gpu(cfg)
+    assert b.expert == cfg.n_moe_layers * cfg.n_experts * tm.expert_params(cfg)
+
+
+def test_expert_parallelism_spreads_only_the_routed_experts():
+    cfg = tm.MOE_MODELS["mixtral-8x7b"]
+    one, eight = tm.param_buckets(cfg), tm.param_buckets(cfg, ep=8)
+    assert eight.expert * 8 == one.expert
+    assert (eight.tensor_parallel, eight.replicated) == (one.tensor_parallel, one.replicated)
+    # Expert tensor parallelism splits each expert; etp defaults to tp.
+    tp2 = tm.param_buckets(cfg, tp=2, ep=4)
+    assert tp2.expert == one.expert / 8
+    assert tm.param_buckets(cfg, tp=2, ep=4, etp=1).expert == one.expert / 4
+    assert tp2.replicated == one.replicated  # norms and routers stay whole
+
+
+def test_mla_down_projections_are_replicated_across_tensor_parallel_ranks():
+    cfg = tm.MOE_MODELS["deepseek-v3"]
+    down = 7168 * 1536 + 1536 + 7168 * (512 + 64) + 512  # W^DQ, its norm, W^DKV;W^KR, its norm
+    norms_and_router = 2 * 7168 + 256 * 7168
+    one_moe_layer = tm.param_buckets(cfg.replace(n_layers=5), tp=8).replicated - \
+        tm.param_buckets(cfg.replace(n_layers=4), tp=8).replicated
+    assert one_moe_layer == down + norms_and_router
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(ep=3), "ep must divide n_experts"),
+    (dict(ep=8, etp=5), "etp must divide moe_d_ff"),
+    (dict(ep=8, dp=4), "ep * etp must divide dp * cp * tp"),
+    (dict(dualpipe=True, pp=3), "pp must be even"),
+    (dict(term_bytes={"expert_inputs": 1}), "term_bytes names 'expert_inputs'"),
+    (dict(term_bytes={"q": -1}), "term_bytes['q'] must be"),
+    (dict(tp=2, ep=2, dp=2), "needs sequence_parallel=True"),
+    (dict(layer="korthikanti"), "pass layer='modern'"),
+])
+def test_moe_memory_arguments_are_checked(kw, words):
+    cfg = tm.MOE_MODELS["qwen3-30b-a3b"]
+    with pytest.raises(ValueError, match=re.escape(words)):
+        tm.memory_per_gpu(cfg, **{"layer": "modern", **kw})
+
+
+def test_ep_on_a_dense_model_is_refused():
+    with pytest.raises(ValueError, match="ep and etp apply to mixtures of experts"):
+        tm.memory_per_gpu(tm.MODELS["llama-3-8b"], ep=2, dp=2)
+
+
+def test_expert_states_shard_over_the_expert_data_parallel_group():
+    cfg = tm.MOE_MODELS["mixtral-8x7b"]
+    per = tm.training_bytes_per_param()
+    m = tm.memory_per_gpu(cfg, dp=16, ep=8, zero_stage=1, recompute="full", layer="modern")
+    b = tm.param_buckets(cfg, ep=8)
+    dense = b.tensor_parallel + b.replicated
+    # dp 16 GPUs hold the same dense weights; 16 / 8 = 2 hold the same experts.
+    assert m.master == pytest.approx(per["master"] * (dense / 16 + b.expert / 2))
+    assert m.weights == pytest.approx(per["weights"] * b.total)
+
+
+def test_moe_memory_on_one_gpu_is_the_states_plus_the_layers():
+    cfg = tm.MOE_MODELS["qwen3-30b-a3b"]
+    m = tm.memory_per_gpu(cfg, seq_len=1024, layer=None)
+    states = tm.training_state_breakdown(tm.param_count(cfg))
+    assert m.model_states == pytest.approx(states.total)
+    assert m.activations == pytest.approx(48 * tm.layer_activation_bytes(cfg, 1024))
+
+
+def test_moe_layer_terms():
+    cfg = tm.MOE_MODELS["mixtral-8x7b"]
+    s, k, d, f, E = 4096, 2, 4096, 14336, 8
+    b = tm.layer_activation_breakdown(cfg, s)
+    assert b.router_probs == 4 * s * E
+    assert b.topk_weights == 4 * s * k
+    assert b.expert_input == b.expert_output == 2 * k * s * d
+    assert b.expert_gate_output == b.expert_up_output == b.expert_down_input == 2 * k * s * f
+    assert b.shared_gate_output == 0 and b.expert_silu_output == 0
+    # The busiest GPU of an unbalanced router holds more token copies.
+    c = tm.layer_activation_breakdown(cfg, s, capacity_factor=1.25)
+    assert c.expert_input == 1.25 * b.expert_input and c.router_probs == b.router_probs
+    # A dense layer of a MoE model keeps the dense MLP's terms instead.
+    dense = tm.layer_activation_breakdown(cfg, s, moe=False)
+    assert "expert_input" not in dense and dense.up_output == 2 * s * f
+
+
+def test_moe_terms_under_tensor_and_expert_tensor_parallelism():
+    cfg = tm.MOE_MODELS["mixtral-8x7b"]
+    one = tm.layer_activation_breakdown(cfg, 4096)
+    kw = dict(tp=4, sequence_parallel=True)
+    folded = tm.layer_activation_breakdown(cfg, 4096, etp=1, **kw)
+    split = tm.layer_activation_breakdown(cfg, 4096, **kw)  # etp = tp
+    # Each rank routes s/t tokens: its copies are 1/t of one GPU's; f-wide per copy whole
+    # with etp = 1, gathered t ways and split t ways with etp = t.
+    assert folded.expert_input == one.expert_input / 4
+    assert split.expert_input == one.expert_input
+    assert folded.expert_gate_output == split.expert_gate_output == one.expert_gate_output / 4
+
+
+def test_mla_terms():
+    cfg = tm.MOE_MODELS["deepseek-v3"]
+    s = 4096
+    b = tm.layer_activation_breakdown(cfg, s)
+    assert b.q == b.k == 2 * s * 128 * 192
+    assert b.v == b.attention_output == 2 * s * 128 * 128
+    assert b.kv_latent == b.kv_up_input == 2 * s * 512
+    assert b.q_latent == 2 * s * 1536 and b.q_latent_rstd == 4 * s
+    no_q = cfg.replace(q_lora_rank=None)
+    assert tm.layer_activation_breakdown(no_q, s).q_latent == 0
+
+
+def test_term_bytes_recompute_or_shrink_named_terms():
+    cfg = tm.MOE_MODELS["deepseek-v3"]
+    full = tm.layer_activation_breakdown(cfg, 4096)
+    lean = tm.layer_activation_breakdown(cfg, 4096, term_bytes=tm.DEEPSEEK_V3_TERM_BYTES)
+    assert lean.q == lean.k == lean.v == lean.expert_output == 0
+    assert lean.expert_input == full.expert_input / 2
+    assert lean.attention_output == full.attention_output * 0.75
+    assert lean.attn_norm_input == full.attn_norm_input
+    assert lean.total < full.total / 3
+
+
+def test_dualpipe_holds_two_stages_and_pp_plus_one_micro_batches():
+    cfg = tm.MOE_MODELS["deepseek-v3"]
+    kw = dict(seq_len=4096, pp=16, ep=64, dp=128, zero_stage=1, n_microbatches=60,
+              layer="modern")
+    plain = tm.memory_per_gpu(cfg, **kw)
+    dual = tm.memory_per_gpu(cfg, dualpipe=True, **kw)
+    moe_stage = 4 * tm.layer_activation_bytes(cfg, 4096)
+    assert dual.activations == pytest.approx(17 * moe_stage)
+    assert plain.activations == pytest.approx(
+        16 * (3 * tm.layer_activation_bytes(cfg, 4096, moe=False)
+              + tm.layer_activation_bytes(cfg, 4096)))
+    assert dual.weights > plain.weights * 1.5

@@ -51,6 +51,7 @@ by Megatron's vocabulary-parallel cross-entropy: :data:`LOGITS_TERMS`,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -58,7 +59,7 @@ import numpy as np
 
 from trainmath import _validate as v
 from trainmath._breakdown import Breakdown
-from trainmath.models import ModelConfig, _require_dense
+from trainmath.models import ModelConfig
 
 __all__ = [
     "RECOMPUTE",
@@ -71,6 +72,9 @@ __all__ = [
     # a ModelConfig's layer: Korthikanti's or the modern one, and the logits outside it
     "ACTIVATION_UNITS",
     "MODERN_ACTIVATION_TERMS",
+    "MLA_ACTIVATION_TERMS",
+    "MOE_ACTIVATION_TERMS",
+    "DEEPSEEK_V3_TERM_BYTES",
     "LOGITS_TERMS",
     "ACTIVATION_LAYERS",
     "default_activation_layer",
@@ -166,6 +170,19 @@ ACTIVATION_UNITS: MappingProxyType = MappingProxyType({
     "sba": "s·b·a: one value per query head and token",
     "sb": "s·b: one value per token",
     "sbV": "s·b·V: per token, one value per vocabulary entry",
+    # latent attention (attention="mla")
+    "sbc_q": "s·b·d'_c: per token, the query latent (q_lora_rank; 0 without one)",
+    "sb_q": "s·b: one value per token when there is a query latent (else 0)",
+    "sbc_kv": "s·b·d_c: per token, the key-value latent (kv_lora_rank)",
+    "sbh_qk": "s·b·H(d_h + d_h^R): per token, the query (= key) heads' width",
+    "sbh_v": "s·b·H d_h^v: per token, the value heads' width",
+    # mixture of experts, per GPU: routed copies c·k·s·b of the tokens (c: capacity factor)
+    "sbE": "s·b·E: per token, one score per routed expert",
+    "sbk": "s·b·k: per token, one value per chosen expert",
+    "sbkh": "c·k·s·b·h·t_e: the token copies a GPU's experts receive, model width "
+            "(t_e: expert tensor parallelism, which gathers them)",
+    "sbkf": "c·k·s·b·f_e: the token copies, one expert's hidden width moe_d_ff",
+    "sbf_s": "s·b·n_s·f_e: per token, the shared experts' hidden width",
 })
 _UNIT_SYMBOLS = MappingProxyType({"as2b": "as²b"})
 
@@ -350,6 +367,82 @@ MODERN_ACTIVATION_TERMS: MappingProxyType = MappingProxyType({
         "sbf"),
 })
 
+# The modern layer in three parts: attention (with its norm), the MLP's norm and input, and
+# the dense MLP; latent attention and MoE MLPs replace the first and the last.
+_MODERN_ATTENTION = ("attn_norm_input", "attn_norm_mean", "attn_norm_rstd", "qkv_input", "q",
+                     "k", "v", "attention_output", "softmax_lse")
+_MODERN_MLP_IN = ("mlp_norm_input", "mlp_norm_mean", "mlp_norm_rstd", "mlp_input")
+
+#: What multi-head latent attention keeps for its backward pass (DeepSeek-V2, Sec. 2.1,
+#: Eqs. 9-14 and 37-47), with fused RMSNorms on the two latents and a FlashAttention-style
+#: kernel (scores of width H(d_h + d_h^R), values of H d_h^v): the terms that replace the
+#: modern layer's attention. Queries and keys are decompressed per head for every token in
+#: training; the latents (and their norms' inputs) are kept besides. The down-projections
+#: are replicated across tensor-parallel ranks (Megatron-Core's MLA), so their latents are
+#: not split t ways (sequence parallelism splits them along s).
+MLA_ACTIVATION_TERMS: MappingProxyType = MappingProxyType({
+    **_norm_terms("attn_norm", "first", "the layer's input x, the residual stream"),
+    "qkv_input": _term(
+        "attention", "norm output, shared input of the query and key-value "
+        "down-projections W^DQ and W^DKV", 1, "sbh", tp_split=False),
+    "q_latent": _term("attention", "query latent c^Q (q_lora_rank wide), input of its RMSNorm",
+                      1, "sbc_q", tp_split=False),
+    "q_latent_rstd": _term("attention", "the query latent norm's 1/rms per token, fp32", 1,
+                           "sb_q", dtype="fp32", tp_split=False),
+    "q_up_input": _term("attention", "normalised query latent, input of W^UQ and W^QR", 1,
+                        "sbc_q", tp_split=False),
+    "kv_latent": _term("attention", "key-value latent c^KV (kv_lora_rank wide), input of its "
+                       "RMSNorm", 1, "sbc_kv", tp_split=False),
+    "kv_latent_rstd": _term("attention", "the key-value latent norm's 1/rms per token, fp32",
+                            1, "sb", dtype="fp32", tp_split=False),
+    "kv_up_input": _term("attention", "normalised key-value latent, input of W^UK and W^UV",
+                         1, "sbc_kv", tp_split=False),
+    "q": _term("attention", "queries after RoPE, H heads of d_h + d_h^R", 1, "sbh_qk"),
+    "k": _term("attention", "keys: decompressed per head, with the shared rotary key "
+               "copied to every head", 1, "sbh_qk"),
+    "v": _term("attention", "values, decompressed, H heads of d_h^v", 1, "sbh_v"),
+    "attention_output": _term("attention", "attention output (H d_h^v), kept by the kernel "
+                              "and the input of W^O", 1, "sbh_v"),
+    "softmax_lse": _term("attention", "logsumexp of each query's scores per head, fp32", 1,
+                         "sba", dtype="fp32", selective=True),
+})
+
+#: What a mixture-of-experts MLP keeps for its backward pass, in place of the dense MLP's
+#: f-wide tensors (the norm output, shared by the router, the shared experts and the
+#: dispatch, is the modern layer's ``mlp_input``): the router's scores (fp32, as
+#: Megatron-Core and DeepSeek compute them) and the chosen experts' weights; the dispatched
+#: token copies (k per token; c times the balanced share on the busiest GPU) and, per copy,
+#: what a SwiGLU expert keeps; the experts' outputs, which the weighted combine needs for
+#: the gradient of the weights; the shared experts, a dense MLP of n_s f_e. Tensor
+#: parallelism requires sequence parallelism with MoE (Megatron-Core): each rank routes its
+#: s/t tokens; expert tensor parallelism t_e gathers the copies of t_e ranks and splits the
+#: f_e-wide tensors.
+MOE_ACTIVATION_TERMS: MappingProxyType = MappingProxyType({
+    "router_probs": _term("MoE", "router scores after softmax or sigmoid, fp32 (their "
+                          "backward needs them)", 1, "sbE", dtype="fp32", tp_split=False),
+    "topk_weights": _term("MoE", "gating weights of the k chosen experts, fp32 (the "
+                          "combine's backward)", 1, "sbk", dtype="fp32", tp_split=False),
+    "expert_input": _term("MoE", "dispatched token copies, input of the experts' gate and "
+                          "up projections", 1, "sbkh", tp_split=False, replicated=True),
+    "expert_gate_output": _term("MoE", "experts' gate outputs = SiLU inputs", 1, "sbkf",
+                                mlp="swiglu"),
+    "expert_silu_output": _term("MoE", "experts' SiLU outputs (eager only)", 1, "sbkf",
+                                mlp="swiglu", unfused_mlp=True),
+    "expert_up_output": _term("MoE", "experts' up outputs (GeLU experts: the GeLU input)", 1,
+                              "sbkf"),
+    "expert_down_input": _term("MoE", "experts' down-projection inputs", 1, "sbkf"),
+    "expert_output": _term("MoE", "experts' outputs before the weighted combine (the "
+                           "gradient of the gating weights needs them)", 1, "sbkh",
+                           tp_split=False, replicated=True),
+    "shared_gate_output": _term("MoE", "shared experts' gate outputs", 1, "sbf_s",
+                                mlp="swiglu"),
+    "shared_silu_output": _term("MoE", "shared experts' SiLU outputs (eager only)", 1,
+                                "sbf_s", mlp="swiglu", unfused_mlp=True),
+    "shared_up_output": _term("MoE", "shared experts' up outputs", 1, "sbf_s"),
+    "shared_down_input": _term("MoE", "shared experts' down-projection inputs", 1, "sbf_s"),
+})
+
+
 #: What the model keeps for its backward pass after the last layer, per micro-batch, on the
 #: last pipeline stage: the final norm, the LM head's input and the cross-entropy, which
 #: works on the logits upcast to fp32 (Hugging Face's Llama, ``logits.float()``; Megatron's
@@ -372,7 +465,8 @@ LOGITS_TERMS: MappingProxyType = MappingProxyType({
 
 
 def _table_breakdown(table, units, t, sequence_parallel, recompute, act_bytes, *,
-                     dropout=True, mlp=None, norm=None, fused_mlp=False) -> Breakdown:
+                     dropout=True, mlp=None, norm=None, fused_mlp=False,
+                     term_bytes=None) -> Breakdown:
     """Bytes of each term of ``table`` on one GPU: the one rule of all three tables.
 
     A term is present when the layer has it (dropout, MLP and norm kind, an unfused MLP
@@ -392,6 +486,8 @@ def _table_breakdown(table, units, t, sequence_parallel, recompute, act_bytes, *
             and not (recompute == "full" and key != "attn_norm_input")
         )
         per_value = term.bytes_per_value(act_bytes)
+        if term_bytes and key in term_bytes:
+            per_value = term_bytes[key]
         size = units[term.shape] * (term.values * per_value * kept)
         if term.tp_split or (sequence_parallel and not term.replicated):
             size = size / t
@@ -484,7 +580,7 @@ def default_activation_layer(cfg: ModelConfig) -> str:
 
 
 def _cfg_layer(cfg, seq_len, micro_batch, tp, sequence_parallel, recompute, layer, act_bytes,
-               fused_mlp=True):
+               fused_mlp=True, moe=None):
     """Validated inputs of the ModelConfig-based functions."""
     v.instance("cfg", cfg, ModelConfig)
     v.flag("fused_mlp", fused_mlp)
@@ -505,15 +601,88 @@ def _cfg_layer(cfg, seq_len, micro_batch, tp, sequence_parallel, recompute, laye
                 "layer='modern' models FlashAttention, which cannot add Transformer-XL's "
                 "relative position scores (position='relative'); use layer='korthikanti'"
             )
-    return s, b, t, layer, nbytes
+    elif cfg.is_moe or cfg.attention == "mla":
+        raise ValueError("layer='korthikanti' is Korthikanti et al.'s dense GPT layer; a "
+                         "mixture of experts or latent attention needs layer='modern'")
+    moe = cfg.is_moe if moe is None else v.flag("moe", moe)
+    if moe and not cfg.is_moe:
+        raise ValueError(f"moe=True needs a mixture of experts; {cfg.name or 'cfg'} is dense")
+    if moe and not sequence_parallel and np.any(np.asarray(t) > 1):
+        raise ValueError("an MoE layer with tp > 1 needs sequence_parallel=True (Megatron-Core "
+                         "requires it: each tensor-parallel rank routes its own s/t tokens)")
+    return s, b, t, layer, nbytes, moe
 
 
-def _modern_units(cfg: ModelConfig, s, b) -> dict:
+def _modern_units(cfg: ModelConfig, s, b, t=1, etp=1, capacity=1.0) -> dict:
+    """Values per unit of :data:`ACTIVATION_UNITS` for ``cfg``; the MoE units are per GPU
+    (token copies a GPU's experts hold: ``c k s b / t`` routed here, gathered ``etp`` ways)."""
     s, b = np.asarray(s, dtype=float), np.asarray(b, dtype=float)
     sb = s * b
-    return {"sbh": sb * cfg.d_model, "sbh_q": sb * cfg.attn_dim, "sbh_kv": sb * cfg.kv_dim,
-            "sbf": sb * cfg.d_ff, "sba": sb * cfg.n_heads, "sb": sb,
-            "sbV": sb * cfg.vocab_size}
+    units = {"sbh": sb * cfg.d_model, "sbh_q": sb * cfg.attn_dim, "sbh_kv": sb * cfg.kv_dim,
+             "sbf": sb * cfg.d_ff, "sba": sb * cfg.n_heads, "sb": sb,
+             "sbV": sb * cfg.vocab_size, "sbh_qk": sb * cfg.qk_dim, "sbh_v": sb * cfg.v_dim}
+    if cfg.attention == "mla":
+        q = cfg.q_lora_rank or 0
+        units.update(sbc_q=sb * q, sb_q=sb * (q > 0), sbc_kv=sb * cfg.kv_lora_rank)
+    if cfg.is_moe:
+        copies = capacity * cfg.experts_per_token * sb
+        units.update(
+            sbE=sb * cfg.n_experts, sbk=sb * cfg.experts_per_token,
+            sbkh=copies * np.asarray(etp) / np.asarray(t) * cfg.d_model,
+            sbkf=copies * cfg.moe_d_ff, sbf_s=sb * cfg.n_shared_experts * cfg.moe_d_ff,
+        )
+    return units
+
+
+def _modern_table(cfg: ModelConfig, moe: bool) -> dict:
+    """The terms of one modern layer of ``cfg``: its attention (MHA/GQA or latent), the
+    MLP's norm and input, and its MLP (dense, or a mixture of experts when ``moe``)."""
+    table = MODERN_ACTIVATION_TERMS
+    attention = (MLA_ACTIVATION_TERMS if cfg.attention == "mla"
+                 else {k: table[k] for k in _MODERN_ATTENTION})
+    dense_mlp = {k: x for k, x in table.items() if k not in _MODERN_ATTENTION + _MODERN_MLP_IN}
+    return {**attention, **{k: table[k] for k in _MODERN_MLP_IN},
+            **(MOE_ACTIVATION_TERMS if moe else dense_mlp)}
+
+
+def _check_term_bytes(term_bytes, cfg: ModelConfig) -> dict | None:
+    """``term_bytes`` as a dict of term names of ``cfg``'s layers (dense or MoE) to bytes
+    per value >= 0."""
+    if term_bytes is None:
+        return None
+    if not isinstance(term_bytes, Mapping):
+        raise TypeError(f"term_bytes must be a mapping of term name to bytes per value, got "
+                        f"{type(term_bytes).__name__}")
+    table = {**_modern_table(cfg, False), **(_modern_table(cfg, True) if cfg.is_moe else {})}
+    out = {}
+    for key, nbytes in term_bytes.items():
+        if key not in table:
+            raise ValueError(f"term_bytes names {key!r}, not a term of this model's layers; "
+                             f"their terms: "
+                             f"{', '.join(table)}")
+        out[key] = float(v.nonnegative(f"term_bytes[{key!r}]", nbytes))
+    return out
+
+
+#: DeepSeek-V3's activation choices, as bytes per value of the terms of its layer
+#: (:data:`MLA_ACTIVATION_TERMS`, :data:`MOE_ACTIVATION_TERMS`), for ``term_bytes``
+#: (DeepSeek-V3 Technical Report, Sec. 3.2.3 and 3.3.3). 0: "we recompute all RMSNorm
+#: operations and MLA up-projections during back-propagation" (the norms' outputs and
+#: statistics, and the decompressed queries, keys and values, are not kept), and "we cache
+#: the inputs of the SwiGLU operator and recompute its output" (the down-projection's
+#: input); 1: cached in fp8 with fine-grained scaling (the experts' inputs and SwiGLU
+#: inputs; Sec. 3.3.3 "activations ... cached in FP8"); 1.5: "a customized E5M6 data
+#: format" for the input of the Linear after attention. The experts' outputs are taken as
+#: not kept (0): the gating weights' gradient can be formed from the down-projection's
+#: input gradient and the recomputed SwiGLU output, which the report does not spell out.
+#: The residual stream (the norms' inputs) and the latents stay in bf16.
+DEEPSEEK_V3_TERM_BYTES = MappingProxyType({
+    "attn_norm_rstd": 0, "qkv_input": 0, "q_latent_rstd": 0, "q_up_input": 0,
+    "kv_latent_rstd": 0, "kv_up_input": 0, "q": 0, "k": 0, "v": 0,
+    "attention_output": 1.5, "mlp_norm_rstd": 0, "mlp_input": 0,
+    "expert_input": 1, "expert_gate_output": 1, "expert_up_output": 1, "expert_down_input": 0,
+    "expert_output": 0, "shared_gate_output": 1, "shared_up_output": 1, "shared_down_input": 0,
+})
 
 
 def layer_activation_breakdown(
@@ -527,6 +696,10 @@ def layer_activation_breakdown(
     layer: str | None = None,
     act_bytes=2,
     fused_mlp: bool = True,
+    moe: bool | None = None,
+    etp=None,
+    capacity_factor=1.0,
+    term_bytes: Mapping[str, float] | None = None,
 ) -> Breakdown:
     """Bytes of each tensor one layer of ``cfg`` keeps for the backward pass, per GPU.
 
@@ -577,6 +750,23 @@ def layer_activation_breakdown(
         outputs, Megatron-Core's ``bias_swiglu`` or what ``torch.compile`` produces.
         ``False``: eager PyTorch, which also keeps the SiLU output: one more 2·s·b·f
         bytes per layer (``silu_output``, split t ways; measured). No effect on a GeLU MLP.
+    moe : bool or None
+        For a mixture of experts: an MoE layer (``None``, the default, for an MoE model) or
+        one of its leading dense layers (``False``). Its MLP terms are then those of
+        :data:`MOE_ACTIVATION_TERMS`; latent attention's (``attention="mla"``) those of
+        :data:`MLA_ACTIVATION_TERMS`.
+    etp : int or array, optional
+        Expert tensor parallelism t_e (default ``tp``): splits each expert's f_e-wide tensors
+        and gathers the token copies of t_e tensor-parallel ranks.
+    capacity_factor : float or array
+        Token copies the busiest GPU's experts receive, relative to a perfectly balanced
+        router (1.0). A capacity-limited router (GShard, Switch) never exceeds its capacity
+        factor; DeepSeek-V3's auxiliary-loss-free balancing keeps the load near 1 without
+        dropping tokens.
+    term_bytes : mapping, optional
+        Bytes per value of some terms, by name, in place of ``act_bytes`` (modern layer
+        only): 0 for a tensor recomputed in the backward pass instead of kept, 1 for one
+        cached in fp8 (:data:`DEEPSEEK_V3_TERM_BYTES`: DeepSeek-V3's choices).
 
     Returns
     -------
@@ -619,18 +809,26 @@ def layer_activation_breakdown(
     cos/sin tables (s x head_dim, computed once per model forward and shared by all
     layers) and the scalars a kernel keeps (RNG state) are not counted. No dropout.
     """
-    s, b, t, layer, nbytes = _cfg_layer(cfg, seq_len, micro_batch, tp, sequence_parallel,
-                                        recompute, layer, act_bytes, fused_mlp)
-    _require_dense(cfg, "the layer's activation memory")
+    s, b, t, layer, nbytes, moe = _cfg_layer(cfg, seq_len, micro_batch, tp, sequence_parallel,
+                                             recompute, layer, act_bytes, fused_mlp, moe)
     if layer == "korthikanti":
+        if term_bytes is not None:
+            raise ValueError("term_bytes applies to layer='modern'")
         return activation_memory_breakdown(
             s, b, cfg.d_model, cfg.n_heads, tp=t, sequence_parallel=sequence_parallel,
             recompute=recompute, act_bytes=nbytes,
         )
+    table = _modern_table(cfg, moe)
+    te = t if etp is None else v.positive_int("etp", etp)
+    c = v.positive("capacity_factor", capacity_factor)
+    if np.any(np.asarray(c) < 1):
+        raise ValueError(f"capacity_factor must be >= 1 (1: a balanced router), got "
+                         f"{capacity_factor!r}")
+    units = _modern_units(cfg, s, b, t, te, c)
     return _table_breakdown(
-        MODERN_ACTIVATION_TERMS, _modern_units(cfg, s, b), np.asarray(t, dtype=float),
+        table, units, np.asarray(t, dtype=float),
         sequence_parallel, recompute, nbytes, dropout=False, mlp=cfg.mlp, norm=cfg.norm,
-        fused_mlp=fused_mlp,
+        fused_mlp=fused_mlp, term_bytes=_check_term_bytes(term_bytes, cfg),
     )
 
 
@@ -645,10 +843,15 @@ def layer_activation_bytes(
     layer: str | None = None,
     act_bytes=2,
     fused_mlp: bool = True,
+    moe: bool | None = None,
+    etp=None,
+    capacity_factor=1.0,
+    term_bytes: Mapping[str, float] | None = None,
 ):
     """Bytes of activations one layer of ``cfg`` stores, per GPU: the ``total`` of
     :func:`layer_activation_breakdown` (``fused_mlp`` as there: fused SwiGLU by default,
-    ``False`` for eager PyTorch's one more 2·s·b·f/t).
+    ``False`` for eager PyTorch's one more 2·s·b·f/t; ``moe``, ``etp`` and
+    ``capacity_factor`` for a mixture of experts; ``term_bytes`` for recomputed or fp8 terms).
 
     With ``layer="korthikanti"`` (and 16-bit activations) this is exactly
     :func:`activation_memory_per_layer` of ``cfg.d_model`` and ``cfg.n_heads``.
@@ -661,17 +864,17 @@ def layer_activation_bytes(
     ...                              fused_mlp=False) / 1e9, 3)
     0.642
     """
-    s, b, t, layer, nbytes = _cfg_layer(cfg, seq_len, micro_batch, tp, sequence_parallel,
-                                        recompute, layer, act_bytes, fused_mlp)
-    _require_dense(cfg, "the layer's activation memory")
-    if layer == "korthikanti" and np.all(np.asarray(nbytes) == 2):
+    s, b, t, layer, nbytes, moe = _cfg_layer(cfg, seq_len, micro_batch, tp, sequence_parallel,
+                                             recompute, layer, act_bytes, fused_mlp, moe)
+    if layer == "korthikanti" and np.all(np.asarray(nbytes) == 2) and term_bytes is None:
         return activation_memory_per_layer(
             s, b, cfg.d_model, cfg.n_heads, tp=t, sequence_parallel=sequence_parallel,
             recompute=recompute,
         )
     return layer_activation_breakdown(
         cfg, s, b, tp=t, sequence_parallel=sequence_parallel, recompute=recompute,
-        layer=layer, act_bytes=nbytes, fused_mlp=fused_mlp,
+        layer=layer, act_bytes=nbytes, fused_mlp=fused_mlp, moe=moe, etp=etp,
+        capacity_factor=capacity_factor, term_bytes=term_bytes,
     ).total
 
 

@@ -58,7 +58,13 @@ from trainmath.activations import (
     layer_activation_bytes,
     logits_activation_bytes,
 )
-from trainmath.models import ModelConfig, _layer_params, _norm_params, _require_dense
+from trainmath.models import (
+    ModelConfig,
+    _attention_params,
+    _mlp_params,
+    _norm_params,
+    _router_params,
+)
 from trainmath.optimizers import DTYPE_BYTES, STATE_PARTS, bytes_per_param, training_bytes_per_param
 from trainmath.parallelism import pipeline_in_flight
 
@@ -72,6 +78,8 @@ __all__ = [
     "training_state_breakdown",
     "min_gpus_to_fit",
     "params_per_gpu",
+    "PARAM_BUCKETS",
+    "param_buckets",
     "layers_per_stage",
     "memory_per_gpu",
 ]
@@ -351,50 +359,169 @@ def layers_per_stage(n_layers, pp):
     return -(-np.asarray(L) // np.asarray(p)) if np.ndim(p) or np.ndim(L) else -(-L // p)
 
 
-def _tp_layer_params(cfg: ModelConfig, tp):
-    """Parameters of one layer on one tensor-parallel rank.
+#: How the parameters of one GPU split by the way they are parallelised (Megatron-Core's
+#: buckets, Megatron-LM PR #4687): split ``tp`` ways by tensor parallelism (attention heads,
+#: MLP and shared-expert matrices, the vocabulary), replicated on every tensor-parallel rank
+#: (norms, output biases, the router, latent attention's down-projections), and the routed
+#: experts (``n_experts / ep`` experts per GPU, each split ``etp`` ways).
+PARAM_BUCKETS = ("tensor_parallel", "replicated", "expert")
 
-    Weight matrices and column-parallel biases (Q, K, V, first MLP matrices) are split;
-    the output-projection and second-MLP biases and the norms are replicated.
+
+def _mla_replicated(cfg: ModelConfig) -> int:
+    """Latent attention's parameters every tensor-parallel rank holds whole: the query and
+    key-value down-projections and the latents' norms (Megatron-Core's MLA duplicates them)."""
+    if cfg.attention != "mla":
+        return 0
+    q = 0 if cfg.q_lora_rank is None else cfg.d_model * cfg.q_lora_rank + _norm_params(
+        cfg, cfg.q_lora_rank)
+    kv = cfg.d_model * (cfg.kv_lora_rank + cfg.qk_rope_head_dim) + _norm_params(
+        cfg, cfg.kv_lora_rank)
+    return q + kv
+
+
+def _layer_buckets(cfg: ModelConfig, kind: str, tp, ep, etp) -> tuple:
+    """Parameters of one layer on one GPU: (tensor-parallel share, replicated, experts).
+
+    Weight matrices and column-parallel biases (Q, K, V, first MLP matrices) are split t
+    ways; the output-projection and second-MLP biases, the norms (qk-norms included), the
+    router and MLA's down-projections are replicated; routed experts are spread over ``ep``
+    GPUs and each split ``etp`` ways (its output bias replicated).
     """
-    replicated = 2 * _norm_params(cfg) + (2 * cfg.d_model if cfg.bias else 0)
-    return (_layer_params(cfg) - replicated) / tp + replicated
+    bias = cfg.d_model if cfg.bias else 0
+    qk = 2 * _norm_params(cfg, cfg.head_dim) if cfg.qk_norm else 0
+    replicated = 2 * _norm_params(cfg) + bias + qk + _mla_replicated(cfg)
+    split = _attention_params(cfg) - bias - qk - _mla_replicated(cfg)
+    experts = 0.0
+    if kind == "moe":
+        shared = cfg.n_shared_experts
+        replicated = replicated + _router_params(cfg) + shared * bias
+        split += shared * (_mlp_params(cfg, cfg.moe_d_ff) - bias)
+        one = _mlp_params(cfg, cfg.moe_d_ff)
+        experts = cfg.n_experts / np.asarray(ep, dtype=float) * (
+            (one - bias) / np.asarray(etp, dtype=float) + bias)
+    else:
+        replicated = replicated + bias
+        split += _mlp_params(cfg, cfg.d_ff) - bias
+    return split / np.asarray(tp, dtype=float), float(replicated), experts
 
 
-def _stage_params(cfg: ModelConfig, t, p):
-    """Parameters of the first and the last pipeline stage on one GPU (equal when p = 1).
+def _tp_layer_params(cfg: ModelConfig, tp, ep=1, etp=None, kind: str = "dense"):
+    """Parameters of one layer (dense or MoE) on one GPU, all buckets together."""
+    split, replicated, experts = _layer_buckets(cfg, kind, tp, ep, tp if etp is None else etp)
+    return split + replicated + experts
 
-    ``ceil(L/pp)`` layers each; the first stage adds the token (and learned-position)
+
+def _stage_layers(cfg: ModelConfig, p):
+    """(dense, MoE) layers of the first and the last pipeline stage: ``ceil(L/pp)`` each
+    (stages as even as possible, the last one counted full), the first ``n_dense_layers``
+    of the model on the first stages."""
+    per_stage = layers_per_stage(cfg.n_layers, p)
+    n_dense = cfg.n_layers - cfg.n_moe_layers
+    first_dense = np.minimum(n_dense, per_stage)
+    last_dense = np.clip(n_dense - (cfg.n_layers - per_stage), 0, per_stage)
+    return (first_dense, per_stage - first_dense), (last_dense, per_stage - last_dense)
+
+
+def _stage_buckets(cfg: ModelConfig, t, p, ep=1, etp=None) -> tuple:
+    """Parameters of the first and the last pipeline stage on one GPU, by bucket (equal when
+    p = 1): ``ceil(L/pp)`` layers each; the first stage adds the token (and learned-position)
     embeddings, the last the final norm and the LM head (Megatron's copy of the embedding
-    when tied); one stage holds everything, a tied head once. Vocabulary matrices are
-    split ``tp`` ways.
-    """
-    vocab = cfg.vocab_size * cfg.d_model / t
+    when tied); one stage holds everything, a tied head once. Vocabulary matrices are split
+    ``tp`` ways."""
+    et = t if etp is None else etp
+    dense = _layer_buckets(cfg, "dense", t, ep, et)
+    moe = _layer_buckets(cfg, "moe", t, ep, et) if cfg.is_moe else (0.0, 0.0, 0.0)
+    vocab = cfg.vocab_size * cfg.d_model / np.asarray(t, dtype=float)
     position = cfg.seq_len * cfg.d_model if cfg.position == "learned" else 0
-    layers = layers_per_stage(cfg.n_layers, p) * _tp_layer_params(cfg, t)
     final_norm = _norm_params(cfg)
-    one_stage = vocab + position + layers + final_norm + (0 if cfg.tied_embeddings else vocab)
-    first = vocab + position + layers
-    last = layers + final_norm + vocab
-    return np.where(p == 1, one_stage, first), np.where(p == 1, one_stage, last)
+
+    def layers(n_dense, n_moe):
+        return [n_dense * x + n_moe * y for x, y in zip(dense, moe, strict=True)]
+
+    (fd, fm), (ld, lm) = _stage_layers(cfg, p)
+    first, last = layers(fd, fm), layers(ld, lm)
+    head = 0 if cfg.tied_embeddings else vocab
+    one = [first[0] + vocab + head, first[1] + position + final_norm, first[2]]
+    first = [first[0] + vocab, first[1] + position, first[2]]
+    last = [last[0] + vocab, last[1] + final_norm, last[2]]
+    single = np.asarray(p) == 1
+    return ([np.where(single, o, f) for o, f in zip(one, first, strict=True)],
+            [np.where(single, o, x) for o, x in zip(one, last, strict=True)])
 
 
-def params_per_gpu(cfg: ModelConfig, *, tp=1, pp=1):
-    """Parameters held by the most loaded GPU after tensor and pipeline parallelism.
+def _check_ep(cfg: ModelConfig, ep, etp, tp):
+    """Validated ``ep`` and ``etp`` (default ``tp``) for ``cfg``."""
+    e = v.positive_int("ep", ep)
+    et = tp if etp is None else v.positive_int("etp", etp)
+    if not cfg.is_moe:
+        if np.any(np.asarray(e) > 1) or etp is not None:
+            raise ValueError(f"ep and etp apply to mixtures of experts; {cfg.name or 'cfg'} "
+                             f"is dense (n_experts=0)")
+        return e, et
+    v.divides("ep", e, "n_experts", cfg.n_experts, note="(whole experts per GPU)")
+    v.divides("etp", et, "moe_d_ff", cfg.moe_d_ff)
+    return e, et
 
-    With ``tp = pp = 1`` this is exactly :func:`trainmath.models.param_count`. Otherwise
-    the larger of the first stage (its layers + token and learned-position embeddings)
-    and the last stage (its layers + final norm + LM head, a copy of the embedding when
-    tied), with ``ceil(L/pp)`` layers each; vocabulary matrices are split ``tp`` ways.
+
+def params_per_gpu(cfg: ModelConfig, *, tp=1, pp=1, ep=1, etp=None):
+    """Parameters held by the most loaded GPU after tensor, pipeline and expert parallelism.
+
+    With ``tp = pp = ep = 1`` this is exactly :func:`trainmath.models.param_count`.
+    Otherwise the larger of the first stage (its layers + token and learned-position
+    embeddings) and the last stage (its layers + final norm + LM head, a copy of the
+    embedding when tied), with ``ceil(L/pp)`` layers each; vocabulary matrices are split
+    ``tp`` ways; routed experts ``ep`` ways, each ``etp`` ways (default ``tp``). The
+    buckets: :func:`param_buckets`.
+    """
+    return v.result(param_buckets(cfg, tp=tp, pp=pp, ep=ep, etp=etp).total)
+
+
+def param_buckets(cfg: ModelConfig, *, tp=1, pp=1, ep=1, etp=None) -> Breakdown:
+    """Parameters of the most loaded GPU by bucket (:data:`PARAM_BUCKETS`), and their total.
+
+    The three buckets behave differently under parallelism, and a mixture of experts is
+    mostly the third: DeepSeek-V3 on one GPU (``tp = pp = ep = 1``) is 2.4 %
+    tensor-parallel matrices, 0.15 % replicated and 97.4 % routed experts; with 64-way
+    expert parallelism each GPU keeps 4 of the 256 experts of a layer.
+
+    Parameters
+    ----------
+    cfg : ModelConfig
+    tp, pp : int or array
+        Tensor and pipeline parallel sizes.
+    ep : int or array
+        Expert parallelism: GPUs the routed experts of a layer are spread over (must
+        divide ``n_experts``; 1 for a dense model).
+    etp : int or array, optional
+        Expert tensor parallelism: ways each expert is split (default ``tp``, Megatron-LM's
+        default; 1 keeps experts whole, as DeepSeek-V3 and Megatron-Core's "parallel
+        folding" do).
+
+    Returns
+    -------
+    Breakdown
+        ``tensor_parallel``, ``replicated``, ``expert`` and ``total``.
+
+    Examples
+    --------
+    Mixtral 8x7B with 2-way tensor and 4-way expert parallelism: two experts per GPU,
+    each split in two like the attention, in billions:
+
+    >>> import trainmath as tm
+    >>> b = param_buckets(tm.MOE_MODELS["mixtral-8x7b"], tp=2, ep=4)
+    >>> {k: round(x / 1e9, 3) for k, x in b.items()}
+    {'tensor_parallel': 0.802, 'replicated': 0.001, 'expert': 5.637, 'total': 6.441}
     """
     v.instance("cfg", cfg, ModelConfig)
-    _require_dense(cfg, "params_per_gpu (and memory_per_gpu)")
     t = np.asarray(v.positive_int("tp", tp), dtype=float)
     p = np.asarray(v.positive_int("pp", pp))
     # n_kv_heads divides n_heads, so this covers both
     v.divides("tp", tp, "n_kv_heads", cfg.n_kv_heads, note="(Megatron splits whole KV groups)")
-    first, last = _stage_params(cfg, t, p)
-    return v.result(np.maximum(first, last))
+    e, et = _check_ep(cfg, ep, etp, t)
+    first, last = _stage_buckets(cfg, t, p, e, et)
+    busiest = sum(first) >= sum(last)
+    return Breakdown({name: np.where(busiest, f, x)
+                      for name, f, x in zip(PARAM_BUCKETS, first, last, strict=True)})
 
 
 def memory_per_gpu(
@@ -421,6 +548,11 @@ def memory_per_gpu(
     reshard_after_forward: bool | np.ndarray = True,
     gathered_layers=0,
     fused_mlp: bool = True,
+    ep=1,
+    etp=None,
+    capacity_factor=1.0,
+    term_bytes: Mapping[str, float] | None = None,
+    dualpipe: bool = False,
 ) -> MemoryBreakdown:
     """Training memory of the most loaded GPU, by part, in bytes.
 
@@ -460,7 +592,7 @@ def memory_per_gpu(
         (:func:`trainmath.activations.layer_activation_bytes`): Korthikanti's GPT layer
         (default) or the modern Llama-style layer with FlashAttention; ``None`` picks
         :func:`trainmath.activations.default_activation_layer` (modern for rotary-position
-        models).
+        models). A mixture of experts or latent attention needs the modern layer.
     logits : bool
         Count what the LM head and the loss keep on the last pipeline stage
         (:func:`trainmath.activations.logits_activation_bytes`: the fp32 logits, 4sbV/t,
@@ -486,6 +618,25 @@ def memory_per_gpu(
         The modern layer's SwiGLU as one fused kernel (Megatron-Core, torch.compile), keeping
         3 tensors of width d_ff; False: eager PyTorch, which keeps a fourth
         (:func:`trainmath.activations.layer_activation_breakdown`).
+    ep, etp : int or array
+        Expert parallelism and expert tensor parallelism of a mixture of experts
+        (:func:`param_buckets`): each GPU holds ``n_experts / ep`` routed experts per MoE
+        layer, split ``etp`` ways (default ``tp``). The experts' model states are
+        replicated, and ZeRO-partitioned, over the expert-data-parallel group of
+        ``dp * cp * tp / (ep * etp)`` GPUs that hold the same experts, the rest over
+        ``dp * cp`` as for a dense model; ``ep * etp`` must divide ``dp * cp * tp``.
+    capacity_factor : float or array
+        Token copies the busiest GPU's experts receive over a balanced router's
+        (:func:`trainmath.activations.layer_activation_breakdown`).
+    term_bytes : mapping, optional
+        Bytes per value of named activation terms, overriding ``act_bytes`` (2): 0 for a
+        tensor recomputed in the backward pass rather than kept, 1 for one cached in fp8.
+        DeepSeek-V3's choices are :data:`trainmath.activations.DEEPSEEK_V3_TERM_BYTES`.
+    dualpipe : bool
+        DeepSeek-V3's DualPipe schedule (DeepSeek-V3 Sec. 3.2.1 and the DualPipe README):
+        each GPU holds two stages, i and pp - 1 - i (parameters 2x: the first GPU has the
+        embedding and the LM head), and ``pp + 1`` micro-batches' worth of a stage's
+        activations; pp must be even. The busiest GPU is then the first.
 
     Returns
     -------
@@ -545,35 +696,59 @@ def memory_per_gpu(
     v.choice("recompute", recompute, RECOMPUTE)
     layer = default_activation_layer(cfg) if layer is None else v.choice(
         "layer", layer, ACTIVATION_LAYERS)
+    if layer == "korthikanti" and (cfg.is_moe or cfg.attention == "mla"):
+        raise ValueError("layer='korthikanti' (the default) is Korthikanti et al.'s dense GPT "
+                         "layer; for a mixture of experts or latent attention pass "
+                         "layer='modern' (or None)")
     v.flag("logits", logits)
     reshard = v.flags("reshard_after_forward", reshard_after_forward)
     v.flag("fused_mlp", fused_mlp)
+    v.flag("dualpipe", dualpipe)
     gathered = v.positive_int("gathered_layers", gathered_layers, minimum=0)
     v.divides("cp", c, "seq_len", s)
     if np.any((np.asarray(il) > 1) & (np.asarray(p) == 1)):
         raise ValueError(f"interleave > 1 needs pp > 1 (got interleave={interleave!r}, pp={pp!r})")
+    if dualpipe and (np.any(np.asarray(p) % 2) or np.any(np.asarray(il) > 1)):
+        raise ValueError(f"dualpipe=True pairs stage i with stage pp - 1 - i: pp must be even "
+                         f"and interleave 1 (got pp={pp!r}, interleave={interleave!r})")
     per_param = training_bytes_per_param(
         param_dtype=param_dtype, grad_dtype=grad_dtype, optimizer=optimizer, master=master,
         grad_buffer=grad_buffer,
     )
-    params_per_gpu(cfg, tp=t, pp=p)  # validates tp against the KV heads and pp against L
-
-    # ZeRO partitions over every rank that holds the same weights: dp x cp. Without
-    # resharding after the forward pass (Llama 3's FSDP) ZeRO-3 keeps the weights whole.
-    shards = np.asarray(d) * np.asarray(c)
-    weight_stage = np.where(reshard, stage, np.minimum(stage, 2))
+    param_buckets(cfg, tp=t, pp=p, ep=ep, etp=etp)  # validates tp, pp, ep and etp
+    e, et = _check_ep(cfg, ep, etp, t)
     t_arr, p_arr = np.asarray(t, dtype=float), np.asarray(p)
 
-    def states(n_params) -> dict:
-        out = _model_states(n_params, per_param, stage, shards)
-        out["weights"] = (np.asarray(n_params, dtype=float) * per_param["weights"]
-                          / zero_partitions("weights", weight_stage, shards))
+    # ZeRO partitions over every rank that holds the same weights: dp x cp for the dense
+    # parameters, the expert-data-parallel group for the routed experts. Without
+    # resharding after the forward pass (Llama 3's FSDP) ZeRO-3 keeps the weights whole.
+    shards = np.asarray(d) * np.asarray(c)
+    expert_shards = shards * t_arr / (np.asarray(e) * np.asarray(et))
+    if cfg.is_moe and np.any(expert_shards % 1):
+        raise ValueError(f"ep * etp must divide dp * cp * tp (the GPUs of a pipeline stage), "
+                         f"got ep={ep!r}, etp={et!r}, dp={dp!r}, cp={cp!r}, tp={tp!r}")
+    weight_stage = np.where(reshard, stage, np.minimum(stage, 2))
+
+    def states(buckets) -> dict:
+        dense = np.asarray(buckets[0] + buckets[1], dtype=float)
+        experts = np.asarray(buckets[2], dtype=float)
+        out = {}
+        for part, one, many in zip(STATE_PARTS, _model_states(dense, per_param, stage, shards)
+                                   .values(), _model_states(experts, per_param, stage,
+                                                            expert_shards).values(),
+                                   strict=True):
+            out[part] = one + many
+        out["weights"] = sum(
+            n * per_param["weights"] / zero_partitions("weights", weight_stage, k)
+            for n, k in ((dense, shards), (experts, expert_shards)))
         return out
 
+    heaviest = "moe" if cfg.is_moe else "dense"
     gathering = (np.asarray(weight_stage) == 3) & (np.asarray(gathered) > 0)
     buffers = np.where(
         gathering,
-        np.asarray(gathered) * _tp_layer_params(cfg, t_arr) * bytes_per_param(param_dtype),
+        np.asarray(gathered) * _tp_layer_params(cfg, t_arr, e, et, heaviest)
+        * bytes_per_param(param_dtype),
         0.0,
     )
 
@@ -582,23 +757,49 @@ def memory_per_gpu(
     s_local = np.asarray(s) // np.asarray(c)
     kw = dict(tp=t, sequence_parallel=sequence_parallel)
     if layer == "modern":  # no scores: everything is per token
-        per_layer = layer_activation_bytes(cfg, s_local, b, recompute=recompute,
-                                           layer="modern", fused_mlp=fused_mlp, **kw)
-    elif recompute == "none":
-        h, a = cfg.d_model, cfg.n_heads
-        without_scores = activation_memory_per_layer(s_local, b, h, a, recompute="selective", **kw)
-        scores = activation_memory_per_layer(s_local, b, h, a, **kw) - without_scores
-        per_layer = without_scores + scores * np.asarray(c)
+        def per_layer(moe):
+            return layer_activation_bytes(
+                cfg, s_local, b, recompute=recompute, layer="modern", fused_mlp=fused_mlp,
+                moe=moe, etp=et if cfg.is_moe else None, capacity_factor=capacity_factor,
+                term_bytes=term_bytes, **kw)
+        dense_layer = per_layer(False)
+        moe_layer = per_layer(True) if cfg.is_moe else 0.0
     else:
-        per_layer = activation_memory_per_layer(s_local, b, cfg.d_model, cfg.n_heads,
-                                                recompute=recompute, **kw)
-    stage_acts = np.asarray(per_layer) * layers_per_stage(cfg.n_layers, p)
-    first_acts = stage_acts * np.asarray(pipeline_in_flight(p, m, il))
+        if term_bytes is not None:
+            raise ValueError("term_bytes applies to layer='modern'")
+        h, a = cfg.d_model, cfg.n_heads
+        if recompute == "none":
+            without_scores = activation_memory_per_layer(s_local, b, h, a, recompute="selective",
+                                                         **kw)
+            scores = activation_memory_per_layer(s_local, b, h, a, **kw) - without_scores
+            dense_layer = without_scores + scores * np.asarray(c)
+        else:
+            dense_layer = activation_memory_per_layer(s_local, b, h, a, recompute=recompute,
+                                                      **kw)
+        moe_layer = 0.0
+    (fd, fm), (ld, lm) = _stage_layers(cfg, p)
+    first_stage = np.asarray(dense_layer) * fd + np.asarray(moe_layer) * fm
+    last_stage = np.asarray(dense_layer) * ld + np.asarray(moe_layer) * lm
+    first_params, last_params = _stage_buckets(cfg, t_arr, p_arr, e, et)
 
+    if dualpipe:
+        # Stages 0 and pp - 1 on the first GPU: both stages' parameters, pp + 1 stage
+        # micro-batches of activations (the larger stage's, to be safe), and the logits.
+        both = [x + y for x, y in zip(first_params, last_params, strict=True)]
+        loss = logits_activation_bytes(cfg, s_local, b, **kw) if logits else 0.0
+        return MemoryBreakdown({
+            **states(both), "gathered_weights": buffers,
+            "activations": (p_arr + 1) * np.maximum(first_stage, last_stage),
+            "logits": np.asarray(loss, dtype=float),
+        })
+
+    first_acts = first_stage * np.asarray(pipeline_in_flight(p, m, il))
     if not logits:
         # As before: the larger stage's model states with the first stage's activations.
+        busier = sum(first_params) >= sum(last_params)
+        params = [np.where(busier, f, x) for f, x in zip(first_params, last_params, strict=True)]
         return MemoryBreakdown({
-            **states(params_per_gpu(cfg, tp=t, pp=p)), "gathered_weights": buffers,
+            **states(params), "gathered_weights": buffers,
             "activations": first_acts, "logits": 0.0,
         })
 
@@ -612,11 +813,10 @@ def memory_per_gpu(
         1.0,
     )
     loss = logits_activation_bytes(cfg, s_local, b, **kw)
-    first_params, last_params = _stage_params(cfg, t_arr, p_arr)
     first = {**states(first_params), "gathered_weights": buffers,
              "activations": first_acts, "logits": np.where(p_arr == 1, loss, 0.0)}
     last = {**states(last_params), "gathered_weights": buffers,
-            "activations": np.where(p_arr == 1, first_acts, stage_acts * last_in_flight),
+            "activations": np.where(p_arr == 1, first_acts, last_stage * last_in_flight),
             "logits": np.asarray(loss)}
     first_total = sum(np.asarray(x, dtype=float) for x in first.values())
     last_total = sum(np.asarray(x, dtype=float) for x in last.values())
