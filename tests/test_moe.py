@@ -172,7 +172,7 @@ def test_time_models_refuse_what_they_do_not_model_yet():
             call()
 
 
-# --- memory: parameter buckets, expert parallelism, MoE and MLA activations ------------------------
+# --- memory: parameter buckets, expert parallelism, MoE and MLA activations ---------------------
 
 @pytest.mark.parametrize("name", sorted(tm.MOE_MODELS))
 def test_buckets_on_one_gpu_add_up_to_the_model(name):
