@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pytest
 
 import trainmath as tm
@@ -164,14 +165,6 @@ def test_mla_attention_term_uses_qk_and_v_widths():
     assert tm.recompute_flops_per_token(cfg, s, "selective") == 2 * 61 * s * 128 * (192 + 128)
 
 
-def test_time_models_refuse_what_they_do_not_model_yet():
-    cfg = tm.MOE_MODELS["deepseek-v3"]
-    for call in (lambda: tm.layer_time(cfg, 4096, 1, "H800"),
-                 lambda: tm.plan_layouts(cfg, "H800", 64)):
-        with pytest.raises(ValueError, match="n_experts=256 and attention='mla'"):
-            call()
-
-
 # --- memory: parameter buckets, expert parallelism, MoE and MLA activations ---------------------
 
 @pytest.mark.parametrize("name", sorted(tm.MOE_MODELS))
@@ -308,3 +301,81 @@ def test_dualpipe_holds_two_stages_and_pp_plus_one_micro_batches():
         16 * (3 * tm.layer_activation_bytes(cfg, 4096, moe=False)
               + tm.layer_activation_bytes(cfg, 4096)))
     assert dual.weights > plain.weights * 1.5
+
+
+# --- time: MoE and MLA layers, expert-parallel all-to-all, the planner -------------------------
+
+@pytest.mark.parametrize("name", sorted(tm.MOE_MODELS))
+def test_layer_matmuls_are_the_active_weights(name):
+    # The forward matmuls layer_time times do 2 x tokens x (the layer's active weights):
+    # what flops_per_token counts, per layer (balanced router, one GPU).
+    from trainmath.throughput import _layer_shapes
+
+    cfg = tm.MOE_MODELS[name]
+    tokens = 4096
+
+    def flops(moe):
+        return sum(2 * m * k * n * b for m, k, n, b in
+                   _layer_shapes(cfg, tokens, 1, moe, ep=1, etp=1, capacity=1.0))
+
+    head = cfg.vocab_size * cfg.d_model
+    n_dense = cfg.n_layers - cfg.n_moe_layers
+    total = n_dense * flops(False) + cfg.n_moe_layers * flops(True)
+    assert total == pytest.approx(2 * tokens * (tm.matmul_params(cfg) - head), rel=1e-12)
+
+
+def test_expert_parallelism_keeps_the_work_and_changes_the_shapes():
+    cfg = tm.MOE_MODELS["deepseek-v3"]
+    base = tm.layer_time(cfg, 4096, 1, "H800")
+    spread = tm.layer_time(cfg, 4096, 1, "H800", ep=64)
+    # 256 experts of 128 copies each on one GPU, 4 of 8,192 on 64: same FLOPs, larger GEMMs
+    assert spread.matmuls < base.matmuls
+    assert spread.attention == base.attention and spread.elementwise == base.elementwise
+    heavy = tm.layer_time(cfg, 4096, 1, "H800", ep=64, capacity_factor=1.5)
+    assert heavy.matmuls > spread.matmuls
+
+
+def test_mla_fused_attention_counts_qk_and_v_widths():
+    cfg = tm.MOE_MODELS["deepseek-v3"]
+    t = tm.layer_time(cfg, 4096, 1, "H800", causal=False)
+    acc = tm.get_accelerator("H800")
+    rate = tm.matmul_efficiency(acc, "bf16") * acc.peak("bf16")
+    fwd = 2 * 4096 * 4096 * (192 + 128) * 128 / rate
+    assert t.attention == pytest.approx(3.5 * fwd, rel=1e-12)  # forward + 2.5x backward
+
+
+def test_layer_time_refuses_korthikanti_for_moe():
+    with pytest.raises(ValueError, match="needs layer='modern'"):
+        tm.layer_time(tm.MOE_MODELS["mixtral-8x7b"], 4096, 1, "H100-SXM", layer="korthikanti")
+
+
+def test_all_to_all_of_the_token_copies():
+    from trainmath.planner import step_time
+
+    cfg = tm.MOE_MODELS["mixtral-8x7b"]
+    acc = tm.get_accelerator("H100-SXM")
+    kw = dict(n_gpus=64, tokens_per_step=64 * 4096, seq_len=4096, tp=1, pp=1, cp=1, dp=64,
+              zero_stage=1, n_microbatches=1, recompute="none", micro_batch=1, etp=1)
+    one = step_time(cfg, acc, ep=1, **kw)
+    eight = step_time(cfg, acc, ep=8, **kw)
+    assert one["ep_comm_time"] == 0
+    # 8 ranks in one node: 4 all-to-alls per layer of 2 x 4096 copies x 4096 x 2 bytes
+    message = 2 * 4096 * 4096 * 2
+    per = tm.group_collective_time("all-to-all", message, 8, intra_bandwidth=367.61e9,
+                                   inter_bandwidth=tm.NETWORK_BUS_BANDWIDTH)
+    assert eight["ep_comm_time"] == pytest.approx(32 * 4 * per, rel=1e-9)
+    hidden = step_time(cfg, acc, ep=8, ep_overlap=True, **kw)
+    assert hidden["ep_comm_time"] == 0 and hidden["step_time"] < eight["step_time"]
+
+
+def test_planner_searches_expert_parallelism():
+    cfg = tm.MOE_MODELS["mixtral-8x7b"]
+    L = tm.plan_layouts(cfg, "H100-SXM", 64, seq_len=4096, global_batch_tokens=256 * 4096,
+                        micro_batches=(1,), zero_stages=(1,), interleaves=(1,),
+                        recomputes=("none",))
+    assert set(np.unique(L["ep"])) == {1, 2, 4, 8}
+    assert np.all((L["dp"] * L["cp"] * L["tp"]) % L["ep"] == 0)
+    assert np.all((L["ep"] > 1) == (L["ep_comm_time"] > 0))
+    assert L.best() is not None and L.best()["ep"] > 1  # the experts do not fit replicated
+    dense = tm.plan_layouts("llama-3-8b", "H100-SXM", 8)
+    assert np.all(dense["ep"] == 1) and np.all(dense["ep_comm_time"] == 0)

@@ -275,18 +275,6 @@ def _check_cfg(cfg) -> ModelConfig:
     return v.instance("cfg", cfg, ModelConfig)
 
 
-def _require_dense(cfg: ModelConfig, where: str) -> None:
-    """A ValueError for the shapes ``where`` does not model: MoE layers, latent attention."""
-    kinds = [f"n_experts={cfg.n_experts}"] if cfg.is_moe else []
-    kinds += ["attention='mla'"] if cfg.attention == "mla" else []
-    if kinds:
-        raise ValueError(
-            f"{where} models dense layers with multi-head attention; cfg "
-            f"({cfg.name or 'a custom model'}) has {' and '.join(kinds)}. For it, use "
-            f"tm.param_count, tm.active_param_count and tm.flops_per_token"
-        )
-
-
 def _norm_params(cfg: ModelConfig, width: int | None = None) -> int:
     """One normalisation layer over ``width`` (default d_model): a weight, plus a bias for
     LayerNorm with biases."""

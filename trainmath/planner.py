@@ -43,8 +43,8 @@ from trainmath import _validate as v
 from trainmath.accelerators import Accelerator, get_accelerator, matmul_efficiency
 from trainmath.activations import ACTIVATION_LAYERS, RECOMPUTE, default_activation_layer
 from trainmath.compute import flops_per_token
-from trainmath.memory import layers_per_stage, memory_per_gpu, params_per_gpu
-from trainmath.models import ModelConfig, _require_dense, get_model
+from trainmath.memory import _stage_layers, memory_per_gpu, param_buckets
+from trainmath.models import ModelConfig, get_model
 from trainmath.optimizers import bytes_per_param, training_bytes_per_param
 from trainmath.parallelism import (
     BUS_BANDWIDTH,
@@ -108,36 +108,37 @@ NODE_BUS_BANDWIDTH = MappingProxyType({
 NETWORK_BUS_BANDWIDTH = BUS_BANDWIDTH["H200 4x8, EFA 8x400 Gb/s per node"].per_gpu
 
 _FIELDS = (
-    "tp", "pp", "cp", "dp", "interleave", "zero_stage", "reshard_after_forward", "micro_batch",
-    "n_microbatches", "recompute", "sequence_parallel", "weights", "gradients", "optimizer",
-    "gathered_weights", "activations", "logits", "total", "fits", "step_time", "compute_time",
-    "bubble_time", "comm_time", "tp_comm_time", "cp_comm_time", "pp_comm_time", "dp_comm_time",
-    "optimizer_time", "mfu",
+    "tp", "pp", "cp", "dp", "ep", "interleave", "zero_stage", "reshard_after_forward",
+    "micro_batch", "n_microbatches", "recompute", "sequence_parallel", "weights", "gradients",
+    "optimizer", "gathered_weights", "activations", "logits", "total", "fits", "step_time",
+    "compute_time", "bubble_time", "comm_time", "tp_comm_time", "cp_comm_time", "ep_comm_time",
+    "pp_comm_time", "dp_comm_time", "optimizer_time", "mfu",
 )
 #: Memory columns, bytes on the most loaded GPU (the sums of :class:`MemoryBreakdown`).
 _MEMORY = ("weights", "gradients", "optimizer", "gathered_weights", "activations", "logits",
            "total")
 _TIMES = (
     "step_time", "compute_time", "bubble_time", "comm_time", "tp_comm_time", "cp_comm_time",
-    "pp_comm_time", "dp_comm_time", "optimizer_time", "mfu",
+    "ep_comm_time", "pp_comm_time", "dp_comm_time", "optimizer_time", "mfu",
 )
 #: Columns that say how the work is split (not how it is scheduled in memory).
-SHAPE = ("tp", "pp", "cp", "dp", "interleave", "micro_batch", "recompute")
+SHAPE = ("tp", "pp", "cp", "dp", "ep", "interleave", "micro_batch", "recompute")
 
 
 @dataclass
 class Layouts:
     """Evaluated layouts as columns (numpy arrays), fitting ones first, fastest first.
 
-    Columns: tp, pp, cp, dp, interleave (model chunks per GPU), zero_stage,
+    Columns: tp, pp, cp, dp, ep (expert parallelism; 1 for a dense model), interleave
+    (model chunks per GPU), zero_stage,
     reshard_after_forward (ZeRO-3 only: False is Llama 3's mode), micro_batch,
     n_microbatches, recompute (str), sequence_parallel, weights, gradients, optimizer,
     gathered_weights (ZeRO-3's all-gather buffers), activations, logits (the output layer's
     saved tensors), total (bytes on the most loaded GPU, from
     :func:`trainmath.memory.memory_per_gpu`), fits (bool), step_time, compute_time,
-    bubble_time, comm_time (= tp + cp + pp + dp comm), tp_comm_time, cp_comm_time,
-    pp_comm_time, dp_comm_time, optimizer_time (s), mfu (model FLOPs utilisation implied by
-    the step time).
+    bubble_time, comm_time (= tp + cp + ep + pp + dp comm), tp_comm_time, cp_comm_time,
+    ep_comm_time, pp_comm_time, dp_comm_time, optimizer_time (s), mfu (model FLOPs
+    utilisation implied by the step time).
     """
 
     columns: dict[str, np.ndarray]
@@ -181,7 +182,7 @@ class Layouts:
     def distinct(self, k: int | None = None, *, fitting: bool = True) -> np.ndarray:
         """Indices of the first row of each distinct way of splitting the work.
 
-        Rows that share tp, pp, cp, dp, interleave, micro_batch and recompute differ only
+        Rows that share tp, pp, cp, dp, ep, interleave, micro_batch and recompute differ only
         in ZeRO stage, resharding or sequence parallelism, which change the memory and the
         communication; the first of them is the fastest, and among equally fast ones the
         smallest. Returns at most ``k`` indices, in rank order,
@@ -231,6 +232,7 @@ def step_time(
     sequence_parallel: bool = False, reshard_after_forward: bool | np.ndarray = True,
     dp_bandwidth=None,
     node_bandwidth=None, gpus_per_node=8, dp_overlap: bool = True, causal: bool = True,
+    ep=1, etp=None, capacity_factor=1.0, ep_overlap: bool = False,
 ) -> dict:
     """Estimated seconds per optimizer step for layouts (arrays broadcast); see module doc.
 
@@ -291,19 +293,33 @@ def step_time(
         Zhao et al. 2023, Sec. 3.3). False: nothing hides (Megatron-LM in 2021).
     causal : bool
         Fused attention computes only the unmasked half of the scores.
+    ep, etp, capacity_factor : int, int, float (or arrays)
+        A mixture of experts' expert parallelism, expert tensor parallelism (default
+        ``tp``) and load imbalance (:func:`trainmath.memory.memory_per_gpu`). Every MoE
+        layer sends its token copies to the expert ranks and back, an all-to-all of the
+        rank's ``capacity_factor x k x tokens / tp`` copies of d values forward (dispatch,
+        combine) and backward, six with full recomputation, over ``ep`` ranks laid out as
+        Megatron-Core does (``tp-cp-ep-dp-pp``: after TP and CP, inside a node as far as it
+        goes). The experts' model states are reduced over the expert-data-parallel group
+        of ``dp cp tp / (ep etp)`` ranks, the rest over ``dp cp``.
+    ep_overlap : bool
+        Hide the all-to-all behind computation (DeepSeek-V3's DualPipe overlaps one
+        micro-batch's dispatch and combine with another's computation, Sec. 3.2.1); only
+        the excess over the computation counts. False: exposed, as a plain 1F1B schedule.
 
     Returns
     -------
     dict
-        ``step_time``; ``compute_time`` (the layers' and output layer's work),
-        ``bubble_time``, ``comm_time`` (the sum of the four exposed communication times
-        below), ``tp_comm_time``, ``cp_comm_time``, ``pp_comm_time``, ``dp_comm_time``,
-        ``optimizer_time``; and ``mfu`` (model FLOPs, :func:`trainmath.compute.flops_per_token`,
-        over the dense peak).
+        ``step_time``; ``compute_time`` (the slowest stage's layers' and output layer's
+        work), ``bubble_time``, ``comm_time`` (the sum of the five exposed communication
+        times below), ``tp_comm_time``, ``cp_comm_time``, ``ep_comm_time``,
+        ``pp_comm_time``, ``dp_comm_time``, ``optimizer_time``; and ``mfu`` (model FLOPs,
+        :func:`trainmath.compute.flops_per_token`, over the dense peak).
     """
     v.instance("cfg", cfg, ModelConfig)
     v.instance("accelerator", accelerator, Accelerator)
     v.flag("dp_overlap", dp_overlap)
+    v.flag("ep_overlap", ep_overlap)
     v.flag("sequence_parallel", sequence_parallel)
     v.flags("reshard_after_forward", reshard_after_forward)
     layer = default_activation_layer(cfg) if layer is None else \
@@ -330,11 +346,14 @@ def step_time(
     tokens = micro_batch * s_local
     act = bytes_per_param(dtype)
 
-    work = layer_time(cfg, seq_len, micro_batch, accelerator, tp=tp, cp=cp,
-                      sequence_parallel=sequence_parallel, recompute=recompute, layer=layer,
-                      dtype=dtype, causal=causal, efficiency=efficiency).total
+    ep = np.asarray(ep)
+    etp = tp if etp is None else np.asarray(etp)
+    kinds = dict(tp=tp, cp=cp, sequence_parallel=sequence_parallel, recompute=recompute,
+                 layer=layer, dtype=dtype, causal=causal, efficiency=efficiency)
+    work = layer_time(cfg, seq_len, micro_batch, accelerator, moe=False, **kinds).total
+    moe_work = layer_time(cfg, seq_len, micro_batch, accelerator, ep=ep, etp=etp,
+                          capacity_factor=capacity_factor, **kinds).total if cfg.is_moe else 0.0
     head = lm_head_time(cfg, tokens, accelerator, tp=tp, dtype=dtype, efficiency=efficiency)
-    layers = layers_per_stage(cfg.n_layers, pp)
 
     # Tensor parallelism: two all-reduces of the micro-batch's activations per layer forward,
     # two backward, two more when full recomputation reruns the forward (Megatron-LM; with
@@ -346,20 +365,43 @@ def step_time(
     n_cp = 2 + (1 if recompute == "full" else 0)
     kv = 2.0 * micro_batch * seq_len * np.maximum(cfg.n_kv_heads // tp, 1) * cfg.head_dim * act
     cp_layer = n_cp * collective("all-gather", kv, cp, stride=tp)
-    t_mb = layers * (work + tp_layer + cp_layer) + head
+    # Expert parallelism: dispatch and combine each token's k copies forward and backward.
+    ep_layer = 0.0
+    if cfg.is_moe:
+        copies = capacity_factor * cfg.experts_per_token * tokens / tp * etp
+        in_node = np.minimum(ep, np.maximum(node // (tp * cp), 1))
+        ep_layer = n_tp * collective("all-to-all", copies * cfg.d_model * act, ep,
+                                     per_node=in_node)
+    # The slowest stage: the first (its dense layers) or the last (its layers and the head).
+    (fd, fm), (ld, lm) = _stage_layers(cfg, pp)
+    per_dense = work + tp_layer + cp_layer
+    per_moe = moe_work + tp_layer + cp_layer + ep_layer
+    first = fd * per_dense + fm * per_moe
+    last = ld * per_dense + lm * per_moe + head
+    last_slower = last >= first
+    dense_n, moe_n = np.where(last_slower, ld, fd), np.where(last_slower, lm, fm)
+    layers = dense_n + moe_n
+    t_mb = np.maximum(first, last)
 
     m = n_microbatches
-    compute = m * (layers * work + head)
+    compute = m * (dense_n * work + moe_n * moe_work + np.where(last_slower, head, 0.0))
     tp_time = m * layers * tp_layer
     cp_time = m * layers * cp_layer
+    ep_time = m * moe_n * ep_layer
+    if ep_overlap:
+        ep_time = np.maximum(ep_time - compute, 0.0)
     bubble = (pp - 1) / interleave * t_mb
     sends = tokens * cfg.d_model * act / tp  # scattered over the tensor-parallel ranks
     pp_time = np.where(pp > 1, 2 * interleave * m * collective("p2p", sends, 2, stride=tp * cp),
                        0.0)
 
-    shard_params = np.asarray(params_per_gpu(cfg, tp=tp, pp=pp))  # before ZeRO sharding
+    # before ZeRO sharding: the dense and the expert buckets, reduced over different groups
+    buckets = param_buckets(cfg, tp=tp, pp=pp, ep=ep, etp=etp if cfg.is_moe else None)
+    shard_params = np.asarray(buckets.tensor_parallel + buckets.replicated)
+    expert_params = np.asarray(buckets.expert, dtype=float)
     grad_bytes = bytes_per_param(param_dtype if grad_dtype is None else grad_dtype)
     group = dp * cp
+    expert_group = np.maximum(group * tp // (ep * etp), 1)
     # ranks of the data-parallel group in one node: the layout is [TP, CP, PP, DP], TP innermost
     cp_in_node = np.minimum(cp, np.maximum(node // tp, 1))
     dp_in_node = np.minimum(dp, np.maximum(node // (tp * cp * pp), 1))
@@ -371,11 +413,16 @@ def step_time(
     # parameters about as much.
     units = layers
     dp_time = 0.0
-    for op, (calls, message) in data_parallel_collectives(
-            shard_params, zero_stage, n_microbatches=m, param_bytes=bytes_per_param(param_dtype),
-            grad_bytes=grad_bytes, reshard_after_forward=reshard_after_forward).items():
-        dp_time = dp_time + calls * units * collective(op, message / units, group,
-                                                       per_node=per_node)
+    for params, n_ranks, in_node in ((shard_params, group, per_node),
+                                     (expert_params, expert_group,
+                                      np.minimum(per_node, expert_group))):
+        if not cfg.is_moe and params is expert_params:
+            continue
+        for op, (calls, message) in data_parallel_collectives(
+                params, zero_stage, n_microbatches=m, param_bytes=bytes_per_param(param_dtype),
+                grad_bytes=grad_bytes, reshard_after_forward=reshard_after_forward).items():
+            dp_time = dp_time + calls * units * collective(op, message / units, n_ranks,
+                                                           per_node=in_node)
     if dp_overlap:
         last_backward = (2.0 / 3.0) * t_mb  # the backward's share of a micro-batch's work
         window = np.where(zero_stage >= 2, compute + tp_time + cp_time, last_backward)
@@ -386,16 +433,18 @@ def step_time(
     per_param = training_bytes_per_param(param_dtype=param_dtype, grad_dtype=grad_dtype)
     read = per_param.total
     written = read - per_param["gradients"]
-    local = shard_params / np.where(zero_stage >= 1, group, 1)
+    sharded = zero_stage >= 1
+    local = (shard_params / np.where(sharded, group, 1)
+             + expert_params / np.where(sharded, expert_group, 1))
     optimizer = local * (read + written) / accelerator.bandwidth
 
-    comm = tp_time + cp_time + pp_time + dp_time
+    comm = tp_time + cp_time + ep_time + pp_time + dp_time
     total = compute + bubble + comm + optimizer
     model = flops_per_token(cfg, seq_len) * tokens_per_step
     return {
         "step_time": total, "compute_time": compute, "bubble_time": bubble, "comm_time": comm,
-        "tp_comm_time": tp_time, "cp_comm_time": cp_time, "pp_comm_time": pp_time,
-        "dp_comm_time": dp_time, "optimizer_time": optimizer,
+        "tp_comm_time": tp_time, "cp_comm_time": cp_time, "ep_comm_time": ep_time,
+        "pp_comm_time": pp_time, "dp_comm_time": dp_time, "optimizer_time": optimizer,
         "mfu": model / (delivered_flop_rate(n_gpus, peak) * total),
     }
 
@@ -489,6 +538,8 @@ def plan_layouts(
     node_bandwidth=None,
     gpus_per_node=8,
     dp_overlap: bool = True,
+    capacity_factor=1.0,
+    ep_overlap: bool = False,
 ) -> Layouts:
     """Enumerate and rank parallel layouts for a training run.
 
@@ -532,6 +583,12 @@ def plan_layouts(
         Share of the accelerator's memory a layout may use (e.g. 0.9 for headroom).
     dp_bandwidth, node_bandwidth, gpus_per_node, dp_overlap
         The network and overlap: see :func:`step_time`.
+    capacity_factor, ep_overlap
+        A mixture of experts' load imbalance and whether its all-to-all hides behind
+        computation (:func:`step_time`). For a mixture of experts, expert parallelism ``ep``
+        is tried at every divisor of ``n_experts`` that divides ``dp * cp * tp``, with whole
+        experts on each GPU (``etp = 1``: Megatron-Core's "parallel folding", DeepSeek-V3's
+        choice).
 
     Returns
     -------
@@ -545,7 +602,6 @@ def plan_layouts(
     step-time model of :func:`step_time`.
     """
     cfg = get_model(model)
-    _require_dense(cfg, "plan_layouts")
     acc = get_accelerator(accelerator)
     n = v.scalar_int("n_gpus", n_gpus)
     s = cfg.seq_len if seq_len is None else v.scalar_int("seq_len", seq_len)
@@ -590,6 +646,13 @@ def plan_layouts(
     # (Llama 3's 126 layers in 16 x 8 chunks: Grattafiori et al. 2024, Sec. 3.3.2)
     ok &= (il == 1) | ((pp > 1) & (pp * il <= cfg.n_layers + 2) & (m >= pp))
     tp, pp, cp, mb, zs, il, dp, m = (x[ok] for x in (tp, pp, cp, mb, zs, il, dp, m))
+    # expert parallelism: every divisor of the experts that divides the stage's GPUs
+    eps = _divisors(cfg.n_experts) if cfg.is_moe else [1]
+    pick = [(i, e) for e in eps for i in np.flatnonzero((dp * cp * tp) % e == 0)]
+    rows_ep = np.array([i for i, _ in pick], dtype=np.int64)
+    ep = np.array([e for _, e in pick], dtype=np.int64)
+    tp, pp, cp, mb, zs, il, dp, m = (x[rows_ep] for x in (tp, pp, cp, mb, zs, il, dp, m))
+    moe = dict(etp=np.ones_like(ep), capacity_factor=capacity_factor) if cfg.is_moe else {}
 
     common = dict(dtype=dtype, param_dtype=param_dtype, grad_dtype=grad_dtype, layer=layer)
     parts = []
@@ -604,7 +667,8 @@ def plan_layouts(
     rows = np.concatenate([np.arange(len(tp)), np.flatnonzero(twice)])
     reshard = np.concatenate([np.ones(len(tp), dtype=bool), np.zeros(int(twice.sum()), bool)])
     a = {k: x[rows] for k, x in dict(tp=tp, pp=pp, cp=cp, dp=dp, mb=mb, zs=zs, m=m,
-                                     il=il).items()}
+                                     il=il, ep=ep).items()}
+    moe = {k: (x[rows] if np.ndim(x) else x) for k, x in moe.items()}
     for rc in recomputes:
         times = step_time(
             cfg, acc, n_gpus=n, tokens_per_step=tokens, seq_len=s, tp=a["tp"], pp=a["pp"],
@@ -612,18 +676,19 @@ def plan_layouts(
             micro_batch=a["mb"], interleave=a["il"], recompute=rc, efficiency=efficiency,
             sequence_parallel=sp, reshard_after_forward=reshard, dp_bandwidth=dp_bandwidth,
             node_bandwidth=node_bandwidth, gpus_per_node=node, dp_overlap=dp_overlap,
-            **common,
+            ep=a["ep"], ep_overlap=ep_overlap, **moe, **common,
         )
         mem = _planned_memory(
             cfg, seq_len=s, micro_batch=a["mb"], n_microbatches=a["m"], interleave=a["il"],
             optimizer=optimizer, zero_stage=a["zs"], dp=a["dp"], tp=a["tp"], pp=a["pp"],
             cp=a["cp"], sequence_parallel=sp, recompute=rc, logits=logits,
             reshard_after_forward=reshard, param_dtype=param_dtype, grad_dtype=grad_dtype,
-            layer=layer,
+            layer=layer, **({"ep": a["ep"], **moe} if cfg.is_moe else {}),
         )
         k = len(a["tp"])
         parts.append({
-            "tp": a["tp"], "pp": a["pp"], "cp": a["cp"], "dp": a["dp"], "interleave": a["il"],
+            "tp": a["tp"], "pp": a["pp"], "cp": a["cp"], "dp": a["dp"], "ep": a["ep"],
+            "interleave": a["il"],
             "zero_stage": a["zs"], "reshard_after_forward": reshard,
             "micro_batch": a["mb"], "n_microbatches": a["m"], "recompute": np.full(k, rc),
             "sequence_parallel": a["tp"] > 1,

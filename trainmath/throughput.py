@@ -52,7 +52,7 @@ from trainmath.accelerators import (
 )
 from trainmath.activations import ACTIVATION_LAYERS, RECOMPUTE, default_activation_layer
 from trainmath.compute import flops_per_token, forward_flops, recompute_flops_overhead
-from trainmath.models import MODELS, ModelConfig, _require_dense
+from trainmath.models import MODELS, ModelConfig
 from trainmath.optimizers import DTYPE_BYTES, bytes_per_param
 from trainmath.runs import PUBLISHED_LAYOUTS
 from trainmath.units import achieved_flops_per_gpu
@@ -868,21 +868,62 @@ _PASSES = {
 }
 
 
-def _layer_shapes(cfg: ModelConfig, tokens, tp):
-    """Forward weight matmuls of one layer on one tensor-parallel rank: (m, k, n) each."""
-    hq = cfg.n_heads // tp
-    hk = np.maximum(cfg.n_kv_heads // tp, 1)  # fewer KV heads than ranks: replicated
-    d, h = cfg.head_dim, cfg.d_model
-    ff = cfg.d_ff // tp
+# Latent attention's two extra norms, on the query and key-value latents.
+_MLA_PASSES = (("latent norms", "latent", 1, 1, 2, 1),)
+# A mixture of experts: gather each token's k copies into the experts' order (read the
+# tokens, write the copies) and scatter-add the weighted outputs back (read the copies, write
+# the tokens), and the reverse in the backward pass ("copies": k d per token on this GPU).
+_MOE_PASSES = (
+    ("permute (dispatch)", "copies", 1, 1, 1, 1),
+    ("unpermute and combine", "copies", 1, 1, 2, 1),
+)
+
+
+def _mlp_shapes(cfg: ModelConfig, tokens, ff, batch=1.0):
+    """An MLP of hidden width ``ff`` on ``tokens`` rows (``batch`` of them: experts)."""
     up = 2 * ff if cfg.mlp == "swiglu" else ff  # gate and up projections in one matmul
-    return [(tokens, h, (hq + 2 * hk) * d), (tokens, hq * d, h), (tokens, h, up), (tokens, ff, h)]
+    return [(tokens, cfg.d_model, up, batch), (tokens, ff, cfg.d_model, batch)]
+
+
+def _expert_copies(cfg: ModelConfig, tokens, tp, etp, capacity):
+    """Token copies one GPU's routed experts process: each rank routes its tokens / tp
+    (sequence parallelism) to k experts, and expert tensor parallelism gathers etp ranks'."""
+    return capacity * cfg.experts_per_token * tokens / tp * etp
+
+
+def _layer_shapes(cfg: ModelConfig, tokens, tp, moe=False, ep=1, etp=1, capacity=1.0):
+    """Forward weight matmuls of one layer on one GPU: (m, k, n, batch) each."""
+    hq = cfg.n_heads // tp
+    h = cfg.d_model
+    if cfg.attention == "mla":  # DeepSeek-V2 Sec. 2.1; down-projections on every rank
+        qk, vh = cfg.head_dim, cfg.v_head_dim
+        q = ([(tokens, h, cfg.q_lora_rank, 1), (tokens, cfg.q_lora_rank, hq * qk, 1)]
+             if cfg.q_lora_rank else [(tokens, h, hq * qk, 1)])
+        attention = q + [(tokens, h, cfg.kv_lora_rank + cfg.qk_rope_head_dim, 1),
+                         (tokens, cfg.kv_lora_rank, hq * (cfg.qk_nope_head_dim + vh), 1),
+                         (tokens, hq * vh, h, 1)]
+    else:
+        hk = np.maximum(cfg.n_kv_heads // tp, 1)  # fewer KV heads than ranks: replicated
+        d = cfg.head_dim
+        attention = [(tokens, h, (hq + 2 * hk) * d, 1), (tokens, hq * d, h, 1)]
+    if not moe:
+        return attention + _mlp_shapes(cfg, tokens, cfg.d_ff // tp)
+    # router (replicated), shared experts (tensor parallel), and the local routed experts:
+    # n_experts / ep of them, each with its share of the token copies, split etp ways
+    local = cfg.n_experts / np.asarray(ep)
+    per_expert = _expert_copies(cfg, tokens, tp, etp, capacity) / local
+    shared = _mlp_shapes(cfg, tokens, cfg.n_shared_experts * cfg.moe_d_ff // tp) \
+        if cfg.n_shared_experts else []
+    return (attention + [(tokens / tp, h, cfg.n_experts, 1)] + shared
+            + _mlp_shapes(cfg, per_expert, cfg.moe_d_ff // etp, local))
 
 
 def layer_time(cfg: ModelConfig, seq_len: ArrayLike, micro_batch: ArrayLike,
                accelerator: str | Accelerator, *, tp: ArrayLike = 1, cp: ArrayLike = 1,
                sequence_parallel: bool = False, recompute: str = "none",
                layer: str | None = None, dtype: str = "bf16", causal: bool = True,
-               efficiency: float | None = None) -> LayerTime:
+               efficiency: float | None = None, moe: bool | None = None, ep: ArrayLike = 1,
+               etp: ArrayLike | None = None, capacity_factor: ArrayLike = 1.0) -> LayerTime:
     """Seconds one GPU spends on one layer for one micro-batch: forward, backward, recomputation.
 
     Every operation at its own roofline (lesson 08): the weight matmuls and the attention
@@ -930,6 +971,22 @@ def layer_time(cfg: ModelConfig, seq_len: ArrayLike, micro_batch: ArrayLike,
         materialised scores are always computed whole.
     efficiency : float, optional
         Large-GEMM efficiency; default :func:`~trainmath.accelerators.matmul_efficiency`.
+    moe : bool, optional
+        For a mixture of experts: an MoE layer (default) or one of its dense layers
+        (False). An MoE layer runs its router on the rank's tokens / tp (sequence
+        parallelism), its shared experts tensor-parallel, and ``n_experts / ep`` local
+        routed experts as a grouped matmul over their share of the ``capacity_factor x k``
+        token copies per token (``etp`` ways split, gathered; default ``tp``); dispatching
+        and combining the copies are element-wise passes. The all-to-all between expert
+        ranks is communication (:func:`trainmath.planner.step_time`).
+    ep, etp, capacity_factor : int, int, float (or arrays)
+        Expert parallelism, expert tensor parallelism, and the busiest GPU's token copies
+        over a balanced router's, as in :func:`trainmath.memory.memory_per_gpu`.
+
+    Latent attention (``attention="mla"``) runs its down- and up-projections as matmuls
+    (the down-projections, replicated, on every tensor-parallel rank), scores of width
+    ``qk_nope_head_dim + qk_rope_head_dim`` and values of ``v_head_dim``, and two more norms
+    on the latents.
 
     Returns
     -------
@@ -945,9 +1002,17 @@ def layer_time(cfg: ModelConfig, seq_len: ArrayLike, micro_batch: ArrayLike,
     layer on A100s) in the tests.
     """
     v.instance("cfg", cfg, ModelConfig)
-    _require_dense(cfg, "layer_time (and the planner)")
     layer = default_activation_layer(cfg) if layer is None else \
         v.choice("layer", layer, ACTIVATION_LAYERS)
+    if layer == "korthikanti" and (cfg.is_moe or cfg.attention == "mla"):
+        raise ValueError("layer='korthikanti' is the dense GPT layer; a mixture of experts or "
+                         "latent attention needs layer='modern'")
+    moe = cfg.is_moe if moe is None else v.flag("moe", moe)
+    if moe and not cfg.is_moe:
+        raise ValueError(f"moe=True needs a mixture of experts; {cfg.name or 'cfg'} is dense")
+    ep = np.asarray(v.positive_int("ep", ep))
+    etp = np.asarray(tp if etp is None else v.positive_int("etp", etp))
+    capacity = v.positive("capacity_factor", capacity_factor)
     v.choice("recompute", recompute, RECOMPUTE)
     v.flag("sequence_parallel", sequence_parallel)
     v.flag("causal", causal)
@@ -966,10 +1031,10 @@ def layer_time(cfg: ModelConfig, seq_len: ArrayLike, micro_batch: ArrayLike,
     # weight matmuls: forward, then the backward's input gradient (m x n)(n x k) and weight
     # gradient (k x m)(m x n)
     fwd_mm = bwd_mm = 0.0
-    for m, k, n in _layer_shapes(cfg, tokens, tp):
-        fwd_mm = fwd_mm + dev.matmul(m, k, n)
-        bwd_mm = bwd_mm + dev.matmul(m, n, k) \
-            + dev.matmul(k, m, n)
+    for m, k, n, batch in _layer_shapes(cfg, tokens, tp, moe, ep, etp, capacity):
+        fwd_mm = fwd_mm + dev.matmul(m, k, n, batch)
+        bwd_mm = bwd_mm + dev.matmul(m, n, k, batch) \
+            + dev.matmul(k, m, n, batch)
 
     # the attention core
     heads = b * hq
@@ -981,22 +1046,34 @@ def layer_time(cfg: ModelConfig, seq_len: ArrayLike, micro_batch: ArrayLike,
                    + dev.matmul(d, s_q, s, heads)
                    + dev.matmul(s_q, d, s, heads)
                    + dev.matmul(s, s_q, d, heads))
-    else:  # one fused kernel: 4 s_q s d FLOPs per head forward, half of them when causal
-        flops = 4.0 * s_q * s * d * heads * (0.5 if causal else 1.0)
+    else:  # one fused kernel: 2 s_q s (d_qk + d_v) FLOPs per head forward, half when causal
+        d_v = cfg.v_head_dim if cfg.attention == "mla" else d
+        flops = 2.0 * s_q * s * (d + d_v) * heads * (0.5 if causal else 1.0)
         fwd_att = flops / dev.rate
         bwd_att = 2.5 * fwd_att
 
     # element-wise passes at the memory bandwidth
-    per_token = {"h": cfg.d_model, "ff": cfg.d_ff / tp,
-                 "qk": (hq + np.maximum(cfg.n_kv_heads // tp, 1)) * d}
+    if cfg.attention == "mla":  # RoPE on the queries' and the shared key's rotary parts
+        rotary = (hq + 1) * cfg.qk_rope_head_dim
+    else:
+        rotary = (hq + np.maximum(cfg.n_kv_heads // tp, 1)) * d
+    per_token = {"h": cfg.d_model, "ff": cfg.d_ff / tp, "qk": rotary,
+                 "latent": (cfg.q_lora_rank or 0) + (cfg.kv_lora_rank or 0)}
+    passes = _PASSES[layer] + (_MLA_PASSES if cfg.attention == "mla" else ())
+    if moe:  # the activation runs on the copies' expert width and the shared experts'
+        copies = _expert_copies(cfg, tokens, tp, etp, capacity)
+        per_token["ff"] = (copies / tokens * cfg.moe_d_ff / etp
+                           + cfg.n_shared_experts * cfg.moe_d_ff / tp)
+        per_token["copies"] = copies / tokens * cfg.d_model
+        passes = passes + _MOE_PASSES
     norm_tokens = tokens / tp if sequence_parallel else tokens
     fwd_ew = bwd_ew = fwd_scores = bwd_scores = 0.0
-    for _name, tensor, fr, fw, br, bw in _PASSES[layer]:
+    for _name, tensor, fr, fw, br, bw in passes:
         kind, _, mask = tensor.partition("+")
         if kind == "scores":
             values = heads * s_q * s
         else:
-            values = (norm_tokens if kind == "h" else tokens) * per_token[kind]
+            values = (norm_tokens if kind in ("h", "latent") else tokens) * per_token[kind]
         width = 1.0 if mask else beta
         fwd_bytes, bwd_bytes = values * (fr + fw) * width, values * (br + bw) * width
         if kind == "scores":
