@@ -379,3 +379,58 @@ def test_planner_searches_expert_parallelism():
     assert L.best() is not None and L.best()["ep"] > 1  # the experts do not fit replicated
     dense = tm.plan_layouts("llama-3-8b", "H100-SXM", 8)
     assert np.all(dense["ep"] == 1) and np.all(dense["ep_comm_time"] == 0)
+
+
+# --- the all-to-all's bytes, routing balance, the KV cache --------------------------------
+
+def test_expert_parallel_bytes():
+    s, b, d, k = 4096, 1, 7168, 8
+    copies = k * s * b * d
+    one_layer = tm.expert_parallel_comm_bytes(s, b, d, 64, experts_per_token=k)
+    assert one_layer == pytest.approx(4 * copies * 2 * 63 / 64)  # 4 all-to-alls, bf16
+    fp8 = tm.expert_parallel_comm_bytes(s, b, d, 64, experts_per_token=k, dispatch_bytes=1)
+    assert fp8 == pytest.approx(0.75 * one_layer)  # the two dispatches in fp8
+    full = tm.expert_parallel_comm_bytes(s, b, d, 64, experts_per_token=k, recompute="full")
+    assert full == pytest.approx(1.5 * one_layer)
+    assert tm.expert_parallel_comm_bytes(s, b, d, 1, experts_per_token=k) == 0
+    sp = tm.expert_parallel_comm_bytes(s, b, d, 8, experts_per_token=k, tp=4)
+    assert sp == pytest.approx(tm.expert_parallel_comm_bytes(s, b, d, 8, experts_per_token=k) / 4)
+
+
+def test_routing_load_is_deterministic_and_falls_towards_one():
+    small = tm.routing_load(1024, 64, 4)
+    assert small == tm.routing_load(1024, 64, 4)  # seeded
+    large = tm.routing_load(16384, 64, 4, trials=5)
+    assert 1 < large < small
+    # every token to every expert: perfectly balanced
+    assert tm.routing_load(100, 8, 8) == 1.0
+
+
+def test_dropped_fraction_falls_with_capacity():
+    drops = tm.dropped_fraction([1.0, 1.25, 2.0], 2048, 32, 2)
+    assert drops[0] > drops[1] > drops[2] == 0
+    assert tm.dropped_fraction(1.0, 64, 4, 4) == 0  # all experts chosen: no imbalance
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(n_tokens=10, n_experts=4, experts_per_token=5),
+     "experts_per_token must be 1..n_experts=4"),
+    (dict(n_tokens=10**6, n_experts=256, experts_per_token=8), "at most 5e7"),
+    (dict(n_tokens=0, n_experts=4, experts_per_token=1), "n_tokens must be"),
+])
+def test_routing_arguments_are_checked(kw, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        tm.routing_load(**kw)
+    with pytest.raises(ValueError, match="capacity_factor must be >= 1"):
+        tm.dropped_fraction(0.5, 10, 4, 1)
+
+
+def test_kv_cache_mha_and_mla():
+    llama = tm.MODELS["llama-3-8b"]
+    assert tm.kv_cache_bytes(llama, 8192) == 2 * 32 * 1024 * 8192 * 2  # 1 GiB per sequence
+    ds = tm.MOE_MODELS["deepseek-v3"]
+    assert tm.kv_cache_bytes(ds, 4096, 2, "fp8") == 61 * 576 * 4096 * 2
+    as_mha = ds.replace(attention="mha", q_lora_rank=None, kv_lora_rank=None,
+                        qk_nope_head_dim=None, qk_rope_head_dim=None, v_head_dim=None,
+                        head_dim=128)
+    assert tm.kv_cache_bytes(as_mha, 4096) / tm.kv_cache_bytes(ds, 4096) == 2 * 128 * 128 / 576

@@ -21,6 +21,7 @@ from trainmath import (
     compute,
     memory,
     models,
+    moe,
     optimizers,
     parallelism,
     planner,
@@ -35,6 +36,7 @@ from trainmath.chinchilla import *  # noqa: F403
 from trainmath.compute import *  # noqa: F403
 from trainmath.memory import *  # noqa: F403
 from trainmath.models import *  # noqa: F403
+from trainmath.moe import *  # noqa: F403
 from trainmath.optimizers import *  # noqa: F403
 from trainmath.parallelism import *  # noqa: F403
 from trainmath.planner import *  # noqa: F403
@@ -43,7 +45,7 @@ from trainmath.throughput import *  # noqa: F403
 from trainmath.units import *  # noqa: F403
 
 _TOPICS = (
-    accelerators, activations, capstone, chinchilla, compute, memory, models, optimizers,
+    accelerators, activations, capstone, chinchilla, compute, memory, models, moe, optimizers,
     parallelism, planner, runs, throughput, units,
 )
 

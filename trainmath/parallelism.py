@@ -14,7 +14,8 @@
   :data:`~trainmath.memory.ZERO_PARTITIONED_FROM` (:func:`data_parallel_collectives`,
   :func:`data_parallel_comm_bytes`), Megatron tensor parallelism
   (:func:`tensor_parallel_comm_bytes`), all-gather context parallelism
-  (:func:`context_parallel_comm_bytes`) and between pipeline stages
+  (:func:`context_parallel_comm_bytes`), the all-to-all of expert parallelism
+  (:func:`expert_parallel_comm_bytes`) and between pipeline stages
   (:func:`pipeline_p2p_bytes`).
 * Pipelines: the bubble (p-1)/(v m) (:func:`pipeline_bubble_fraction`), the micro-batches
   a stage keeps in flight (:func:`pipeline_in_flight`) and a pass-by-pass simulation of
@@ -50,6 +51,7 @@ __all__ = [
     "data_parallel_comm_bytes",
     "tensor_parallel_comm_bytes",
     "context_parallel_comm_bytes",
+    "expert_parallel_comm_bytes",
     "pipeline_p2p_bytes",
     "pipeline_in_flight",
     "SCHEDULES",
@@ -782,6 +784,93 @@ def context_parallel_comm_bytes(
     per_layer = 3 if recompute == "full" else 2
     message = 2 * np.asarray(s, dtype=float) * np.asarray(b) * np.asarray(kv) * nbytes
     return v.result(per_layer * np.asarray(layers) * collective_bytes("all-gather", message, c))
+
+
+def expert_parallel_comm_bytes(
+    seq_len, micro_batch, d_model, ep, *, experts_per_token, n_layers=1, tp=1, etp=1,
+    capacity_factor=1.0, act_bytes=2, dispatch_bytes=None, recompute: str = "none",
+):
+    """Bytes one GPU sends for expert parallelism, per micro-batch.
+
+    Every MoE layer sends each of this rank's tokens to the ``k = experts_per_token``
+    experts the router chose, wherever they live, and brings the results back (Lepikhin et
+    al. 2020, GShard, Sec. 2.2; Fedus et al. 2021, Sec. 2.2): an all-to-all **dispatch** of
+    the token copies before the experts and an all-to-all **combine** after them, and the
+    same two in the backward pass (the gradients flow the other way). Each is an all-to-all
+    over the ``ep`` ranks of the rank's buffer of ``M = c k (s b / t) d`` values: its
+    ``s b`` tokens, ``s b / t`` of them routed here under tensor parallelism (sequence
+    parallel), times the ``k`` copies, times the capacity factor c. Of it the rank keeps the
+    ``1/ep`` bound for its own experts and sends ``(ep - 1)/ep M``
+    (:func:`collective_bytes`). Full recomputation repeats the forward dispatch and combine.
+
+    Parameters
+    ----------
+    seq_len, micro_batch, d_model : int or array
+        s (tokens per sequence on this GPU: s/cp under context parallelism), b, d.
+    ep : int or array
+        Expert-parallel ranks (1: the experts are local, nothing to send).
+    experts_per_token : int
+        k.
+    n_layers : int or array
+        MoE layers on this GPU.
+    tp, etp : int or array
+        Tensor and expert tensor parallelism: a rank routes ``s b / tp`` tokens, and its
+        ``etp`` expert-tensor-parallel peers gather each other's copies (counted: the
+        buffer grows etp-fold).
+    capacity_factor : float or array
+        Copies sent over a balanced router's (a capacity-limited router pads each expert's
+        buffer to its capacity).
+    act_bytes : float
+        Bytes per value of the two combines, forward and backward (bf16: 2): the experts'
+        outputs going back to their tokens, and the gradients going back the same way.
+    dispatch_bytes : float, optional
+        Bytes per value of the two dispatches, forward and backward (the token copies sent
+        to the experts, and the gradients of the experts' outputs sent to them), when they
+        travel in another format (DeepSeek-V3 sends them in fp8, 1 byte, Sec. 3.3.3: "we
+        quantize the activation before MoE up-projections into FP8 and then apply
+        dispatch components ... A similar strategy is applied to the activation gradient
+        before MoE down-projections ... For both the forward and backward combine
+        components, we retain them in BF16"). Default: ``act_bytes``.
+    recompute : {"none", "selective", "full"}
+
+    Returns
+    -------
+    float or array
+        Bytes per micro-batch.
+
+    Examples
+    --------
+    DeepSeek-V3: one 4,096-token sequence, 8 experts per token, d = 7,168, EP 64, fp8
+    dispatch, 4 MoE layers per stage (61 layers over 16 stages), in GB:
+
+    >>> round(expert_parallel_comm_bytes(4096, 1, 7168, 64, experts_per_token=8,
+    ...                                  n_layers=4, dispatch_bytes=1) / 1e9, 2)
+    5.55
+
+    Assumptions: uniform routing (every destination equally likely; DeepSeek-V3's
+    node-limited routing, at most 4 nodes per token, cuts what crosses the network but
+    not these bytes), no token dropped, latency not counted (see
+    :func:`group_collective_time` for times).
+    """
+    s = v.positive_int("seq_len", seq_len)
+    b = v.positive_int("micro_batch", micro_batch)
+    d = v.positive_int("d_model", d_model)
+    e = v.positive_int("ep", ep)
+    k = v.positive_int("experts_per_token", experts_per_token)
+    layers = v.positive_int("n_layers", n_layers)
+    t = v.positive_int("tp", tp)
+    te = v.positive_int("etp", etp)
+    c = v.positive("capacity_factor", capacity_factor)
+    nbytes = v.positive("act_bytes", act_bytes)
+    fp = nbytes if dispatch_bytes is None else v.positive("dispatch_bytes", dispatch_bytes)
+    v.choice("recompute", recompute, RECOMPUTE)
+    values = (c * np.asarray(k) * np.asarray(s, dtype=float) * np.asarray(b) / np.asarray(t)
+              * np.asarray(te) * np.asarray(d))
+    # the two dispatches (fp), the two combines (act)
+    per_layer = 2 * values * fp + 2 * values * nbytes
+    if recompute == "full":
+        per_layer = per_layer + values * fp + values * nbytes
+    return v.result(np.asarray(layers) * collective_bytes("all-to-all", per_layer, e))
 
 
 def pipeline_p2p_bytes(
