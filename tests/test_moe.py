@@ -297,10 +297,34 @@ def test_dualpipe_holds_two_stages_and_pp_plus_one_micro_batches():
     dual = tm.memory_per_gpu(cfg, dualpipe=True, **kw)
     moe_stage = 4 * tm.layer_activation_bytes(cfg, 4096)
     assert dual.activations == pytest.approx(17 * moe_stage)
-    assert plain.activations == pytest.approx(
-        16 * (3 * tm.layer_activation_bytes(cfg, 4096, moe=False)
-              + tm.layer_activation_bytes(cfg, 4096)))
+    # 1F1B: the second stage (4 MoE layers, 15 micro-batches) outweighs the first (3 dense
+    # layers and 1 MoE layer, 16 micro-batches)
+    assert plain.activations == pytest.approx(15 * moe_stage)
+    first = 16 * (3 * tm.layer_activation_bytes(cfg, 4096, moe=False)
+                  + tm.layer_activation_bytes(cfg, 4096))
+    assert first < plain.activations
     assert dual.weights > plain.weights * 1.5
+
+
+def test_uneven_pipeline_split():
+    cfg = tm.MOE_MODELS["deepseek-v3"]
+    kw = dict(seq_len=4096, pp=16, ep=64, dp=128, zero_stage=1, n_microbatches=60,
+              layer="modern", dualpipe=True, logits=True)
+    even = tm.memory_per_gpu(cfg, **kw)
+    # 3 layers on the two end stages (with the embedding and the head), 62 - 6 = 56 over 14
+    split = tm.memory_per_gpu(cfg, first_stage_layers=3, last_stage_layers=3, **kw)
+    assert split.total < even.total
+    moe_stage = 4 * tm.layer_activation_bytes(cfg, 4096)
+    assert split.activations == pytest.approx(17 * moe_stage)  # the second GPU is busiest now
+    with pytest.raises(ValueError, match="at most n_layers=61"):
+        tm.memory_per_gpu(cfg, first_stage_layers=40, last_stage_layers=30, **kw)
+    with pytest.raises(ValueError, match="need pp >= 2"):
+        tm.memory_per_gpu(tm.MODELS["gpt2"], first_stage_layers=1)
+    dense = tm.MODELS["llama-3-8b"]
+    m = tm.memory_per_gpu(dense, pp=4, n_microbatches=8, first_stage_layers=5,
+                          last_stage_layers=5)  # 22 layers over the two middle stages: 11
+    per = tm.activation_memory_per_layer(8192, 1, 4096, 32)
+    assert m.activations == pytest.approx(3 * 11 * per)  # stage 1: 3 micro-batches x 11
 
 
 # --- time: MoE and MLA layers, expert-parallel all-to-all, the planner -------------------------

@@ -411,23 +411,41 @@ def _tp_layer_params(cfg: ModelConfig, tp, ep=1, etp=None, kind: str = "dense"):
     return split + replicated + experts
 
 
-def _stage_layers(cfg: ModelConfig, p):
-    """(dense, MoE) layers of the first and the last pipeline stage: ``ceil(L/pp)`` each
-    (stages as even as possible, the last one counted full), the first ``n_dense_layers``
-    of the model on the first stages."""
-    per_stage = layers_per_stage(cfg.n_layers, p)
-    n_dense = cfg.n_layers - cfg.n_moe_layers
-    first_dense = np.minimum(n_dense, per_stage)
-    last_dense = np.clip(n_dense - (cfg.n_layers - per_stage), 0, per_stage)
-    return (first_dense, per_stage - first_dense), (last_dense, per_stage - last_dense)
+def _stage_layers(cfg: ModelConfig, p, first=None, last=None):
+    """(dense, MoE) layers of the first, the last and the second pipeline stage (the
+    busiest of the middle ones: it holds the most micro-batches in flight), the first
+    ``n_dense_layers`` of the model on the first stages.
+
+    By default ``ceil(L/pp)`` layers on every stage (as even as possible, the last one
+    counted full); ``first`` and ``last`` set the first and last stages' layers (Megatron-LM's
+    ``--decoder-first-pipeline-num-layers`` and ``--decoder-last-pipeline-num-layers``), the
+    middle stages sharing the rest, ``ceil((L - first - last)/(pp - 2))`` each. No middle
+    stage when pp <= 2."""
+    L = cfg.n_layers
+    per_stage = layers_per_stage(L, p)
+    p = np.asarray(p)
+    f = per_stage if first is None else first
+    la = per_stage if last is None else last
+    if first is None and last is None:
+        mid = per_stage
+    else:
+        mid = -(-(L - f - la) // np.maximum(p - 2, 1))
+    mid = np.where(p > 2, mid, 0)
+    n_dense = L - cfg.n_moe_layers
+    first_dense = np.minimum(n_dense, f)
+    last_dense = np.clip(n_dense - (L - la), 0, la)
+    mid_dense = np.clip(n_dense - f, 0, mid)
+    return ((first_dense, f - first_dense), (last_dense, la - last_dense),
+            (mid_dense, mid - mid_dense))
 
 
-def _stage_buckets(cfg: ModelConfig, t, p, ep=1, etp=None) -> tuple:
-    """Parameters of the first and the last pipeline stage on one GPU, by bucket (equal when
-    p = 1): ``ceil(L/pp)`` layers each; the first stage adds the token (and learned-position)
-    embeddings, the last the final norm and the LM head (Megatron's copy of the embedding
-    when tied); one stage holds everything, a tied head once. Vocabulary matrices are split
-    ``tp`` ways."""
+def _stage_buckets(cfg: ModelConfig, t, p, ep=1, etp=None, first_layers=None,
+                   last_layers=None) -> tuple:
+    """Parameters of the first, the last and the second pipeline stage on one GPU, by bucket
+    (first and last equal when p = 1): their layers (:func:`_stage_layers`); the first stage
+    adds the token (and learned-position) embeddings, the last the final norm and the LM
+    head (Megatron's copy of the embedding when tied); one stage holds everything, a tied
+    head once. Vocabulary matrices are split ``tp`` ways."""
     et = t if etp is None else etp
     dense = _layer_buckets(cfg, "dense", t, ep, et)
     moe = _layer_buckets(cfg, "moe", t, ep, et) if cfg.is_moe else (0.0, 0.0, 0.0)
@@ -438,15 +456,16 @@ def _stage_buckets(cfg: ModelConfig, t, p, ep=1, etp=None) -> tuple:
     def layers(n_dense, n_moe):
         return [n_dense * x + n_moe * y for x, y in zip(dense, moe, strict=True)]
 
-    (fd, fm), (ld, lm) = _stage_layers(cfg, p)
-    first, last = layers(fd, fm), layers(ld, lm)
+    (fd, fm), (ld, lm), (md, mm) = _stage_layers(cfg, p, first_layers, last_layers)
+    first, last, middle = layers(fd, fm), layers(ld, lm), layers(md, mm)
     head = 0 if cfg.tied_embeddings else vocab
     one = [first[0] + vocab + head, first[1] + position + final_norm, first[2]]
     first = [first[0] + vocab, first[1] + position, first[2]]
     last = [last[0] + vocab, last[1] + final_norm, last[2]]
     single = np.asarray(p) == 1
     return ([np.where(single, o, f) for o, f in zip(one, first, strict=True)],
-            [np.where(single, o, x) for o, x in zip(one, last, strict=True)])
+            [np.where(single, o, x) for o, x in zip(one, last, strict=True)],
+            [np.asarray(x, dtype=float) for x in middle])
 
 
 def _check_ep(cfg: ModelConfig, ep, etp, tp):
@@ -518,10 +537,13 @@ def param_buckets(cfg: ModelConfig, *, tp=1, pp=1, ep=1, etp=None) -> Breakdown:
     # n_kv_heads divides n_heads, so this covers both
     v.divides("tp", tp, "n_kv_heads", cfg.n_kv_heads, note="(Megatron splits whole KV groups)")
     e, et = _check_ep(cfg, ep, etp, t)
-    first, last = _stage_buckets(cfg, t, p, e, et)
+    first, last, middle = _stage_buckets(cfg, t, p, e, et)
     busiest = sum(first) >= sum(last)
-    return Breakdown({name: np.where(busiest, f, x)
-                      for name, f, x in zip(PARAM_BUCKETS, first, last, strict=True)})
+    out = [np.where(busiest, f, x) for f, x in zip(first, last, strict=True)]
+    # a middle stage of MoE layers can outweigh a first stage of dense ones
+    middle_busier = sum(middle) > sum(out)
+    return Breakdown({name: np.where(middle_busier, mid, x)
+                      for name, mid, x in zip(PARAM_BUCKETS, middle, out, strict=True)})
 
 
 def memory_per_gpu(
@@ -553,6 +575,8 @@ def memory_per_gpu(
     capacity_factor=1.0,
     term_bytes: Mapping[str, float] | None = None,
     dualpipe: bool = False,
+    first_stage_layers: int | None = None,
+    last_stage_layers: int | None = None,
 ) -> MemoryBreakdown:
     """Training memory of the most loaded GPU, by part, in bytes.
 
@@ -636,7 +660,18 @@ def memory_per_gpu(
         DeepSeek-V3's DualPipe schedule (DeepSeek-V3 Sec. 3.2.1 and the DualPipe README):
         each GPU holds two stages, i and pp - 1 - i (parameters 2x: the first GPU has the
         embedding and the LM head), and ``pp + 1`` micro-batches' worth of a stage's
-        activations; pp must be even. The busiest GPU is then the first.
+        activations; pp must be even. The busiest GPU is then the first (stages 0 and
+        pp - 1) or the second (stages 1 and pp - 2).
+    first_stage_layers, last_stage_layers : int, optional
+        Layers of the first and the last pipeline stage, which also hold the embedding and
+        the output layer (Megatron-LM's ``--decoder-first-pipeline-num-layers`` and
+        ``--decoder-last-pipeline-num-layers``); the middle stages share the rest. Default:
+        ``ceil(L/pp)`` on every stage. Needs pp >= 2 and no interleaving.
+
+    The busiest GPU is the busier of the first stage (its in-flight micro-batches and the
+    embedding), the last (with ``logits``: its micro-batch, the logits and the head) and,
+    when pp > 2, the second, which holds one micro-batch fewer than the first but may hold
+    more layers, or heavier ones (a mixture of experts' MoE layers after its dense ones).
 
     Returns
     -------
@@ -708,6 +743,19 @@ def memory_per_gpu(
     v.divides("cp", c, "seq_len", s)
     if np.any((np.asarray(il) > 1) & (np.asarray(p) == 1)):
         raise ValueError(f"interleave > 1 needs pp > 1 (got interleave={interleave!r}, pp={pp!r})")
+    split = (first_stage_layers, last_stage_layers)
+    if split != (None, None):
+        first_stage_layers, last_stage_layers = (
+            layers_per_stage(cfg.n_layers, p) if x is None else v.scalar_int(name, x, minimum=0)
+            for x, name in zip(split, ("first_stage_layers", "last_stage_layers"), strict=True))
+        if np.any(np.asarray(p) < 2) or np.any(np.asarray(il) > 1):
+            raise ValueError("first_stage_layers and last_stage_layers need pp >= 2 and "
+                             "interleave 1")
+        rest = cfg.n_layers - first_stage_layers - last_stage_layers
+        if np.any(rest < 0) or np.any((np.asarray(p) == 2) & (rest != 0)):
+            raise ValueError(f"first_stage_layers + last_stage_layers must be at most "
+                             f"n_layers={cfg.n_layers}, and equal to it with pp=2 (got "
+                             f"{first_stage_layers} + {last_stage_layers}, pp={pp!r})")
     if dualpipe and (np.any(np.asarray(p) % 2) or np.any(np.asarray(il) > 1)):
         raise ValueError(f"dualpipe=True pairs stage i with stage pp - 1 - i: pp must be even "
                          f"and interleave 1 (got pp={pp!r}, interleave={interleave!r})")
@@ -777,36 +825,56 @@ def memory_per_gpu(
             dense_layer = activation_memory_per_layer(s_local, b, h, a, recompute=recompute,
                                                       **kw)
         moe_layer = 0.0
-    (fd, fm), (ld, lm) = _stage_layers(cfg, p)
+    (fd, fm), (ld, lm), (md, mm) = _stage_layers(cfg, p, first_stage_layers,
+                                                 last_stage_layers)
     first_stage = np.asarray(dense_layer) * fd + np.asarray(moe_layer) * fm
     last_stage = np.asarray(dense_layer) * ld + np.asarray(moe_layer) * lm
-    first_params, last_params = _stage_buckets(cfg, t_arr, p_arr, e, et)
+    middle_stage = np.asarray(dense_layer) * md + np.asarray(moe_layer) * mm
+    first_params, last_params, middle_params = _stage_buckets(
+        cfg, t_arr, p_arr, e, et, first_stage_layers, last_stage_layers)
+    m_arr, il_arr = np.asarray(m, dtype=float), np.asarray(il, dtype=float)
+
+    def busier(a: dict, b: dict) -> MemoryBreakdown:
+        a_total = sum(np.asarray(x, dtype=float) for x in a.values())
+        b_total = sum(np.asarray(x, dtype=float) for x in b.values())
+        pick = a_total >= b_total
+        return MemoryBreakdown({part: np.where(pick, a[part], b[part]) for part in MEMORY_PARTS})
 
     if dualpipe:
         # Stages 0 and pp - 1 on the first GPU: both stages' parameters, pp + 1 stage
-        # micro-batches of activations (the larger stage's, to be safe), and the logits.
+        # micro-batches of activations (the larger stage's, to be safe), and the logits;
+        # stages 1 and pp - 2 on the second (for pp >= 4), with as many micro-batches.
         both = [x + y for x, y in zip(first_params, last_params, strict=True)]
         loss = logits_activation_bytes(cfg, s_local, b, **kw) if logits else 0.0
-        return MemoryBreakdown({
-            **states(both), "gathered_weights": buffers,
-            "activations": (p_arr + 1) * np.maximum(first_stage, last_stage),
-            "logits": np.asarray(loss, dtype=float),
-        })
+        ends = {**states(both), "gathered_weights": buffers,
+                "activations": (p_arr + 1) * np.maximum(first_stage, last_stage),
+                "logits": np.asarray(loss, dtype=float)}
+        inner = {**states([2 * x for x in middle_params]), "gathered_weights": buffers,
+                 "activations": (p_arr + 1) * middle_stage, "logits": 0.0}
+        return busier(ends, inner)
 
     first_acts = first_stage * np.asarray(pipeline_in_flight(p, m, il))
+    # The second stage holds one micro-batch fewer than the first under 1F1B (the
+    # interleaved schedule's rank 1 runs v p + p - 3 chunk forwards before its first
+    # backward, two fewer than rank 0).
+    middle = {**states(middle_params), "gathered_weights": buffers,
+              "activations": middle_stage * np.where(
+                  (il_arr > 1) & (p_arr > 1),
+                  np.minimum(il_arr * p_arr + p_arr - 3, m_arr * il_arr) / il_arr,
+                  np.minimum(p_arr - 1, m_arr)),
+              "logits": 0.0}
     if not logits:
-        # As before: the larger stage's model states with the first stage's activations.
-        busier = sum(first_params) >= sum(last_params)
-        params = [np.where(busier, f, x) for f, x in zip(first_params, last_params, strict=True)]
-        return MemoryBreakdown({
-            **states(params), "gathered_weights": buffers,
-            "activations": first_acts, "logits": 0.0,
-        })
+        # As before: the larger stage's model states with the first stage's activations
+        # (or the second stage, when it holds more).
+        heavier = sum(first_params) >= sum(last_params)
+        params = [np.where(heavier, f, x) for f, x in zip(first_params, last_params, strict=True)]
+        ends = {**states(params), "gathered_weights": buffers, "activations": first_acts,
+                "logits": 0.0}
+        return busier(ends, middle)
 
     # The last stage holds one micro-batch's layers under 1F1B (the interleaved schedule's
     # last rank runs (v - 1) p warm-up chunk forwards first: ((v - 1) p + 1) / v stages'
     # worth), and the logits of one micro-batch at a time.
-    m_arr, il_arr = np.asarray(m, dtype=float), np.asarray(il, dtype=float)
     last_in_flight = np.where(
         (il_arr > 1) & (p_arr > 1),
         np.minimum((il_arr - 1) * p_arr + 1, m_arr * il_arr) / il_arr,
@@ -818,9 +886,4 @@ def memory_per_gpu(
     last = {**states(last_params), "gathered_weights": buffers,
             "activations": np.where(p_arr == 1, first_acts, last_stage * last_in_flight),
             "logits": np.asarray(loss)}
-    first_total = sum(np.asarray(x, dtype=float) for x in first.values())
-    last_total = sum(np.asarray(x, dtype=float) for x in last.values())
-    busiest = first_total >= last_total
-    return MemoryBreakdown({
-        part: np.where(busiest, first[part], last[part]) for part in MEMORY_PARTS
-    })
+    return busier(dict(busier(first, last).parts()), middle)

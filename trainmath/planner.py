@@ -372,19 +372,25 @@ def step_time(
         in_node = np.minimum(ep, np.maximum(node // (tp * cp), 1))
         ep_layer = n_tp * collective("all-to-all", copies * cfg.d_model * act, ep,
                                      per_node=in_node)
-    # The slowest stage: the first (its dense layers) or the last (its layers and the head).
-    (fd, fm), (ld, lm) = _stage_layers(cfg, pp)
+    # The slowest stage: the first (with a mixture of experts' dense layers), the last (its
+    # layers and the head) or a middle one (all MoE layers).
+    (fd, fm), (ld, lm), (md, mm) = _stage_layers(cfg, pp)
     per_dense = work + tp_layer + cp_layer
     per_moe = moe_work + tp_layer + cp_layer + ep_layer
     first = fd * per_dense + fm * per_moe
     last = ld * per_dense + lm * per_moe + head
+    middle = md * per_dense + mm * per_moe
     last_slower = last >= first
     dense_n, moe_n = np.where(last_slower, ld, fd), np.where(last_slower, lm, fm)
+    with_head = last_slower
+    middle_slower = middle > np.maximum(first, last)
+    dense_n, moe_n = np.where(middle_slower, md, dense_n), np.where(middle_slower, mm, moe_n)
+    with_head = with_head & ~middle_slower
     layers = dense_n + moe_n
-    t_mb = np.maximum(first, last)
+    t_mb = np.maximum(np.maximum(first, last), middle)
 
     m = n_microbatches
-    compute = m * (dense_n * work + moe_n * moe_work + np.where(last_slower, head, 0.0))
+    compute = m * (dense_n * work + moe_n * moe_work + np.where(with_head, head, 0.0))
     tp_time = m * layers * tp_layer
     cp_time = m * layers * cp_layer
     ep_time = m * moe_n * ep_layer
