@@ -26,7 +26,7 @@ def _text(path: Path, kind: str | None = None) -> str:
 
 def test_start_page_exists_and_maps_every_lesson():
     start = _text(ROOT / "notebooks" / "00_start_here.ipynb")
-    for number in ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10"]:
+    for number in ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11"]:
         assert re.search(rf"\b{number}\b", start), number
 
 

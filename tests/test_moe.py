@@ -45,6 +45,10 @@ def test_mla_fills_head_dim_and_kv_heads():
     cfg = tm.ModelConfig(2, 64, 4, 100, **LLAMA_STYLE, **MLA)
     assert cfg.head_dim == 24 and cfg.n_kv_heads == 4
     assert cfg.qk_dim == 4 * 24 and cfg.v_dim == 4 * 12
+    # replace derives them again from the new sizes
+    smaller = tm.MOE_MODELS["deepseek-v3"].replace(n_heads=4, qk_nope_head_dim=32,
+                                                   qk_rope_head_dim=16)
+    assert smaller.head_dim == 48 and smaller.n_kv_heads == 4
 
 
 @pytest.mark.parametrize("changes, words", [

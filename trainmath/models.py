@@ -32,6 +32,7 @@ __all__ = [
     "param_count",
     "active_param_count",
     "expert_params",
+    "attention_params",
     "embedding_params",
     "non_embedding_params",
     "matmul_params",
@@ -267,7 +268,15 @@ class ModelConfig:
         return self.n_layers - self.n_dense_layers if self.is_moe else 0
 
     def replace(self, **changes) -> ModelConfig:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        With latent attention, ``head_dim`` and ``n_kv_heads`` follow from the other fields
+        (``qk_nope_head_dim + qk_rope_head_dim`` and ``n_heads``) and are derived again
+        unless given.
+        """
+        if self.attention == "mla" and changes.get("attention", "mla") == "mla":
+            changes.setdefault("head_dim", None)
+            changes.setdefault("n_kv_heads", None)
         return replace(self, **changes)
 
 
@@ -342,6 +351,20 @@ def _layer_params(cfg: ModelConfig, kind: str = "dense") -> int:
     else:
         mlp = _mlp_params(cfg, cfg.d_ff)
     return _attention_params(cfg) + mlp + 2 * _norm_params(cfg)
+
+
+def attention_params(cfg: ModelConfig) -> int:
+    """Parameters of one layer's attention: its projections, biases and norms.
+
+    Multi-head (and grouped-query) attention: ``d*(H*hd) + 2*d*(H_kv*hd) + (H*hd)*d``, plus
+    biases, Transformer-XL's relative-position terms and qk-norms where the config has them.
+    Latent attention: the query down- and up-projections (or one plain projection when
+    ``q_lora_rank`` is None), the key-value down-projection with the rotary key, its
+    up-projection to every head's keys and values, the output projection and the two latent
+    norms (DeepSeek-V2, Sec. 2.1): 187,107,328 for DeepSeek-V3, against 704,643,072 for
+    multi-head attention with its 128 heads of 192.
+    """
+    return _attention_params(_check_cfg(cfg))
 
 
 def expert_params(cfg: ModelConfig) -> int:

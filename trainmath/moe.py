@@ -132,7 +132,8 @@ def dropped_fraction(capacity_factor, n_tokens, n_experts, experts_per_token, *,
     return v.result(dropped)
 
 
-def kv_cache_bytes(cfg: ModelConfig, seq_len=None, batch=1, dtype: str = "bf16"):
+def kv_cache_bytes(cfg: ModelConfig, seq_len=None, batch=1, dtype: str = "bf16", *,
+                   decompressed: bool = False):
     """Bytes of the key-value cache that decoding keeps for ``batch`` sequences.
 
     * multi-head (and grouped-query) attention caches every layer's keys and values:
@@ -152,6 +153,11 @@ def kv_cache_bytes(cfg: ModelConfig, seq_len=None, batch=1, dtype: str = "bf16")
         Sequences.
     dtype : str
         Storage dtype of the cache.
+    decompressed : bool
+        For latent attention: the cache of every head's decompressed keys
+        (``qk_nope_head_dim + qk_rope_head_dim``) and values (``v_head_dim``) instead of the
+        latent, ``L H (d_h + d_h^R + d_h^v) s b`` values: what multi-head attention with the
+        same heads would keep.
 
     Returns
     -------
@@ -164,13 +170,20 @@ def kv_cache_bytes(cfg: ModelConfig, seq_len=None, batch=1, dtype: str = "bf16")
     and 128-wide values would need 40,960: 71 times less. One 4,096-token sequence in bf16:
 
     >>> import trainmath as tm
-    >>> round(kv_cache_bytes(tm.MOE_MODELS["deepseek-v3"], 4096) / 1e6, 1)  # MB
+    >>> ds = tm.MOE_MODELS["deepseek-v3"]
+    >>> round(kv_cache_bytes(ds, 4096) / 1e6, 1)  # MB
     287.8
+    >>> round(kv_cache_bytes(ds, 4096, decompressed=True) / kv_cache_bytes(ds, 4096), 1)
+    71.1
     """
     v.instance("cfg", cfg, ModelConfig)
     s = v.positive_int("seq_len", cfg.seq_len if seq_len is None else seq_len)
     b = v.positive_int("batch", batch)
-    if cfg.attention == "mla":
+    if v.flag("decompressed", decompressed) and cfg.attention != "mla":
+        raise ValueError("decompressed=True applies to latent attention (attention='mla')")
+    if decompressed:
+        per_token = cfg.qk_dim + cfg.v_dim
+    elif cfg.attention == "mla":
         per_token = cfg.kv_lora_rank + cfg.qk_rope_head_dim
     else:
         per_token = 2 * cfg.kv_dim
