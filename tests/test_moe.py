@@ -462,3 +462,15 @@ def test_kv_cache_mha_and_mla():
                         qk_nope_head_dim=None, qk_rope_head_dim=None, v_head_dim=None,
                         head_dim=128)
     assert tm.kv_cache_bytes(as_mha, 4096) / tm.kv_cache_bytes(ds, 4096) == 2 * 128 * 128 / 576
+
+
+def test_max_load_estimate_errs_high_by_a_few_percent():
+    for T, E, k in ((4096, 256, 8), (2048, 64, 4), (16384, 32, 2)):
+        simulated = tm.routing_load(T, E, k, trials=5)
+        estimate = tm.max_load_estimate(T, E, k)
+        assert simulated < estimate < 1.1 * simulated
+    mu = 2 * 16384 / 32
+    assert tm.max_load_estimate(16384, 32, 2) == pytest.approx(
+        1 + np.sqrt(2 * np.log(32) * (1 - 2 / 32) / mu))
+    with pytest.raises(ValueError, match="experts_per_token must be 1..n_experts"):
+        tm.max_load_estimate(100, 4, 8)

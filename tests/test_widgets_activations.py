@@ -121,3 +121,81 @@ def test_plot_updates_artists_in_place(calc):
     assert calc._lines["full"].get_linewidth() > calc._lines["none"].get_linewidth()
     assert calc._capacity.get_ydata()[0] == tm.ACCELERATORS["H100-SXM"].memory_bytes
     assert calc._capacity_text.get_text() == "H100-SXM memory"
+
+
+# --- mixtures of experts ---------------------------------------------------------------------
+
+DS = tm.MOE_MODELS["deepseek-v3"]
+
+
+def test_mixtures_of_experts_follow_the_dense_presets(calc):
+    keys = [key for _, key in calc.inputs["model"].options]
+    assert keys == [*tm.MODELS, *tm.MOE_MODELS]
+    labels = [label for label, _ in calc.inputs["model"].options]
+    assert labels[: len(tm.MODELS)] == [cfg.name for cfg in tm.MODELS.values()]
+    assert labels[-1] == "Qwen3-235B-A22B (MoE)"
+
+
+def test_ep_is_one_and_greyed_out_for_a_dense_model(calc):
+    assert calc.inputs["ep"].value == 1 and calc.inputs["ep"].disabled
+    assert not calc.last.moe and calc.last.ep == 1
+    assert "experts over" not in calc.result.value
+
+
+def test_mixture_of_experts_follows_the_library(calc):
+    assert calc.set(model="deepseek-v3", ep=8)
+    assert not calc.inputs["ep"].disabled
+    out = calc.last
+    layout = dict(micro_batch=1, n_microbatches=8, tp=8, pp=8, dp=8, zero_stage=1,
+                  sequence_parallel=True, layer="modern", ep=8, etp=1)
+    mem = tm.memory_per_gpu(DS, seq_len=2048, recompute="selective", **layout)
+    assert out.moe and out.total == pytest.approx(mem.total)
+    assert out.activations == pytest.approx(mem.activations)
+    assert out.per_layer == tm.layer_activation_bytes(
+        DS, 2048, 1, tp=8, sequence_parallel=True, recompute="selective", layer="modern",
+        etp=1)
+    i = len(out.seq_grid) // 2
+    one = tm.memory_per_gpu(DS, seq_len=int(out.seq_grid[i]), recompute="full", **layout)
+    assert out.totals["full"][i] == pytest.approx(one.total)
+    assert out.score_share is None and out.flops_paper is None
+    assert out.flops_redone == tm.recompute_flops_overhead(DS, 2048, "selective")
+    text = calc.result.value
+    for shown in ("mixture of experts: the modern layer", "One MoE layer", "none kept",
+                  "experts over e = 8", "of the model FLOPs redone"):
+        assert shown in text, shown
+    assert "Korthikanti" not in text
+    assert calc._ax.get_xlabel().endswith("[activations: modern layer, FlashAttention]")
+    assert ", e = 8 (ZeRO-1)" in calc._title.get_text()
+    # expert parallelism shrinks the experts' share of the model states
+    assert calc.set(ep=1)
+    assert calc.last.weights > out.weights and calc.last.activations == out.activations
+    # back to a dense model: ep greyed out at 1, the GPT-style outputs again
+    assert calc.set(model="gpt3-175b")
+    assert calc.inputs["ep"].value == 1 and calc.inputs["ep"].disabled
+    assert calc._ax.get_xlabel().endswith("[activations: Korthikanti et al. 2022, Table 2]")
+
+
+@pytest.mark.parametrize("model", list(tm.MOE_MODELS))
+def test_every_mixture_of_experts_preset_shows_numbers_or_a_message(calc, model):
+    calc.set(model=model)
+    if tm.MOE_MODELS[model].n_kv_heads % 8:  # Qwen3's 4 KV heads: t = 8 is refused
+        assert "tp must divide n_kv_heads" in calc.message.value
+        assert calc.set(tp=4)
+    assert calc.message.value == "" and calc.last.moe
+
+
+@pytest.mark.parametrize(
+    ("change", "word", "fix"),
+    [
+        ({"model": "deepseek-v3", "ep": 3}, "ep must divide n_experts", {"ep": 4}),
+        ({"model": "deepseek-v3", "ep": 128}, "ep * etp must divide dp * cp * tp",
+         {"ep": 64}),
+        ({"model": "mixtral-8x7b", "sequence_parallel": False},
+         "an MoE layer with tp > 1 needs sequence_parallel=True", {"tp": 1}),
+        # set programmatically: the box is greyed out for a dense model
+        ({"ep": 2}, "ep and etp apply to mixtures of experts; GPT-3 175B is dense",
+         {"model": "mixtral-8x7b"}),
+    ],
+)
+def test_bad_expert_parallelism_shows_message(calc, change, word, fix):
+    check_refused(calc, change, word, fix)

@@ -132,3 +132,17 @@ def test_plot_updates_artists_in_place(calc):
     assert top == pytest.approx(calc.last.unsharded / 1e9)
     cap = calc._capacity.get_ydata()[0]
     assert cap == pytest.approx(tm.ACCELERATORS["H100-SXM"].memory_bytes / 1e9)
+
+
+@pytest.mark.parametrize("model", list(tm.MOE_MODELS))
+def test_mixture_of_experts_states_follow_every_parameter(calc, model):
+    assert list(calc.inputs["model"].options) == [*tm.MODELS, *tm.MOE_MODELS, CUSTOM]
+    check_change(calc, {"model": model})
+    cfg = tm.MOE_MODELS[model]
+    out = calc.last
+    assert out.n_params == tm.param_count(cfg)  # every expert's states, not the active ones
+    assert out.active_params == tm.active_param_count(cfg) < out.n_params
+    assert out.unsharded == 16 * out.n_params
+    assert f"{tm.fmt.count(out.active_params)} active per token" in calc.result.value
+    calc.set(model="llama-3-8b")
+    assert calc.last.active_params is None and "active" not in calc.result.value

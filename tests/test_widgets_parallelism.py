@@ -7,7 +7,7 @@ import pytest
 
 import trainmath as tm
 from trainmath.widgets.contract import PythonView, check_change, check_refused, check_registered
-from trainmath.widgets.parallelism import TOP, PlannerCalculator, layout_label
+from trainmath.widgets.parallelism import MOE_SEARCH, TOP, PlannerCalculator, layout_label
 
 
 @pytest.fixture
@@ -131,3 +131,68 @@ def test_changing_only_the_rank_does_not_plan_again(calc):
     assert calc._plan[1] is layouts
     assert calc.set(efficiency=0.6)
     assert calc._plan[1] is not layouts
+
+
+# --- mixtures of experts ---------------------------------------------------------------------
+
+MOE_CASE = {"model": "deepseek-v3", "accelerator": "H800", "n_gpus": 2048, "seq_len": 4096,
+            "global_batch_tokens": 4096 * 2048}
+
+
+def test_mixtures_of_experts_follow_the_dense_presets(calc):
+    assert list(calc.inputs["model"].options) == [*tm.MODELS, *tm.MOE_MODELS]
+    assert calc.inputs["model"].options[1] == "gpt2-medium"  # the dense list as before
+
+
+def test_mixture_of_experts_is_planned_over_fewer_choices(calc):
+    assert calc.set(**MOE_CASE)
+    layouts = tm.plan_layouts("deepseek-v3", "H800", 2048, seq_len=4096,
+                              global_batch_tokens=4096 * 2048, **MOE_SEARCH)
+    out = calc.last
+    assert out.n_layouts == len(layouts) and out.n_fit == layouts.n_fit
+    assert out.top[0] == layouts.best()
+    assert out.moe and out.n_experts == 256
+    for column, choices in (("zero_stage", MOE_SEARCH["zero_stages"]),
+                            ("recompute", MOE_SEARCH["recomputes"]),
+                            ("micro_batch", MOE_SEARCH["micro_batches"]),
+                            ("interleave", MOE_SEARCH["interleaves"])):
+        assert set(np.unique(layouts[column])) <= set(choices), column
+    assert len(np.unique(layouts["ep"])) > 1  # the planner searches ep itself
+
+
+def test_fewer_choices_keep_the_fastest_layout_of_the_default_inputs(calc):
+    # the full search is about nine times larger; here it finds the same best layout
+    assert calc.set(model="deepseek-v3")
+    full = tm.plan_layouts("deepseek-v3", "H100-SXM", 256, seq_len=8192,
+                           global_batch_tokens=4 * 2**20)
+    assert len(full) > 4 * calc.last.n_layouts
+    assert calc.last.top[0]["step_time"] == pytest.approx(full.best()["step_time"])
+
+
+def test_mixture_of_experts_shows_the_chosen_ep(calc):
+    assert calc.set(**MOE_CASE)
+    out, text = calc.last, calc.result.value
+    r = out.layout
+    assert "<th>EP</th>" in text
+    assert f"EP{r['ep']}: {256 // r['ep']} of the 256 experts" in text
+    assert f"expert all-to-all {tm.fmt.duration(r['ep_comm_time'])}" in text
+    assert "micro-batches of 1-2" in text
+    labels = [t.get_text() for t in calc.figure.axes[0].get_yticklabels()]
+    assert labels[0].startswith(layout_label(r, moe=True)) and f" EP{r['ep']} " in labels[0]
+    assert calc.figure.axes[0].get_yticklabels()[0].get_fontsize() == 6.5
+    assert calc.set(model="llama-3-70b", accelerator="H100-SXM", n_gpus=256, seq_len=8192,
+                    global_batch_tokens=4 * 2**20)
+    assert "<th>EP</th>" not in calc.result.value and "EP" not in calc.result.value
+    assert calc.figure.axes[0].get_yticklabels()[0].get_fontsize() == 7
+
+
+def test_layout_label_names_the_ep_of_a_mixture_of_experts():
+    row = {"tp": 1, "cp": 1, "pp": 8, "interleave": 1, "dp": 64, "ep": 64}
+    assert layout_label(row) == "TP1·CP1·PP8·DP64"
+    assert layout_label(row, moe=True) == "TP1·CP1·PP8·DP64 EP64"
+
+
+@pytest.mark.parametrize("model", list(tm.MOE_MODELS))
+def test_every_mixture_of_experts_preset_is_planned(calc, model):
+    check_change(calc, {"model": model})
+    assert calc.last.moe and calc.last.n_fit > 0

@@ -23,7 +23,7 @@ from trainmath import _validate as v
 from trainmath.models import ModelConfig
 from trainmath.optimizers import bytes_per_param
 
-__all__ = ["routing_load", "dropped_fraction", "kv_cache_bytes"]
+__all__ = ["routing_load", "max_load_estimate", "dropped_fraction", "kv_cache_bytes"]
 
 
 def _route(n_tokens: int, n_experts: int, k: int, trials: int, seed: int) -> np.ndarray:
@@ -95,6 +95,44 @@ def routing_load(n_tokens, n_experts, experts_per_token, *, trials: int = 20, se
     T, E, k, n, s = _routing_args(n_tokens, n_experts, experts_per_token, trials, seed)
     counts = _route(T, E, k, n, s)
     return float(counts.max(axis=1).mean() / (k * T / E))
+
+
+def max_load_estimate(n_tokens, n_experts, experts_per_token):
+    """The busiest expert's load over the mean, by the normal approximation (no simulation).
+
+    Each expert's load is binomial with mean ``mu = k T / E`` and standard deviation
+    ``sigma = sqrt(mu (1 - k/E))``; the largest of E independent normal variables lies about
+    ``sqrt(2 ln E)`` standard deviations above their mean, so
+
+        max / mean ~ 1 + sigma sqrt(2 ln E) / mu = 1 + sqrt(2 ln E (1 - k/E) / mu).
+
+    It errs high, by 2 to 8 % against :func:`routing_load` for 16 to 256 tokens per expert
+    (the leading term of the extreme-value expansion overestimates the maximum, and the
+    binomial is not quite normal), less for more tokens.
+
+    Parameters
+    ----------
+    n_tokens, n_experts, experts_per_token : int or array
+        T, E and k (k <= E).
+
+    Returns
+    -------
+    float or array
+
+    Examples
+    --------
+    >>> round(max_load_estimate(4096, 256, 8), 3)  # routing_load simulates 1.26
+    1.29
+    """
+    T = v.positive_int("n_tokens", n_tokens)
+    E = v.positive_int("n_experts", n_experts)
+    k = v.positive_int("experts_per_token", experts_per_token)
+    if np.any(np.asarray(k) > np.asarray(E)):
+        raise ValueError(f"experts_per_token must be 1..n_experts, got {experts_per_token!r} "
+                         f"and {n_experts!r}")
+    E, k = np.asarray(E, dtype=float), np.asarray(k, dtype=float)
+    mean = k * np.asarray(T, dtype=float) / E
+    return v.result(1 + np.sqrt(2 * np.log(E) * (1 - k / E) / mean))
 
 
 def dropped_fraction(capacity_factor, n_tokens, n_experts, experts_per_token, *,

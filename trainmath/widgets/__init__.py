@@ -46,6 +46,10 @@ from trainmath.widgets.throughput import ThroughputCalculator  # noqa: E402
 
 CALCULATORS["throughput"] = ThroughputCalculator
 
+from trainmath.widgets.moe import MoECalculator  # noqa: E402
+
+CALCULATORS["moe"] = MoECalculator
+
 from trainmath.widgets.capstone import CapstoneCalculator  # noqa: E402
 
 CALCULATORS["capstone"] = CapstoneCalculator

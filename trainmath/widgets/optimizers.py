@@ -11,6 +11,11 @@ The plot stacks the parts (weights, gradients, fp32 gradient buffer, master copy
 momentum, variance) in one bar per ZeRO stage, at the chosen number of GPUs, with the
 accelerator's memory as a line: ZeRO's Fig. 1 for your own setup.
 
+The mixtures of experts of ``tm.MOE_MODELS`` follow the dense presets in the model list:
+their model states follow every parameter, every expert's, not only the active ones
+(``active_param_count``, shown next to the total), here over plain data parallelism (expert
+parallelism: the planner, lesson 07, and the MoE calculator, lesson 11).
+
 Every number comes from :mod:`trainmath` (``training_bytes_per_param``,
 ``training_state_breakdown``, ``min_gpus_to_fit``); this module only wires controls to
 them. Activations are not included (lesson 06).
@@ -76,7 +81,8 @@ class OptimizerResult:
     ``per_param`` is bytes per parameter by part (:func:`trainmath.training_bytes_per_param`);
     ``per_gpu`` the bytes on one GPU at the chosen stage; ``by_stage`` the same for stages
     0-3 (arrays of 4). ``min_gpus`` is ``inf`` when no number of GPUs is enough at the
-    chosen stage.
+    chosen stage. ``active_params`` is the parameters one token uses, for a mixture of
+    experts (None otherwise).
     """
 
     name: str
@@ -97,6 +103,7 @@ class OptimizerResult:
     fits: bool
     min_gpus: float
     min_gpus_stage3: float
+    active_params: float | None = None
 
 
 def _gb(x: float) -> str:
@@ -124,7 +131,8 @@ class OptimizerCalculator(Calculator):
         common = {"style": _STYLE, "layout": _WIDE}
         return {
             "model": W.Dropdown(
-                options=[*tm.MODELS, CUSTOM], value="llama-3-8b", description="model", **common
+                options=[*tm.MODELS, *tm.MOE_MODELS, CUSTOM], value="llama-3-8b",
+                description="model", **common,
             ),
             "n_params": W.FloatText(value=7.5e9, description="N params (custom)", **common),
             "optimizer": W.Dropdown(
@@ -160,11 +168,14 @@ class OptimizerCalculator(Calculator):
     # -- numbers ----------------------------------------------------------------------
     def compute(self, model, n_params, optimizer, param_dtype, grad_dtype, master,
                 grad_buffer, zero_stage, dp, accelerator):
+        active = None
         if model == CUSTOM:
             name, n = "custom model", n_params
         else:
             cfg = tm.get_model(model)
             name, n = cfg.name, tm.param_count(cfg)
+            if cfg.is_moe:
+                active = float(tm.active_param_count(cfg))
         master = _MASTER_ARG[master]
         acc = tm.get_accelerator(accelerator)
         kw = dict(
@@ -184,6 +195,7 @@ class OptimizerCalculator(Calculator):
             fits=per_gpu["total"] <= acc.memory_bytes,
             min_gpus=tm.min_gpus_to_fit(n, acc.memory_bytes, zero_stage=zero_stage, **kw),
             min_gpus_stage3=tm.min_gpus_to_fit(n, acc.memory_bytes, zero_stage=3, **kw),
+            active_params=active,
         )
 
     def render(self, out: OptimizerResult) -> str:
@@ -194,8 +206,12 @@ class OptimizerCalculator(Calculator):
         if out.master is None:
             master += " (auto)"
         buffer = ", separate fp32 gradient buffer" if out.grad_buffer else ""
+        model = f"{out.name}: {fmt.count(out.n_params)} parameters"
+        if out.active_params is not None:
+            model += (f" ({fmt.count(out.active_params)} active per token; every expert has "
+                      f"its own states)")
         rows = [
-            ("Model", f"{out.name}: {fmt.count(out.n_params)} parameters"),
+            ("Model", model),
             ("Setup", f"{out.optimizer}; weights {out.param_dtype}, gradients "
                       f"{out.grad_dtype}{buffer}; fp32 master copy: {master}"),
             ("Bytes per parameter",

@@ -14,6 +14,18 @@ The plot has two panels for the same top layouts: the memory of the most loaded 
 accelerator's memory) and the estimated step time (compute, pipeline bubble, exposed
 communication). The chosen layout is outlined. Bars are updated in place.
 
+The mixtures of experts of ``tm.MOE_MODELS`` follow the dense presets in the model list.
+For them :func:`trainmath.plan_layouts` also searches expert parallelism (every divisor of
+the experts that divides ``dp x cp x tp``, experts whole on each GPU), which multiplies the
+layouts about nine times; to keep an update as fast as a dense model's, the calculator
+searches a mixture of experts over fewer choices (:data:`MOE_SEARCH`): ZeRO stages 1-3
+(stage 0 is never faster nor smaller than stage 1 in the model), no or full recomputation
+(with FlashAttention's modern layer selective recomputation frees next to nothing),
+micro-batches of 1 or 2 sequences and interleaving 1, 4, 6 or 8, about a ninth of the
+layouts. The fastest layout found can then be a few per cent slower than the library's
+full search finds (``tm.plan_layouts`` without these arguments); the table shows each
+layout's ep.
+
 Every number comes from :mod:`trainmath` (``plan_layouts``, ``step_time``,
 ``memory_per_gpu``); this module only wires controls to them.
 """
@@ -32,10 +44,15 @@ import trainmath as tm
 from trainmath import fmt
 from trainmath.widgets._base import Calculator, accelerator_control, table_html
 
-__all__ = ["PlannerCalculator", "PlannerResult", "TOP", "layout_label"]
+__all__ = ["PlannerCalculator", "PlannerResult", "TOP", "MOE_SEARCH", "layout_label"]
 
 #: Layouts shown in the table and the plot.
 TOP = 6
+#: What the calculator enumerates for a mixture of experts (arguments of
+#: :func:`trainmath.plan_layouts`; see the module docstring): about a ninth of the full
+#: search, as many layouts as a dense model's.
+MOE_SEARCH = {"zero_stages": (1, 2, 3), "recomputes": ("none", "full"),
+              "micro_batches": (1, 2), "interleaves": (1, 4, 6, 8)}
 
 _STYLE = {"description_width": "12em"}
 _WIDE = W.Layout(width="28em")
@@ -66,10 +83,12 @@ _TABLE_CSS = (
 )
 
 
-def layout_label(row: dict) -> str:
-    """Short name of a layout: 'TP8·CP1·PP16·DP64' (and 'PP16×v2' when interleaved)."""
+def layout_label(row: dict, *, moe: bool = False) -> str:
+    """Short name of a layout: 'TP8·CP1·PP16·DP64' (and 'PP16×v2' when interleaved; with
+    ``moe``, the expert parallelism too: 'TP1·CP1·PP8·DP64 EP64')."""
     pp = f"PP{row['pp']}" + (f"×v{row['interleave']}" if row["interleave"] > 1 else "")
-    return f"TP{row['tp']}·CP{row['cp']}·{pp}·DP{row['dp']}"
+    label = f"TP{row['tp']}·CP{row['cp']}·{pp}·DP{row['dp']}"
+    return f"{label} EP{row['ep']}" if moe else label
 
 
 @dataclass(frozen=True)
@@ -78,7 +97,8 @@ class PlannerResult:
 
     ``top`` holds up to :data:`TOP` rows (dicts from :meth:`trainmath.planner.Layouts.row`)
     of the fastest distinct fitting layouts, best first; ``chosen`` is the index into
-    ``top`` of the layout whose breakdown is shown.
+    ``top`` of the layout whose breakdown is shown. ``n_experts`` is 0 for a dense model
+    (then every row's ep is 1).
     """
 
     model: str
@@ -92,11 +112,17 @@ class PlannerResult:
     memory_limit: float
     top: tuple[dict, ...]
     chosen: int
+    n_experts: int = 0
 
     @property
     def layout(self) -> dict:
         """The chosen layout's row."""
         return self.top[self.chosen]
+
+    @property
+    def moe(self) -> bool:
+        """Whether the model is a mixture of experts (the layouts then differ in ep)."""
+        return self.n_experts > 0
 
 
 def _sequences(n: int) -> str:
@@ -130,7 +156,8 @@ class PlannerCalculator(Calculator):
         common = {"style": _STYLE, "layout": _WIDE}
         return {
             "model": W.Dropdown(
-                options=list(tm.MODELS), value="llama-3-70b", description="model", **common
+                options=[*tm.MODELS, *tm.MOE_MODELS], value="llama-3-70b",
+                description="model", **common,
             ),
             "accelerator": accelerator_control("H100-SXM", options=tm.NODE_BUS_BANDWIDTH,
                                                **common),
@@ -153,13 +180,15 @@ class PlannerCalculator(Calculator):
     def compute(self, model, accelerator, n_gpus, seq_len, global_batch_tokens, efficiency,
                 rank):
         key = (model, accelerator, n_gpus, seq_len, global_batch_tokens, efficiency)
+        cfg = tm.get_model(model)
         if self._plan is not None and self._plan[0] == key:
             layouts = self._plan[1]
         else:
             layouts = tm.plan_layouts(
-                model, accelerator, n_gpus, seq_len=seq_len,
+                cfg, accelerator, n_gpus, seq_len=seq_len,
                 global_batch_tokens=global_batch_tokens,
                 efficiency=None if efficiency == "measured" else efficiency,
+                **(MOE_SEARCH if cfg.is_moe else {}),
             )
             self._plan = (key, layouts)
         acc = tm.get_accelerator(accelerator)
@@ -180,21 +209,26 @@ class PlannerCalculator(Calculator):
                 f"rank: only {len(top)} distinct layouts fit; pick a rank up to {len(top)}"
             )
         return PlannerResult(
-            model=tm.get_model(model).name, accelerator=acc.name, n_gpus=n_gpus,
+            model=cfg.name, accelerator=acc.name, n_gpus=n_gpus,
             seq_len=seq_len, global_batch_tokens=global_batch_tokens, efficiency=efficiency,
             n_layouts=len(layouts), n_fit=layouts.n_fit, memory_limit=layouts.memory_limit,
-            top=top, chosen=rank,
+            top=top, chosen=rank, n_experts=cfg.n_experts,
         )
 
     def render(self, out: PlannerResult) -> str:
         r = out.layout
         zero = f"ZeRO-{r['zero_stage']}" if r["zero_stage"] else "no ZeRO (plain DP)"
         sp = ", sequence parallel" if r["sequence_parallel"] else ""
+        evaluated = f"{out.n_layouts:,} ({out.n_fit:,} fit in {fmt.bytes_(out.memory_limit)})"
+        shown = f"{layout_label(r)} = {out.n_gpus:,} GPUs"
+        if out.moe:
+            evaluated += ("; for a mixture of experts: ZeRO 1-3, no or full recomputation, "
+                          "micro-batches of 1-2, interleaving 1, 4, 6 or 8")
+            shown += (f"; EP{r['ep']}: {out.n_experts // r['ep']} of the {out.n_experts} "
+                      f"experts of each MoE layer per GPU, whole (etp = 1)")
         rows = [
-            ("Layouts evaluated", f"{out.n_layouts:,} ({out.n_fit:,} fit in "
-                                  f"{fmt.bytes_(out.memory_limit)})"),
-            (f"Layout shown (rank {out.chosen + 1})",
-             f"{layout_label(r)} = {out.n_gpus:,} GPUs"),
+            ("Layouts evaluated", evaluated),
+            (f"Layout shown (rank {out.chosen + 1})", shown),
             ("Sharding and memory savers", f"{zero}, {r['recompute']} recomputation{sp}"),
             ("Micro-batches per DP replica and step",
              f"{r['n_microbatches']:,} × {_sequences(r['micro_batch'])}"),
@@ -206,22 +240,24 @@ class PlannerCalculator(Calculator):
             ("Estimated step time",
              f"{fmt.duration(r['step_time'])} = compute {fmt.duration(r['compute_time'])} + "
              f"bubble {fmt.duration(r['bubble_time'])} + communication "
-             f"{fmt.duration(r['comm_time'])} + optimizer step "
-             f"{fmt.duration(r['optimizer_time'])}"),
+             f"{fmt.duration(r['comm_time'])}"
+             + (f" (expert all-to-all {fmt.duration(r['ep_comm_time'])})" if out.moe else "")
+             + f" + optimizer step {fmt.duration(r['optimizer_time'])}"),
             ("Implied MFU", fmt.percent(r["mfu"])),
         ]
         return table_html(rows) + self._top_table(out)
 
     @staticmethod
     def _top_table(out: PlannerResult) -> str:
-        head = ("rank", "TP·CP·PP·DP", "ZeRO", "micro-batch × m", "recompute", "memory",
-                "step", "MFU")
+        head = ("rank", "TP·CP·PP·DP", *(("EP",) if out.moe else ()), "ZeRO",
+                "micro-batch × m", "recompute", "memory", "step", "MFU")
         body = []
         for i, r in enumerate(out.top):
             cells = (
-                str(i + 1), layout_label(r), str(r["zero_stage"]),
-                f"{r['micro_batch']} × {r['n_microbatches']}", r["recompute"],
-                fmt.bytes_(r["total"]), fmt.duration(r["step_time"]), fmt.percent(r["mfu"]),
+                str(i + 1), layout_label(r), *((str(r["ep"]),) if out.moe else ()),
+                str(r["zero_stage"]), f"{r['micro_batch']} × {r['n_microbatches']}",
+                r["recompute"], fmt.bytes_(r["total"]), fmt.duration(r["step_time"]),
+                fmt.percent(r["mfu"]),
             )
             tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
             pick = " class='pick'" if i == out.chosen else ""
@@ -266,6 +302,7 @@ class PlannerCalculator(Calculator):
         self.freeze(fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=7,
                                frameon=False, handlelength=1.2, columnspacing=1.0))
         self._axes = (ax_mem, ax_time)
+        self._label_size = 7  # of the layouts' names
         self._title = fig.suptitle("", fontsize=9)
 
     def draw(self, out: PlannerResult) -> None:
@@ -292,10 +329,15 @@ class PlannerCalculator(Calculator):
         for rect, right in zip(self._outline, (mem_right, time_right), strict=True):
             rect.set_y(out.chosen - 0.43)
             rect.set_width(right[out.chosen])
-        # short labels: drawing text is most of the update time (the table has the details)
+        # short labels: drawing text is most of the update time (the table has the details);
+        # a mixture of experts' labels name the ep too, a little smaller to fit the margin
+        size = 6.5 if out.moe else 7
+        if size != self._label_size:
+            ax_mem.tick_params(axis="y", labelsize=size)
+            self._label_size = size
         ax_mem.set_yticklabels(
-            [f"{layout_label(r)} Z{r['zero_stage']} {_RECOMPUTE_SHORT[r['recompute']]}"
-             for r in out.top] + [""] * (TOP - n)
+            [f"{layout_label(r, moe=out.moe)} Z{r['zero_stage']} "
+             f"{_RECOMPUTE_SHORT[r['recompute']]}" for r in out.top] + [""] * (TOP - n)
         )
         ax_mem.set_xlim(0, max(limit, mem_right.max()) * 1.08)
         ax_time.set_xlim(0, time_right[:n].max() * 1.12)

@@ -174,6 +174,17 @@ RECIPES: dict[str, Recipe] = {
         bad=_bad("m", "0", "m"),
         fix=_type("m", "4096"),
     ),
+    "moe": Recipe(
+        changes=(
+            Step("deepseek_v3", click=True),  # every activation in bf16: no longer fits
+            _keys("capacity_factor", "ArrowRight", 4),
+            _type("ep", "16"),
+            # ep follows the model: 16 does not divide Mixtral's 8 experts, so 8
+            _pick("model", "Mixtral 8x7B (MoE)"),
+        ),
+        bad=_bad("ep", "3", "ep must divide n_experts"),
+        fix=_type("ep", "4"),
+    ),
 }
 
 _NUMBER_BOXES = (W.FloatText, W.IntText, W.BoundedFloatText, W.BoundedIntText)
