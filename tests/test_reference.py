@@ -116,3 +116,10 @@ def test_flops_need_a_real_model():
         reference.measure_hf_flops(model)
     with pytest.raises(TypeError, match="build_hf_model"):
         reference.measure_hf_flops(object())
+
+
+def test_measure_refuses_what_only_reference_builds():
+    from trainmath import measure
+
+    with pytest.raises(ValueError, match="trainmath.reference.build_hf_model"):
+        measure.build_model(tm.MOE_MODELS["mixtral-8x7b"], device="meta")

@@ -123,7 +123,15 @@ def _device(device) -> torch.device:
 
 
 def _check_cfg(cfg) -> ModelConfig:
-    return v.instance("cfg", cfg, ModelConfig)
+    cfg = v.instance("cfg", cfg, ModelConfig)
+    if cfg.is_moe or cfg.attention == "mla" or cfg.qk_norm:
+        # this module's blocks are dense, with plain multi-head attention
+        raise ValueError(
+            "trainmath.measure builds dense models with multi-head attention; for a mixture "
+            "of experts, latent attention or qk-norm use trainmath.reference.build_hf_model "
+            "(Hugging Face transformers' own implementation)"
+        )
+    return cfg
 
 
 # --- the model --------------------------------------------------------------------------------
