@@ -454,6 +454,8 @@ def _stage_buckets(cfg: ModelConfig, t, p, ep=1, etp=None, first_layers=None,
     final_norm = _norm_params(cfg)
 
     def layers(n_dense, n_moe):
+        if not cfg.is_moe:
+            return [n_dense * x for x in dense]
         return [n_dense * x + n_moe * y for x, y in zip(dense, moe, strict=True)]
 
     (fd, fm), (ld, lm), (md, mm) = _stage_layers(cfg, p, first_layers, last_layers)
@@ -480,6 +482,17 @@ def _check_ep(cfg: ModelConfig, ep, etp, tp):
     v.divides("ep", e, "n_experts", cfg.n_experts, note="(whole experts per GPU)")
     v.divides("etp", et, "moe_d_ff", cfg.moe_d_ff)
     return e, et
+
+
+def _check_split(cfg: ModelConfig, tp, pp, ep, etp) -> tuple:
+    """Validated tp (float array), pp, ep and etp of a layout of ``cfg``."""
+    t = np.asarray(v.positive_int("tp", tp), dtype=float)
+    p = np.asarray(v.positive_int("pp", pp))
+    layers_per_stage(cfg.n_layers, p)  # pp <= n_layers
+    # n_kv_heads divides n_heads, so this covers both
+    v.divides("tp", tp, "n_kv_heads", cfg.n_kv_heads, note="(Megatron splits whole KV groups)")
+    e, et = _check_ep(cfg, ep, etp, t)
+    return t, p, e, et
 
 
 def params_per_gpu(cfg: ModelConfig, *, tp=1, pp=1, ep=1, etp=None):
@@ -532,11 +545,7 @@ def param_buckets(cfg: ModelConfig, *, tp=1, pp=1, ep=1, etp=None) -> Breakdown:
     {'tensor_parallel': 0.802, 'replicated': 0.001, 'expert': 5.637, 'total': 6.441}
     """
     v.instance("cfg", cfg, ModelConfig)
-    t = np.asarray(v.positive_int("tp", tp), dtype=float)
-    p = np.asarray(v.positive_int("pp", pp))
-    # n_kv_heads divides n_heads, so this covers both
-    v.divides("tp", tp, "n_kv_heads", cfg.n_kv_heads, note="(Megatron splits whole KV groups)")
-    e, et = _check_ep(cfg, ep, etp, t)
+    t, p, e, et = _check_split(cfg, tp, pp, ep, etp)
     first, last, middle = _stage_buckets(cfg, t, p, e, et)
     busiest = sum(first) >= sum(last)
     out = [np.where(busiest, f, x) for f, x in zip(first, last, strict=True)]
@@ -763,9 +772,7 @@ def memory_per_gpu(
         param_dtype=param_dtype, grad_dtype=grad_dtype, optimizer=optimizer, master=master,
         grad_buffer=grad_buffer,
     )
-    param_buckets(cfg, tp=t, pp=p, ep=ep, etp=etp)  # validates tp, pp, ep and etp
-    e, et = _check_ep(cfg, ep, etp, t)
-    t_arr, p_arr = np.asarray(t, dtype=float), np.asarray(p)
+    t_arr, p_arr, e, et = _check_split(cfg, t, p, ep, etp)
 
     # ZeRO partitions over every rank that holds the same weights: dp x cp for the dense
     # parameters, the expert-data-parallel group for the routed experts. Without
@@ -779,6 +786,11 @@ def memory_per_gpu(
 
     def states(buckets) -> dict:
         dense = np.asarray(buckets[0] + buckets[1], dtype=float)
+        if not cfg.is_moe:
+            out = _model_states(dense, per_param, stage, shards)
+            out["weights"] = (dense * per_param["weights"]
+                              / zero_partitions("weights", weight_stage, shards))
+            return out
         experts = np.asarray(buckets[2], dtype=float)
         out = {}
         for part, one, many in zip(STATE_PARTS, _model_states(dense, per_param, stage, shards)
@@ -856,13 +868,21 @@ def memory_per_gpu(
     first_acts = first_stage * np.asarray(pipeline_in_flight(p, m, il))
     # The second stage holds one micro-batch fewer than the first under 1F1B (the
     # interleaved schedule's rank 1 runs v p + p - 3 chunk forwards before its first
-    # backward, two fewer than rank 0).
-    middle = {**states(middle_params), "gathered_weights": buffers,
-              "activations": middle_stage * np.where(
-                  (il_arr > 1) & (p_arr > 1),
-                  np.minimum(il_arr * p_arr + p_arr - 3, m_arr * il_arr) / il_arr,
-                  np.minimum(p_arr - 1, m_arr)),
-              "logits": 0.0}
+    # backward, two fewer than rank 0). With every layer alike and the stages even it holds
+    # no more than the first stage, which also has the embedding: only a mixture of experts
+    # or an uneven split can make it the busiest.
+    middle = None
+    if cfg.is_moe or split != (None, None):
+        middle = {**states(middle_params), "gathered_weights": buffers,
+                  "activations": middle_stage * np.where(
+                      (il_arr > 1) & (p_arr > 1),
+                      np.minimum(il_arr * p_arr + p_arr - 3, m_arr * il_arr) / il_arr,
+                      np.minimum(p_arr - 1, m_arr)),
+                  "logits": 0.0}
+
+    def busiest(a: dict) -> MemoryBreakdown:
+        return busier(dict(a), middle) if middle is not None else MemoryBreakdown(a)
+
     if not logits:
         # As before: the larger stage's model states with the first stage's activations
         # (or the second stage, when it holds more).
@@ -870,7 +890,7 @@ def memory_per_gpu(
         params = [np.where(heavier, f, x) for f, x in zip(first_params, last_params, strict=True)]
         ends = {**states(params), "gathered_weights": buffers, "activations": first_acts,
                 "logits": 0.0}
-        return busier(ends, middle)
+        return busiest(ends)
 
     # The last stage holds one micro-batch's layers under 1F1B (the interleaved schedule's
     # last rank runs (v - 1) p warm-up chunk forwards first: ((v - 1) p + 1) / v stages'
@@ -886,4 +906,5 @@ def memory_per_gpu(
     last = {**states(last_params), "gathered_weights": buffers,
             "activations": np.where(p_arr == 1, first_acts, last_stage * last_in_flight),
             "logits": np.asarray(loss)}
-    return busier(dict(busier(first, last).parts()), middle)
+    ends = busier(first, last)
+    return ends if middle is None else busiest(ends.parts())

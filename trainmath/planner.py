@@ -43,7 +43,13 @@ from trainmath import _validate as v
 from trainmath.accelerators import Accelerator, get_accelerator, matmul_efficiency
 from trainmath.activations import ACTIVATION_LAYERS, RECOMPUTE, default_activation_layer
 from trainmath.compute import flops_per_token
-from trainmath.memory import _stage_layers, memory_per_gpu, param_buckets
+from trainmath.memory import (
+    _stage_buckets,
+    _stage_layers,
+    layers_per_stage,
+    memory_per_gpu,
+    param_buckets,
+)
 from trainmath.models import ModelConfig, get_model
 from trainmath.optimizers import bytes_per_param, training_bytes_per_param
 from trainmath.parallelism import (
@@ -374,20 +380,24 @@ def step_time(
                                      per_node=in_node)
     # The slowest stage: the first (with a mixture of experts' dense layers), the last (its
     # layers and the head) or a middle one (all MoE layers).
-    (fd, fm), (ld, lm), (md, mm) = _stage_layers(cfg, pp)
     per_dense = work + tp_layer + cp_layer
-    per_moe = moe_work + tp_layer + cp_layer + ep_layer
-    first = fd * per_dense + fm * per_moe
-    last = ld * per_dense + lm * per_moe + head
-    middle = md * per_dense + mm * per_moe
-    last_slower = last >= first
-    dense_n, moe_n = np.where(last_slower, ld, fd), np.where(last_slower, lm, fm)
-    with_head = last_slower
-    middle_slower = middle > np.maximum(first, last)
-    dense_n, moe_n = np.where(middle_slower, md, dense_n), np.where(middle_slower, mm, moe_n)
-    with_head = with_head & ~middle_slower
+    if cfg.is_moe:
+        (fd, fm), (ld, lm), (md, mm) = _stage_layers(cfg, pp)
+        per_moe = moe_work + tp_layer + cp_layer + ep_layer
+        first = fd * per_dense + fm * per_moe
+        last = ld * per_dense + lm * per_moe + head
+        middle = md * per_dense + mm * per_moe
+        last_slower = last >= first
+        dense_n, moe_n = np.where(last_slower, ld, fd), np.where(last_slower, lm, fm)
+        middle_slower = middle > np.maximum(first, last)
+        dense_n = np.where(middle_slower, md, dense_n)
+        moe_n = np.where(middle_slower, mm, moe_n)
+        with_head = last_slower & ~middle_slower
+        t_mb = np.maximum(np.maximum(first, last), middle)
+    else:  # every stage has ceil(L / pp) alike layers: the last, with the head, is slowest
+        dense_n, moe_n, with_head = layers_per_stage(cfg.n_layers, pp), 0, True
+        t_mb = dense_n * per_dense + head
     layers = dense_n + moe_n
-    t_mb = np.maximum(np.maximum(first, last), middle)
 
     m = n_microbatches
     compute = m * (dense_n * work + moe_n * moe_work + np.where(with_head, head, 0.0))
@@ -402,9 +412,13 @@ def step_time(
                        0.0)
 
     # before ZeRO sharding: the dense and the expert buckets, reduced over different groups
-    buckets = param_buckets(cfg, tp=tp, pp=pp, ep=ep, etp=etp if cfg.is_moe else None)
-    shard_params = np.asarray(buckets.tensor_parallel + buckets.replicated)
-    expert_params = np.asarray(buckets.expert, dtype=float)
+    if cfg.is_moe:
+        buckets = param_buckets(cfg, tp=tp, pp=pp, ep=ep, etp=etp)
+        shard_params = np.asarray(buckets.tensor_parallel + buckets.replicated)
+        expert_params = np.asarray(buckets.expert, dtype=float)
+    else:  # validated by the caller: the heavier of the first and the last stage
+        first_stage, last_stage, _ = _stage_buckets(cfg, tp, pp)
+        shard_params, expert_params = np.maximum(sum(first_stage), sum(last_stage)), 0.0
     grad_bytes = bytes_per_param(param_dtype if grad_dtype is None else grad_dtype)
     group = dp * cp
     expert_group = np.maximum(group * tp // (ep * etp), 1)
@@ -653,11 +667,14 @@ def plan_layouts(
     ok &= (il == 1) | ((pp > 1) & (pp * il <= cfg.n_layers + 2) & (m >= pp))
     tp, pp, cp, mb, zs, il, dp, m = (x[ok] for x in (tp, pp, cp, mb, zs, il, dp, m))
     # expert parallelism: every divisor of the experts that divides the stage's GPUs
-    eps = _divisors(cfg.n_experts) if cfg.is_moe else [1]
-    pick = [(i, e) for e in eps for i in np.flatnonzero((dp * cp * tp) % e == 0)]
-    rows_ep = np.array([i for i, _ in pick], dtype=np.int64)
-    ep = np.array([e for _, e in pick], dtype=np.int64)
-    tp, pp, cp, mb, zs, il, dp, m = (x[rows_ep] for x in (tp, pp, cp, mb, zs, il, dp, m))
+    if cfg.is_moe:
+        picks = [np.flatnonzero((dp * cp * tp) % e == 0) for e in _divisors(cfg.n_experts)]
+        ep = np.concatenate([np.full(len(rows), e) for e, rows in
+                             zip(_divisors(cfg.n_experts), picks, strict=True)])
+        rows_ep = np.concatenate(picks)
+        tp, pp, cp, mb, zs, il, dp, m = (x[rows_ep] for x in (tp, pp, cp, mb, zs, il, dp, m))
+    else:
+        ep = np.ones_like(tp)
     moe = dict(etp=np.ones_like(ep), capacity_factor=capacity_factor) if cfg.is_moe else {}
 
     common = dict(dtype=dtype, param_dtype=param_dtype, grad_dtype=grad_dtype, layer=layer)
