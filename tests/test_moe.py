@@ -474,3 +474,8 @@ def test_max_load_estimate_errs_high_by_a_few_percent():
         1 + np.sqrt(2 * np.log(32) * (1 - 2 / 32) / mu))
     with pytest.raises(ValueError, match="experts_per_token must be 1..n_experts"):
         tm.max_load_estimate(100, 4, 8)
+
+
+def test_too_many_stages_message_shows_the_number():
+    with pytest.raises(ValueError, match=r"pp must be <= n_layers=12, got 16$"):
+        tm.memory_per_gpu(tm.MODELS["gpt2"], pp=16)

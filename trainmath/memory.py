@@ -487,8 +487,8 @@ def _check_ep(cfg: ModelConfig, ep, etp, tp):
 def _check_split(cfg: ModelConfig, tp, pp, ep, etp) -> tuple:
     """Validated tp (float array), pp, ep and etp of a layout of ``cfg``."""
     t = np.asarray(v.positive_int("tp", tp), dtype=float)
-    p = np.asarray(v.positive_int("pp", pp))
-    layers_per_stage(cfg.n_layers, p)  # pp <= n_layers
+    layers_per_stage(cfg.n_layers, pp)  # pp <= n_layers, in the caller's own terms
+    p = np.asarray(pp)
     # n_kv_heads divides n_heads, so this covers both
     v.divides("tp", tp, "n_kv_heads", cfg.n_kv_heads, note="(Megatron splits whole KV groups)")
     e, et = _check_ep(cfg, ep, etp, t)
