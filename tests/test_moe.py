@@ -479,3 +479,14 @@ def test_max_load_estimate_errs_high_by_a_few_percent():
 def test_too_many_stages_message_shows_the_number():
     with pytest.raises(ValueError, match=r"pp must be <= n_layers=12, got 16$"):
         tm.memory_per_gpu(tm.MODELS["gpt2"], pp=16)
+
+
+def test_mtp_flops_are_one_more_block_a_projection_and_the_head():
+    cfg = tm.MOE_MODELS["deepseek-v3"]
+    s, d, V = 4096, 7168, 129280
+    block = 6 * (tm.matmul_params(cfg.replace(n_layers=62)) - tm.matmul_params(cfg)) \
+        + 6 * s * 128 * (192 + 128)
+    assert tm.mtp_flops_per_token(cfg, s) == pytest.approx(block + 6 * (2 * d * d + V * d))
+    assert tm.mtp_flops_per_token(cfg, s, depth=2) == 2 * tm.mtp_flops_per_token(cfg, s)
+    with pytest.raises(ValueError, match="depth"):
+        tm.mtp_flops_per_token(cfg, s, depth=0)

@@ -59,7 +59,7 @@ import numpy as np
 
 from trainmath import _validate as v
 from trainmath._breakdown import Breakdown
-from trainmath.models import ModelConfig
+from trainmath.models import ModelConfig, _routed_copies
 
 __all__ = [
     "RECOMPUTE",
@@ -625,11 +625,13 @@ def _modern_units(cfg: ModelConfig, s, b, t=1, etp=1, capacity=1.0) -> dict:
         q = cfg.q_lora_rank or 0
         units.update(sbc_q=sb * q, sb_q=sb * (q > 0), sbc_kv=sb * cfg.kv_lora_rank)
     if cfg.is_moe:
-        copies = capacity * cfg.experts_per_token * sb
+        k = cfg.experts_per_token
         units.update(
-            sbE=sb * cfg.n_experts, sbk=sb * cfg.experts_per_token,
-            sbkh=copies * np.asarray(etp) / np.asarray(t) * cfg.d_model,
-            sbkf=copies * cfg.moe_d_ff, sbf_s=sb * cfg.n_shared_experts * cfg.moe_d_ff,
+            sbE=sb * cfg.n_experts, sbk=sb * k,
+            sbkh=_routed_copies(sb, k, t, etp, capacity) * cfg.d_model,
+            # f_e-wide terms are split t ways by the table's rule: c k s b / t x etp / etp
+            sbkf=_routed_copies(sb, k, 1, 1, capacity) * cfg.moe_d_ff,
+            sbf_s=sb * cfg.n_shared_experts * cfg.moe_d_ff,
         )
     return units
 

@@ -25,6 +25,7 @@ from trainmath.units import delivered_flop_rate
 
 __all__ = [
     "flops_per_token",
+    "mtp_flops_per_token",
     "attention_flops_fraction",
     "training_flops",
     "forward_flops",
@@ -85,6 +86,42 @@ def flops_per_token(cfg: ModelConfig, seq_len=None, *, causal: bool = False):
     if causal:
         attention = attention / 2
     return v.result(6.0 * matmul_params(cfg) + attention)
+
+
+def mtp_flops_per_token(cfg: ModelConfig, seq_len=None, *, depth: int = 1,
+                        causal: bool = False):
+    """Training FLOPs per token that multi-token prediction adds to :func:`flops_per_token`.
+
+    DeepSeek-V3 (arXiv:2412.19437, Sec. 2.2) also predicts the token after next during
+    training with ``depth`` sequential modules (``num_nextn_predict_layers``: 1). Each runs,
+    for every token, a projection of the concatenated normalised hidden state and embedding
+    (a 2d x d matrix), one more transformer block like the model's last, and the output head
+    it shares with the model (V x d). Training only: inference may drop the modules.
+
+    Parameters
+    ----------
+    cfg : ModelConfig
+    seq_len : int or array, optional
+        Sequence length s (default ``cfg.seq_len``).
+    depth : int
+        MTP modules D.
+    causal : bool
+        As in :func:`flops_per_token`, for the extra block's attention.
+
+    Examples
+    --------
+    >>> import trainmath as tm
+    >>> round(mtp_flops_per_token(tm.MOE_MODELS["deepseek-v3"], 4096) / 1e9, 1)  # GFLOP
+    10.7
+    """
+    v.instance("cfg", cfg, ModelConfig)
+    d = v.scalar_int("depth", depth)
+    s = _seq(cfg, seq_len)
+    block = (np.asarray(flops_per_token(cfg.replace(n_layers=cfg.n_layers + 1), s,
+                                        causal=causal))
+             - np.asarray(flops_per_token(cfg, s, causal=causal)))
+    projection_and_head = 6.0 * (2 * cfg.d_model * cfg.d_model + cfg.vocab_size * cfg.d_model)
+    return v.result(d * (block + projection_and_head))
 
 
 def attention_flops_fraction(cfg: ModelConfig, seq_len=None, *, causal: bool = False):

@@ -545,14 +545,21 @@ def param_buckets(cfg: ModelConfig, *, tp=1, pp=1, ep=1, etp=None) -> Breakdown:
     {'tensor_parallel': 0.802, 'replicated': 0.001, 'expert': 5.637, 'total': 6.441}
     """
     v.instance("cfg", cfg, ModelConfig)
-    t, p, e, et = _check_split(cfg, tp, pp, ep, etp)
+    return Breakdown(dict(zip(PARAM_BUCKETS, _heaviest_stage(cfg, *_check_split(
+        cfg, tp, pp, ep, etp)), strict=True)))
+
+
+def _heaviest_stage(cfg: ModelConfig, t, p, e=1, et=None) -> list:
+    """:func:`param_buckets` on validated arrays: the buckets of the stage with the most
+    parameters per GPU (the planner's hot path)."""
     first, last, middle = _stage_buckets(cfg, t, p, e, et)
-    busiest = sum(first) >= sum(last)
-    out = [np.where(busiest, f, x) for f, x in zip(first, last, strict=True)]
+    heavier = sum(first) >= sum(last)
+    out = [np.where(heavier, f, x) for f, x in zip(first, last, strict=True)]
+    if not cfg.is_moe:  # every layer alike: the middle stage has no more than the first
+        return out
     # a middle stage of MoE layers can outweigh a first stage of dense ones
-    middle_busier = sum(middle) > sum(out)
-    return Breakdown({name: np.where(middle_busier, mid, x)
-                      for name, mid, x in zip(PARAM_BUCKETS, middle, out, strict=True)})
+    middle_heavier = sum(middle) > sum(out)
+    return [np.where(middle_heavier, mid, x) for mid, x in zip(middle, out, strict=True)]
 
 
 def memory_per_gpu(

@@ -367,6 +367,16 @@ def attention_params(cfg: ModelConfig) -> int:
     return _attention_params(_check_cfg(cfg))
 
 
+def _routed_copies(tokens, experts_per_token, tp=1, etp=1, capacity_factor=1.0):
+    """Token copies one GPU's routed experts process, the unit of an MoE layer's work,
+    activations and all-to-all: each tensor-parallel rank routes its ``tokens / tp``
+    (sequence parallelism) to ``experts_per_token`` experts, expert tensor parallelism gathers
+    the copies of ``etp`` ranks, and the busiest GPU gets ``capacity_factor`` times a balanced
+    router's share."""
+    return (capacity_factor * np.asarray(experts_per_token) * np.asarray(tokens, dtype=float)
+            / np.asarray(tp) * np.asarray(etp))
+
+
 def expert_params(cfg: ModelConfig) -> int:
     """Parameters of one expert: an MLP of hidden size ``moe_d_ff`` (routed or shared).
 

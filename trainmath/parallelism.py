@@ -34,6 +34,7 @@ from numpy.typing import ArrayLike
 
 from trainmath import _validate as v
 from trainmath.activations import RECOMPUTE
+from trainmath.models import _routed_copies
 
 __all__ = [
     "pipeline_bubble_fraction",
@@ -864,8 +865,7 @@ def expert_parallel_comm_bytes(
     nbytes = v.positive("act_bytes", act_bytes)
     fp = nbytes if dispatch_bytes is None else v.positive("dispatch_bytes", dispatch_bytes)
     v.choice("recompute", recompute, RECOMPUTE)
-    values = (c * np.asarray(k) * np.asarray(s, dtype=float) * np.asarray(b) / np.asarray(t)
-              * np.asarray(te) * np.asarray(d))
+    values = _routed_copies(np.asarray(s) * np.asarray(b), k, t, te, c) * np.asarray(d)
     # the two dispatches (fp), the two combines (act)
     per_layer = 2 * values * fp + 2 * values * nbytes
     if recompute == "full":

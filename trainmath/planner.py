@@ -44,13 +44,13 @@ from trainmath.accelerators import Accelerator, get_accelerator, matmul_efficien
 from trainmath.activations import ACTIVATION_LAYERS, RECOMPUTE, default_activation_layer
 from trainmath.compute import flops_per_token
 from trainmath.memory import (
-    _stage_buckets,
+    _check_split,
+    _heaviest_stage,
     _stage_layers,
     layers_per_stage,
     memory_per_gpu,
-    param_buckets,
 )
-from trainmath.models import ModelConfig, get_model
+from trainmath.models import ModelConfig, _routed_copies, get_model
 from trainmath.optimizers import bytes_per_param, training_bytes_per_param
 from trainmath.parallelism import (
     BUS_BANDWIDTH,
@@ -354,6 +354,8 @@ def step_time(
 
     ep = np.asarray(ep)
     etp = tp if etp is None else np.asarray(etp)
+    if cfg.is_moe:  # ep must divide the experts, etp the expert width
+        _check_split(cfg, tp, pp, ep, etp)
     kinds = dict(tp=tp, cp=cp, sequence_parallel=sequence_parallel, recompute=recompute,
                  layer=layer, dtype=dtype, causal=causal, efficiency=efficiency)
     work = layer_time(cfg, seq_len, micro_batch, accelerator, moe=False, **kinds).total
@@ -374,7 +376,7 @@ def step_time(
     # Expert parallelism: dispatch and combine each token's k copies forward and backward.
     ep_layer = 0.0
     if cfg.is_moe:
-        copies = capacity_factor * cfg.experts_per_token * tokens / tp * etp
+        copies = _routed_copies(tokens, cfg.experts_per_token, tp, etp, capacity_factor)
         in_node = np.minimum(ep, np.maximum(node // (tp * cp), 1))
         ep_layer = n_tp * collective("all-to-all", copies * cfg.d_model * act, ep,
                                      per_node=in_node)
@@ -412,13 +414,9 @@ def step_time(
                        0.0)
 
     # before ZeRO sharding: the dense and the expert buckets, reduced over different groups
-    if cfg.is_moe:
-        buckets = param_buckets(cfg, tp=tp, pp=pp, ep=ep, etp=etp)
-        shard_params = np.asarray(buckets.tensor_parallel + buckets.replicated)
-        expert_params = np.asarray(buckets.expert, dtype=float)
-    else:  # validated by the caller: the heavier of the first and the last stage
-        first_stage, last_stage, _ = _stage_buckets(cfg, tp, pp)
-        shard_params, expert_params = np.maximum(sum(first_stage), sum(last_stage)), 0.0
+    split, replicated, experts = _heaviest_stage(cfg, tp, pp, ep, etp)
+    shard_params = np.asarray(split + replicated)
+    expert_params = np.asarray(experts, dtype=float)
     grad_bytes = bytes_per_param(param_dtype if grad_dtype is None else grad_dtype)
     group = dp * cp
     expert_group = np.maximum(group * tp // (ep * etp), 1)

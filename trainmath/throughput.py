@@ -52,7 +52,7 @@ from trainmath.accelerators import (
 )
 from trainmath.activations import ACTIVATION_LAYERS, RECOMPUTE, default_activation_layer
 from trainmath.compute import flops_per_token, forward_flops, recompute_flops_overhead
-from trainmath.models import MODELS, ModelConfig
+from trainmath.models import MODELS, ModelConfig, _routed_copies
 from trainmath.optimizers import DTYPE_BYTES, bytes_per_param
 from trainmath.runs import PUBLISHED_LAYOUTS
 from trainmath.units import achieved_flops_per_gpu
@@ -885,12 +885,6 @@ def _mlp_shapes(cfg: ModelConfig, tokens, ff, batch=1.0):
     return [(tokens, cfg.d_model, up, batch), (tokens, ff, cfg.d_model, batch)]
 
 
-def _expert_copies(cfg: ModelConfig, tokens, tp, etp, capacity):
-    """Token copies one GPU's routed experts process: each rank routes its tokens / tp
-    (sequence parallelism) to k experts, and expert tensor parallelism gathers etp ranks'."""
-    return capacity * cfg.experts_per_token * tokens / tp * etp
-
-
 def _layer_shapes(cfg: ModelConfig, tokens, tp, moe=False, ep=1, etp=1, capacity=1.0):
     """Forward weight matmuls of one layer on one GPU: (m, k, n, batch) each."""
     hq = cfg.n_heads // tp
@@ -911,7 +905,7 @@ def _layer_shapes(cfg: ModelConfig, tokens, tp, moe=False, ep=1, etp=1, capacity
     # router (replicated), shared experts (tensor parallel), and the local routed experts:
     # n_experts / ep of them, each with its share of the token copies, split etp ways
     local = cfg.n_experts / np.asarray(ep)
-    per_expert = _expert_copies(cfg, tokens, tp, etp, capacity) / local
+    per_expert = _routed_copies(tokens, cfg.experts_per_token, tp, etp, capacity) / local
     shared = _mlp_shapes(cfg, tokens, cfg.n_shared_experts * cfg.moe_d_ff // tp) \
         if cfg.n_shared_experts else []
     return (attention + [(tokens / tp, h, cfg.n_experts, 1)] + shared
@@ -1061,7 +1055,7 @@ def layer_time(cfg: ModelConfig, seq_len: ArrayLike, micro_batch: ArrayLike,
                  "latent": (cfg.q_lora_rank or 0) + (cfg.kv_lora_rank or 0)}
     passes = _PASSES[layer] + (_MLA_PASSES if cfg.attention == "mla" else ())
     if moe:  # the activation runs on the copies' expert width and the shared experts'
-        copies = _expert_copies(cfg, tokens, tp, etp, capacity)
+        copies = _routed_copies(tokens, cfg.experts_per_token, tp, etp, capacity)
         per_token["ff"] = (copies / tokens * cfg.moe_d_ff / etp
                            + cfg.n_shared_experts * cfg.moe_d_ff / tp)
         per_token["copies"] = copies / tokens * cfg.d_model

@@ -85,9 +85,8 @@ def _all_to_all_gb(model, seq_len, ep, layers):
 
 def _kv_ratio(n_heads, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim):
     mla = _mla_shape(n_heads, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim)
-    # the same heads with every key and value cached: H (d_qk + d_v) values per token
-    full = n_heads * (qk_nope_head_dim + qk_rope_head_dim + v_head_dim)
-    return full * mla.n_layers / (tm.kv_cache_bytes(mla, 1, dtype="bf16") / 2)
+    # the same heads with every key and value cached, over the latent and the rotary key
+    return tm.kv_cache_bytes(mla, 1, decompressed=True) / tm.kv_cache_bytes(mla, 1)
 
 
 def _load(tokens, n_experts, experts_per_token):

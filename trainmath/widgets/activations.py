@@ -151,10 +151,9 @@ class ActivationCalculator(FollowsModel, Calculator):
             zero_stage=zero_stage, sequence_parallel=sequence_parallel,
         )
         moe = cfg.is_moe
+        layout["ep"] = ep  # on a dense model the library refuses ep > 1 and says why
         if moe:  # the library's MoE layer, experts whole on each GPU (as the planner)
-            layout.update(layer="modern", ep=ep, etp=1)
-        elif ep != 1:
-            tm.param_buckets(cfg, ep=ep)  # "ep and etp apply to mixtures of experts"
+            layout.update(layer="modern", etp=1)
         mem = tm.memory_per_gpu(cfg, seq_len=seq_len, recompute=recompute, **layout)
         h, a = cfg.d_model, cfg.n_heads
         split = dict(tp=tp, sequence_parallel=sequence_parallel)
